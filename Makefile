@@ -1,0 +1,70 @@
+# Targets a newcomer can guess. Everything installs itself: the venv and pinned Python
+# packages (constraints.txt), and the Kafka broker's jars (Maven Central, deploy/kafka/pom.xml).
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: help venv test lint typecheck unit contracts contracts-check demo kafka-up kafka-down kafka-reset \
+        bench chaos deploy-check clean
+
+help:
+	@echo "make demo          run the worker end to end on a local Kafka and print determinations"
+	@echo "make test          lint, type-check, contract drift, deploy checks and all tests (real Kafka)"
+	@echo "make kafka-up      start the local Apache Kafka broker (KRaft) on 127.0.0.1:9092"
+	@echo "make kafka-down    stop it (data kept in .kafka/)"
+	@echo "make bench         benchmarks: throughput ratio, latency, offline evaluator, memory"
+	@echo "make chaos         fault tests: kill -9, broker restart, malformed flood"
+	@echo "make contracts     regenerate contracts/schemas from the models"
+
+$(STAMP): pyproject.toml constraints.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade "pip==26.3"
+	$(PY) -m pip install -q -c constraints.txt -e '.[dev]'
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+lint: venv
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check contracts policy worker
+
+typecheck: venv
+	$(VENV)/bin/mypy
+
+contracts: venv
+	$(PY) -m contracts.export
+
+contracts-check: venv
+	$(PY) -m contracts.export --check
+
+deploy-check: venv
+	bash scripts/deploy-check.sh
+
+test: venv lint typecheck contracts-check deploy-check
+	REQUIRE_KAFKA=1 $(PY) -m pytest -q
+
+unit: venv
+	$(PY) -m pytest -q -m "not kafka"
+
+demo: venv
+	$(PY) -m worker.demo
+
+kafka-up:
+	@scripts/kafka.sh up
+
+kafka-down:
+	@scripts/kafka.sh down
+
+kafka-reset:
+	@scripts/kafka.sh reset
+
+bench: venv
+	$(PY) bench/run.py
+
+chaos: venv
+	REQUIRE_KAFKA=1 $(PY) -m pytest -q -m slow tests/faults
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis .bench .demo

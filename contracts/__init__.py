@@ -1,0 +1,43 @@
+"""Event contracts v1 of the prior-authorization worker: the only definition of the wire format."""
+
+from contracts.models import (
+    SCHEMA_VERSION,
+    Authorization,
+    Continuation,
+    CriterionResult,
+    Diagnosis,
+    Document,
+    Drug,
+    Ecog,
+    Member,
+    PADetermination,
+    PAReauthDue,
+    PARequest,
+    PolicyRef,
+    Prescriber,
+    PriorLine,
+    RequiredDocument,
+    ScheduledDose,
+    npi_is_valid,
+)
+
+__all__ = [
+    "SCHEMA_VERSION",
+    "Authorization",
+    "Continuation",
+    "CriterionResult",
+    "Diagnosis",
+    "Document",
+    "Drug",
+    "Ecog",
+    "Member",
+    "PADetermination",
+    "PAReauthDue",
+    "PARequest",
+    "PolicyRef",
+    "Prescriber",
+    "PriorLine",
+    "RequiredDocument",
+    "ScheduledDose",
+    "npi_is_valid",
+]

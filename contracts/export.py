@@ -1,0 +1,177 @@
+"""Generate the published contract files from the models.
+
+``python -m contracts.export`` (or ``pa-worker contracts export``) rewrites
+``contracts/schemas/``; ``--check`` exits 1 when the committed files differ from the models.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel
+
+from contracts.models import PADetermination, PAReauthDue, PARequest
+
+SCHEMA_DIR = Path(__file__).parent / "schemas"
+
+TOPICS: dict[str, tuple[str, type[BaseModel], str, str]] = {
+    # channel id: (topic, model, ce_type, description)
+    "paRequests": (
+        "pa.requests.v1",
+        PARequest,
+        "org.mmm.pa.request.v1",
+        "Prior-authorization requests published by intake systems. Key: member.member_id.",
+    ),
+    "paDeterminations": (
+        "pa.determinations.v1",
+        PADetermination,
+        "org.mmm.pa.determination.v1",
+        "One determination per valid request, written transactionally (read with read_committed). "
+        "Key: member_id.",
+    ),
+    "paReauthDue": (
+        "pa.reauth-due.v1",
+        PAReauthDue,
+        "org.mmm.pa.reauth_due.v1",
+        "One reauthorization-due event per approved authorization. Key: member_id.",
+    ),
+}
+
+_CE_HEADERS: dict[str, Any] = {
+    "type": "object",
+    "description": "CloudEvents 1.0 binary-mode headers carried by every event the worker emits.",
+    "properties": {
+        "ce_specversion": {"type": "string", "const": "1.0"},
+        "ce_id": {"type": "string", "description": "Equals the event's determination_id or event_id."},
+        "ce_source": {"type": "string", "description": "urn:mmm:pa-worker"},
+        "ce_type": {"type": "string"},
+        "ce_time": {"type": "string", "format": "date-time"},
+        "content-type": {"type": "string", "const": "application/json"},
+    },
+    "required": ["ce_specversion", "ce_id", "ce_source", "ce_type", "ce_time", "content-type"],
+}
+
+_DLQ_HEADERS: dict[str, Any] = {
+    "type": "object",
+    "description": "Why the message was rejected and where it came from; the value is the original bytes.",
+    "properties": {
+        "pa_error_class": {
+            "type": "string",
+            "enum": ["not_json", "schema_invalid", "too_large", "unknown_schema_version", "evaluation_error"],
+        },
+        "pa_error_message": {"type": "string"},
+        "pa_error_fields": {"type": "string", "description": "Comma-separated paths of the offending fields."},
+        "pa_source_topic": {"type": "string"},
+        "pa_source_partition": {"type": "string"},
+        "pa_source_offset": {"type": "string"},
+        "pa_source_timestamp_ms": {"type": "string"},
+    },
+    "required": ["pa_error_class", "pa_error_message", "pa_source_topic", "pa_source_partition", "pa_source_offset"],
+}
+
+
+def schema_of(model: type[BaseModel]) -> dict[str, Any]:
+    schema = model.model_json_schema(mode="serialization" if model is not PARequest else "validation")
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    return schema
+
+
+def asyncapi() -> dict[str, Any]:
+    channels: dict[str, Any] = {}
+    messages: dict[str, Any] = {}
+    operations: dict[str, Any] = {}
+    for channel, (topic, model, ce_type, description) in TOPICS.items():
+        msg = f"{channel}Message"
+        messages[msg] = {
+            "name": model.model_config.get("title"),
+            "contentType": "application/json",
+            "payload": {"$ref": f"./{model.model_config.get('title')}.v1.json"},
+            "headers": _CE_HEADERS if model is not PARequest else {"type": "object"},
+            "bindings": {"kafka": {"key": {"type": "string", "description": "member_id"}}},
+            "x-cloudevents-type": ce_type,
+        }
+        channels[channel] = {
+            "address": topic,
+            "description": description,
+            "messages": {msg: {"$ref": f"#/components/messages/{msg}"}},
+        }
+        operations[f"{'receive' if model is PARequest else 'send'}{channel[0].upper()}{channel[1:]}"] = {
+            "action": "receive" if model is PARequest else "send",
+            "channel": {"$ref": f"#/channels/{channel}"},
+        }
+    messages["paRequestsDeadLetter"] = {
+        "name": "pa.request.rejected",
+        "contentType": "application/octet-stream",
+        "payload": {"type": "string", "description": "The original message bytes, unchanged."},
+        "headers": _DLQ_HEADERS,
+        "bindings": {"kafka": {"key": {"type": "string", "description": "The original key, unchanged."}}},
+    }
+    channels["paRequestsDlq"] = {
+        "address": "pa.requests.dlq.v1",
+        "description": "Rejected input (not JSON, schema-invalid, too large, unknown schema_version, evaluation error).",
+        "messages": {"paRequestsDeadLetter": {"$ref": "#/components/messages/paRequestsDeadLetter"}},
+    }
+    operations["sendPaRequestsDlq"] = {"action": "send", "channel": {"$ref": "#/channels/paRequestsDlq"}}
+    return {
+        "asyncapi": "3.0.0",
+        "info": {
+            "title": "Prior-authorization events (Elrexfio, MP-RX-FP-120-24)",
+            "version": "1.0.0",
+            "description": "Contract v1 between intake, the PA worker, letters and claims. "
+            "Field names are fixed; new optional fields may be added; anything else needs v2.",
+        },
+        "defaultContentType": "application/json",
+        "servers": {
+            "local": {"host": "127.0.0.1:9092", "protocol": "kafka", "description": "make kafka-up"},
+        },
+        "channels": channels,
+        "operations": operations,
+        "components": {"messages": messages},
+    }
+
+
+def generate() -> dict[str, str]:
+    """File name -> content of every generated contract file."""
+    files = {
+        f"{model.model_config.get('title')}.v1.json": schema_of(model)
+        for (_, model, _, _) in TOPICS.values()
+    }
+    files["asyncapi.json"] = asyncapi()
+    return {name: json.dumps(doc, indent=2, sort_keys=True) + "\n" for name, doc in files.items()}
+
+
+def drift(directory: Path = SCHEMA_DIR) -> list[str]:
+    """Names of generated files that are missing or differ on disk."""
+    return [
+        name
+        for name, content in generate().items()
+        if not (directory / name).is_file() or (directory / name).read_text(encoding="utf-8") != content
+    ]
+
+
+def write(directory: Path = SCHEMA_DIR) -> list[str]:
+    directory.mkdir(parents=True, exist_ok=True)
+    for name, content in generate().items():
+        (directory / name).write_text(content, encoding="utf-8")
+    return sorted(generate())
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    if "--check" in args:
+        stale = drift()
+        if stale:
+            print(f"contracts: generated files out of date: {', '.join(stale)}; run `make contracts`", file=sys.stderr)
+            return 1
+        print("contracts: schemas and AsyncAPI match the models")
+        return 0
+    for name in write():
+        print(f"wrote contracts/schemas/{name}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,301 @@
+"""Pydantic v2 models of the PA events, version 1 (``../shared/contracts/pa-events-v1.md``).
+
+These models are the wire format: the JSON Schema files and the AsyncAPI document in
+``contracts/schemas`` are generated from them (``pa-worker contracts export``).
+
+Inbound ``pa.request`` is validated strictly (no type coercion: ``"5"`` is not an ECOG
+score) and tolerantly (unknown fields are ignored, so intake may add optional fields
+without breaking us). Outbound events forbid unknown fields, so our own mistakes fail fast.
+Every string and list has an upper bound so a hostile message cannot exhaust memory.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date, datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    model_validator,
+)
+
+SCHEMA_VERSION = "1"
+
+# --- scalar types ------------------------------------------------------------------------
+
+_RFC3339 = re.compile(
+    r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})$"
+)
+
+
+def _rfc3339(value: Any) -> Any:
+    if isinstance(value, str):
+        if not _RFC3339.match(value):
+            raise ValueError("must be an RFC 3339 timestamp with a UTC offset, e.g. 2026-01-05T14:30:00Z")
+        return datetime.fromisoformat(value)
+    return value
+
+
+Timestamp = Annotated[AwareDatetime, BeforeValidator(_rfc3339)]
+"""RFC 3339 date-time with an explicit offset (``Z`` or ``±hh:mm``)."""
+
+Id = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._:-]+$")]
+"""Identifier: 1-64 chars of ``A-Z a-z 0-9 . _ : -``."""
+
+ShortText = Annotated[str, StringConstraints(min_length=1, max_length=128)]
+Name = Annotated[str, StringConstraints(min_length=1, max_length=100)]
+Code = Annotated[str, StringConstraints(min_length=1, max_length=16, pattern=r"^[A-Za-z0-9.\-]+$")]
+IcdCode = Annotated[
+    str, StringConstraints(min_length=3, max_length=8, pattern=r"^[A-Za-z][0-9][0-9A-Za-z](\.?[0-9A-Za-z]{1,4})?$")
+]
+Agent = Annotated[str, StringConstraints(min_length=1, max_length=100)]
+Sentence = Annotated[str, StringConstraints(min_length=1, max_length=1000)]
+
+
+def npi_is_valid(npi: str) -> bool:
+    """NPI check digit: Luhn over the 9-digit base prefixed with 80840 (CMS NPI standard)."""
+    if len(npi) != 10 or not npi.isdigit():
+        return False
+    digits = [int(c) for c in "80840" + npi[:9]]
+    total = 0
+    for i, d in enumerate(reversed(digits)):
+        if i % 2 == 0:  # rightmost digit of the payload is doubled
+            d *= 2
+            if d > 9:
+                d -= 9
+        total += d
+    return (10 - total % 10) % 10 == int(npi[9])
+
+
+def _check_npi(value: str) -> str:
+    if not npi_is_valid(value):
+        raise ValueError("must be a 10-digit NPI with a valid check digit")
+    return value
+
+
+Npi = Annotated[str, StringConstraints(min_length=10, max_length=10, pattern=r"^[0-9]{10}$"), AfterValidator(_check_npi)]
+
+Priority = Literal["standard", "expedited"]
+RequestType = Literal["initial", "continuation"]
+DiseaseStatus = Literal["relapsed", "refractory", "relapsed_and_refractory", "newly_diagnosed", "in_remission"]
+DocumentType = Literal["chart_notes", "lab_results", "pathology_report", "imaging", "oncology_note", "other"]
+ImwgResponse = Literal["sCR", "CR", "VGPR", "PR", "MR", "SD", "PD"]
+Decision = Literal["approved", "pended", "denied"]
+PendReason = Literal["clinical_review", "missing_information"]
+CriterionId = Literal["LOB", "A.i", "A.ii", "A.iii", "A.docs", "B.i", "B.docs.A", "B.docs.B", "QL"]
+CriterionOutcome = Literal["met", "not_met", "missing"]
+
+# --- pa.request --------------------------------------------------------------------------
+
+_IN = ConfigDict(strict=True, extra="ignore", frozen=True, str_strip_whitespace=False)
+_OUT = ConfigDict(strict=True, extra="forbid", frozen=True)
+
+
+class Member(BaseModel):
+    model_config = _IN
+    member_id: Id
+    date_of_birth: date
+    first_name: Name | None = None
+    last_name: Name | None = None
+
+
+class Prescriber(BaseModel):
+    model_config = _IN
+    npi: Npi
+    name: Name | None = None
+
+
+class Drug(BaseModel):
+    model_config = _IN
+    hcpcs: Code
+    ndc: Code | None = None
+    requested_start_date: date | None = None
+    requested_units: int | None = Field(default=None, ge=1, le=100_000)
+
+
+class Diagnosis(BaseModel):
+    model_config = _IN
+    icd10_codes: list[IcdCode] = Field(max_length=25)
+    disease_status: DiseaseStatus | None = None
+
+
+class PriorLine(BaseModel):
+    model_config = _IN
+    line: int = Field(ge=1, le=99)
+    regimen: list[Agent] = Field(min_length=1, max_length=12)
+    start_date: date | None = None
+    end_date: date | None = None
+
+
+class Ecog(BaseModel):
+    model_config = _IN
+    score: int = Field(ge=0, le=5)
+    assessed_on: date
+
+
+class Document(BaseModel):
+    model_config = _IN
+    type: DocumentType
+    date: date
+    id: ShortText
+
+
+class Continuation(BaseModel):
+    model_config = _IN
+    prior_authorization_id: ShortText
+    therapy_start_date: date
+    best_response: ImwgResponse
+    response_since: date | None = None
+    disease_progression: bool
+    unacceptable_toxicity: bool
+
+
+class PARequest(BaseModel):
+    """``pa.request``: one prior-authorization submission (value on ``pa.requests.v1``)."""
+
+    model_config = ConfigDict(
+        strict=True, extra="ignore", frozen=True, title="pa.request",
+        json_schema_extra={"$id": "https://schemas.mmm.example/pa/pa.request.v1.json"},
+    )
+    schema_version: Literal["1"]
+    request_id: Id
+    received_at: Timestamp
+    priority: Priority
+    request_type: RequestType
+    line_of_business: Annotated[str, StringConstraints(min_length=1, max_length=64)]
+    member: Member
+    prescriber: Prescriber
+    drug: Drug
+    diagnosis: Diagnosis
+    prior_lines: list[PriorLine] = Field(max_length=40)
+    ecog: Ecog | None = None
+    documents: list[Document] = Field(max_length=100)
+    continuation: Continuation | None = None
+
+    @model_validator(mode="after")
+    def _continuation_iff_continuation(self) -> PARequest:
+        if self.request_type == "continuation" and self.continuation is None:
+            raise ValueError("continuation is required when request_type is 'continuation'")
+        if self.request_type != "continuation" and self.continuation is not None:
+            raise ValueError("continuation must be absent when request_type is 'initial'")
+        return self
+
+
+# --- pa.determination --------------------------------------------------------------------
+
+
+class CriterionResult(BaseModel):
+    model_config = _OUT
+    id: CriterionId
+    result: CriterionOutcome
+    reason: Sentence
+    evidence: list[Annotated[str, StringConstraints(max_length=200)]] = Field(
+        default_factory=list,
+        max_length=50,
+        description="Optional: references to the evidence the result rests on (document ids, dates, codes). "
+        "Never patient identifiers.",
+    )
+
+
+class ScheduledDose(BaseModel):
+    """One labeled dose covered by the authorization's units."""
+
+    model_config = _OUT
+    date: date
+    therapy_day: int = Field(ge=1, description="Day of therapy, day 1 = step-up dose 1.")
+    phase: Literal["step_up", "weekly", "every_2_weeks", "every_4_weeks"]
+    dose_mg: int = Field(ge=1)
+    units: int = Field(ge=1, description="Billable J1323 units (1 mg each), whole vials for step-up doses.")
+
+
+class Authorization(BaseModel):
+    model_config = _OUT
+    authorization_id: ShortText
+    hcpcs: Code
+    valid_from: date
+    valid_through: date
+    max_units: int = Field(ge=0)
+    schedule: list[ScheduledDose] = Field(max_length=60)
+
+
+class PolicyRef(BaseModel):
+    model_config = _OUT
+    id: Literal["MP-RX-FP-120-24"]
+    version: ShortText
+
+
+class PADetermination(BaseModel):
+    """``pa.determination``: the outcome of one request (value on ``pa.determinations.v1``)."""
+
+    model_config = ConfigDict(
+        strict=True, extra="forbid", frozen=True, title="pa.determination",
+        json_schema_extra={"$id": "https://schemas.mmm.example/pa/pa.determination.v1.json"},
+    )
+    schema_version: Literal["1"] = "1"
+    determination_id: ShortText
+    request_id: Id
+    request_type: RequestType
+    priority: Priority
+    line_of_business: Annotated[str, StringConstraints(min_length=1, max_length=64)]
+    member_id: Id
+    prescriber_npi: Annotated[str, StringConstraints(min_length=10, max_length=10)]
+    decision: Decision
+    pend_reason: PendReason | None
+    criteria: list[CriterionResult] = Field(max_length=20)
+    authorization: Authorization | None
+    policy: PolicyRef
+    received_at: Timestamp
+    decided_at: Timestamp
+    decision_due_by: Timestamp
+
+    @model_validator(mode="after")
+    def _consistent(self) -> PADetermination:
+        if (self.decision == "pended") != (self.pend_reason is not None):
+            raise ValueError("pend_reason is set exactly when decision is 'pended'")
+        if (self.decision == "approved") != (self.authorization is not None):
+            raise ValueError("authorization is present exactly when decision is 'approved'")
+        return self
+
+
+# --- pa.reauth_due -----------------------------------------------------------------------
+
+
+class RequiredDocument(BaseModel):
+    model_config = _OUT
+    criterion: CriterionId
+    accepted_types: list[DocumentType] = Field(min_length=1, max_length=6)
+    description: Sentence
+
+
+class PAReauthDue(BaseModel):
+    """``pa.reauth_due``: reauthorization of an approval falls due (value on ``pa.reauth-due.v1``)."""
+
+    model_config = ConfigDict(
+        strict=True, extra="forbid", frozen=True, title="pa.reauth_due",
+        json_schema_extra={"$id": "https://schemas.mmm.example/pa/pa.reauth_due.v1.json"},
+    )
+    schema_version: Literal["1"] = "1"
+    event_id: ShortText
+    authorization_id: ShortText
+    member_id: Id
+    prescriber_npi: Annotated[str, StringConstraints(min_length=10, max_length=10)]
+    valid_through: date
+    reauth_due_on: date
+    required_documents: list[DocumentType] = Field(
+        min_length=1, max_length=6,
+        description="Document types the continuation request must carry: oncology_note, and imaging "
+        "(or lab_results as other objective measures).",
+    )
+    required_documents_detail: list[RequiredDocument] = Field(
+        default_factory=list, max_length=6,
+        description="Optional: per policy criterion, the accepted document types and a sentence for the letter.",
+    )
+    policy: PolicyRef
+    determination_id: ShortText | None = Field(default=None, description="Optional: the approving determination.")

@@ -1,0 +1,45 @@
+"""Shared fixtures. Integration tests (marker ``kafka``) run against a real broker, never a mock."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+
+import pytest
+
+from tests.broker import Broker, kafka_broker
+
+REQUIRE_KAFKA = os.environ.get("CI", "").lower() == "true" or os.environ.get("REQUIRE_KAFKA") == "1"
+
+
+@pytest.fixture(scope="session")
+def broker() -> Iterator[Broker]:
+    """A real Kafka broker for the whole session.
+
+    With CI=true or REQUIRE_KAFKA=1 a broker that cannot start fails the run; elsewhere the
+    Kafka tests are skipped with the reason, so a laptop without Java can still run unit tests.
+    """
+    try:
+        cm = kafka_broker()
+        b = cm.__enter__()
+    except Exception as exc:
+        if REQUIRE_KAFKA:
+            pytest.fail(f"Kafka broker required (CI/REQUIRE_KAFKA) but could not start: {exc}", pytrace=False)
+        pytest.skip(f"no Kafka broker: {exc}")
+    print(f"\n[kafka] integration tests use a real broker: {b.kind} at {b.bootstrap_servers}")
+    try:
+        yield b
+    finally:
+        cm.__exit__(None, None, None)
+
+
+@pytest.fixture
+def bootstrap(broker: Broker) -> str:
+    return broker.bootstrap_servers
+
+
+@pytest.fixture
+def unique() -> str:
+    """A suffix for topic and group names so tests never share state on the broker."""
+    return uuid.uuid4().hex[:10]

@@ -1,0 +1,149 @@
+"""Prometheus metrics of the worker and the reauthorization scheduler.
+
+Naming follows Prometheus conventions (``_total`` counters, ``_seconds`` units). Labels are
+bounded enums only: never a member, request or authorization identifier.
+"""
+
+from __future__ import annotations
+
+import platform
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info
+
+REGISTRY = CollectorRegistry(auto_describe=True)
+
+# Sub-second buckets for the hot path, then buckets around the regulatory deadlines
+# (expedited 24 h, standard 72 h) so dashboards can show "how close to the clock".
+DECISION_LATENCY_BUCKETS = (
+    0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, 900.0,
+    3600.0, 4 * 3600.0, 12 * 3600.0, 20 * 3600.0, 24 * 3600.0, 48 * 3600.0,
+    66 * 3600.0, 72 * 3600.0, 96 * 3600.0,
+)
+BATCH_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+
+KNOWN_LINES_OF_BUSINESS = frozenset({"MMM_MA", "MMM_MULTIHEALTH"})
+
+
+def lob_label(line_of_business: str) -> str:
+    """Bound the line-of-business label: in-scope values as-is, anything else ``other``."""
+    return line_of_business if line_of_business in KNOWN_LINES_OF_BUSINESS else "other"
+
+
+BUILD_INFO = Info(
+    "pa_worker_build",
+    "Build of the running worker (value is always 1).",
+    registry=REGISTRY,
+)
+
+DETERMINATIONS = Counter(
+    "pa_worker_determinations_total",
+    "Determinations published, by decision, pend reason, request type, priority and line of business.",
+    ["decision", "pend_reason", "request_type", "priority", "line_of_business"],
+    registry=REGISTRY,
+)
+DECISION_LATENCY = Histogram(
+    "pa_worker_decision_latency_seconds",
+    "Time from the request's received_at to the commit of its determination.",
+    ["priority"],
+    buckets=DECISION_LATENCY_BUCKETS,
+    registry=REGISTRY,
+)
+BATCH_SECONDS = Histogram(
+    "pa_worker_batch_processing_seconds",
+    "Wall time to evaluate and commit one partition batch (one transaction).",
+    buckets=BATCH_BUCKETS,
+    registry=REGISTRY,
+)
+BATCH_RECORDS = Histogram(
+    "pa_worker_batch_records",
+    "Input records per transaction.",
+    buckets=(1, 5, 10, 25, 50, 100, 250, 500, 1000, 2500),
+    registry=REGISTRY,
+)
+PAST_DEADLINE = Counter(
+    "pa_worker_requests_past_deadline_total",
+    "Determinations published after their decision_due_by.",
+    ["priority"],
+    registry=REGISTRY,
+)
+DLQ = Counter(
+    "pa_worker_dlq_messages_total",
+    "Input messages dead-lettered, by error class.",
+    ["error_class"],
+    registry=REGISTRY,
+)
+IN_FLIGHT = Gauge(
+    "pa_worker_in_flight_requests",
+    "Input records taken from Kafka whose transaction has not yet committed or aborted.",
+    registry=REGISTRY,
+)
+LAST_PROCESSED = Gauge(
+    "pa_worker_last_processed_timestamp_seconds",
+    "Unix time of the last committed transaction of input records.",
+    registry=REGISTRY,
+)
+TRANSACTIONS = Counter(
+    "pa_worker_transactions_total",
+    "Kafka transactions finished, by outcome (committed, aborted).",
+    ["outcome"],
+    registry=REGISTRY,
+)
+CONSUMER_LAG = Gauge(
+    "pa_worker_consumer_lag_messages",
+    "Records between the consumer position and the partition's last stable offset.",
+    ["topic", "partition"],
+    registry=REGISTRY,
+)
+ASSIGNED_PARTITIONS = Gauge(
+    "pa_worker_assigned_partitions",
+    "Input partitions currently assigned to this worker.",
+    ["role"],
+    registry=REGISTRY,
+)
+READY = Gauge(
+    "pa_worker_ready",
+    "1 when the worker is assigned partitions and consuming, else 0.",
+    registry=REGISTRY,
+)
+
+REMINDERS_SCHEDULED = Counter(
+    "pa_worker_reauth_reminders_scheduled_total",
+    "Reauthorization reminders scheduled (approved authorizations seen by the scheduler).",
+    registry=REGISTRY,
+)
+REMINDERS_EMITTED = Counter(
+    "pa_worker_reauth_reminders_emitted_total",
+    "pa.reauth_due events committed.",
+    registry=REGISTRY,
+)
+REMINDERS_CANCELLED = Counter(
+    "pa_worker_reauth_reminders_cancelled_total",
+    "Pending reminders cancelled because a later approval superseded the authorization.",
+    registry=REGISTRY,
+)
+REMINDERS_PENDING = Gauge(
+    "pa_worker_reauth_reminders_pending",
+    "Reminders scheduled and not yet sent, on the partitions this instance owns.",
+    registry=REGISTRY,
+)
+REMINDERS_DUE = Gauge(
+    "pa_worker_reauth_reminders_due",
+    "Reminders whose due date has come and that are not yet sent.",
+    registry=REGISTRY,
+)
+NEXT_REMINDER = Gauge(
+    "pa_worker_reauth_next_due_timestamp_seconds",
+    "Unix time of the next pending reminder (0 when none).",
+    registry=REGISTRY,
+)
+
+
+def set_build_info(version: str, policy_id: str, policy_version: str) -> None:
+    BUILD_INFO.info(
+        {
+            "version": version,
+            "policy_id": policy_id,
+            "policy_version": policy_version,
+            "python": platform.python_version(),
+        }
+    )
