@@ -29,8 +29,7 @@ TOPICS: dict[str, tuple[str, type[BaseModel], str, str]] = {
         "pa.determinations.v1",
         PADetermination,
         "org.mmm.pa.determination.v1",
-        "One determination per valid request, written transactionally (read with read_committed). "
-        "Key: member_id.",
+        "One determination per valid request, written transactionally (read with read_committed). Key: member_id.",
     ),
     "paReauthDue": (
         "pa.reauth-due.v1",
@@ -111,7 +110,8 @@ def asyncapi() -> dict[str, Any]:
     }
     channels["paRequestsDlq"] = {
         "address": "pa.requests.dlq.v1",
-        "description": "Rejected input (not JSON, schema-invalid, too large, unknown schema_version, evaluation error).",
+        "description": "Rejected input (not JSON, schema-invalid, too large, unknown schema_version, "
+        "evaluation error).",
         "messages": {"paRequestsDeadLetter": {"$ref": "#/components/messages/paRequestsDeadLetter"}},
     }
     operations["sendPaRequestsDlq"] = {"action": "send", "channel": {"$ref": "#/channels/paRequestsDlq"}}
@@ -135,10 +135,7 @@ def asyncapi() -> dict[str, Any]:
 
 def generate() -> dict[str, str]:
     """File name -> content of every generated contract file."""
-    files = {
-        f"{model.model_config.get('title')}.v1.json": schema_of(model)
-        for (_, model, _, _) in TOPICS.values()
-    }
+    files = {f"{model.model_config.get('title')}.v1.json": schema_of(model) for (_, model, _, _) in TOPICS.values()}
     files["asyncapi.json"] = asyncapi()
     return {name: json.dumps(doc, indent=2, sort_keys=True) + "\n" for name, doc in files.items()}
 
@@ -164,7 +161,8 @@ def main(argv: list[str] | None = None) -> int:
     if "--check" in args:
         stale = drift()
         if stale:
-            print(f"contracts: generated files out of date: {', '.join(stale)}; run `make contracts`", file=sys.stderr)
+            stale_list = ", ".join(stale)
+            print(f"contracts: generated files out of date: {stale_list}; run `make contracts`", file=sys.stderr)
             return 1
         print("contracts: schemas and AsyncAPI match the models")
         return 0

@@ -30,9 +30,7 @@ SCHEMA_VERSION = "1"
 
 # --- scalar types ------------------------------------------------------------------------
 
-_RFC3339 = re.compile(
-    r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})$"
-)
+_RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})$")
 
 
 def _rfc3339(value: Any) -> Any:
@@ -80,7 +78,9 @@ def _check_npi(value: str) -> str:
     return value
 
 
-Npi = Annotated[str, StringConstraints(min_length=10, max_length=10, pattern=r"^[0-9]{10}$"), AfterValidator(_check_npi)]
+Npi = Annotated[
+    str, StringConstraints(min_length=10, max_length=10, pattern=r"^[0-9]{10}$"), AfterValidator(_check_npi)
+]
 
 Priority = Literal["standard", "expedited"]
 RequestType = Literal["initial", "continuation"]
@@ -161,7 +161,10 @@ class PARequest(BaseModel):
     """``pa.request``: one prior-authorization submission (value on ``pa.requests.v1``)."""
 
     model_config = ConfigDict(
-        strict=True, extra="ignore", frozen=True, title="pa.request",
+        strict=True,
+        extra="ignore",
+        frozen=True,
+        title="pa.request",
         json_schema_extra={"$id": "https://schemas.mmm.example/pa/pa.request.v1.json"},
     )
     schema_version: Literal["1"]
@@ -235,7 +238,10 @@ class PADetermination(BaseModel):
     """``pa.determination``: the outcome of one request (value on ``pa.determinations.v1``)."""
 
     model_config = ConfigDict(
-        strict=True, extra="forbid", frozen=True, title="pa.determination",
+        strict=True,
+        extra="forbid",
+        frozen=True,
+        title="pa.determination",
         json_schema_extra={"$id": "https://schemas.mmm.example/pa/pa.determination.v1.json"},
     )
     schema_version: Literal["1"] = "1"
@@ -278,7 +284,10 @@ class PAReauthDue(BaseModel):
     """``pa.reauth_due``: reauthorization of an approval falls due (value on ``pa.reauth-due.v1``)."""
 
     model_config = ConfigDict(
-        strict=True, extra="forbid", frozen=True, title="pa.reauth_due",
+        strict=True,
+        extra="forbid",
+        frozen=True,
+        title="pa.reauth_due",
         json_schema_extra={"$id": "https://schemas.mmm.example/pa/pa.reauth_due.v1.json"},
     )
     schema_version: Literal["1"] = "1"
@@ -289,12 +298,14 @@ class PAReauthDue(BaseModel):
     valid_through: date
     reauth_due_on: date
     required_documents: list[DocumentType] = Field(
-        min_length=1, max_length=6,
+        min_length=1,
+        max_length=6,
         description="Document types the continuation request must carry: oncology_note, and imaging "
         "(or lab_results as other objective measures).",
     )
     required_documents_detail: list[RequiredDocument] = Field(
-        default_factory=list, max_length=6,
+        default_factory=list,
+        max_length=6,
         description="Optional: per policy criterion, the accepted document types and a sentence for the letter.",
     )
     policy: PolicyRef

@@ -15,9 +15,29 @@ REGISTRY = CollectorRegistry(auto_describe=True)
 # Sub-second buckets for the hot path, then buckets around the regulatory deadlines
 # (expedited 24 h, standard 72 h) so dashboards can show "how close to the clock".
 DECISION_LATENCY_BUCKETS = (
-    0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, 900.0,
-    3600.0, 4 * 3600.0, 12 * 3600.0, 20 * 3600.0, 24 * 3600.0, 48 * 3600.0,
-    66 * 3600.0, 72 * 3600.0, 96 * 3600.0,
+    0.01,
+    0.025,
+    0.05,
+    0.1,
+    0.25,
+    0.5,
+    1.0,
+    2.5,
+    5.0,
+    10.0,
+    30.0,
+    60.0,
+    300.0,
+    900.0,
+    3600.0,
+    4 * 3600.0,
+    12 * 3600.0,
+    20 * 3600.0,
+    24 * 3600.0,
+    48 * 3600.0,
+    66 * 3600.0,
+    72 * 3600.0,
+    96 * 3600.0,
 )
 BATCH_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 

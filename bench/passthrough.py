@@ -1,0 +1,38 @@
+"""The throughput baseline: the worker's own consumer, transactional producers and batch
+settings (``TransactionalProcessor``), copying bytes without parsing or evaluating.
+
+    python -m bench.passthrough   # configured by the same PA_* environment as the worker
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+
+from worker.config import load
+from worker.handler import Handled, OutRecord, Source
+from worker.service import TransactionalProcessor
+
+
+async def main() -> int:
+    settings = load()
+    out_topic = settings.topic_determinations
+
+    def copy(key: bytes | None, value: bytes | None, source: Source) -> Handled:
+        return Handled(records=[OutRecord(out_topic, key, value or b"", [])])
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    proc = TransactionalProcessor(settings, copy)
+    await proc.start()
+    try:
+        await proc.run(stop)
+    finally:
+        await proc.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(asyncio.run(main()))

@@ -1,0 +1,222 @@
+"""``make bench``: what the worker costs, every figure from this one run on one broker.
+
+1. Throughput: the worker draining a pre-loaded topic of N requests, against the passthrough
+   baseline (same consumer, transactional producers and batch settings; copies bytes).
+   Reports both rates and worker/passthrough.
+2. Latency under load: a steady offered rate; produce -> determination visible to a
+   read_committed consumer; p50, p99, max.
+3. Offline evaluator: parse + evaluate + serialize per request on one core.
+4. Memory: peak RSS (VmHWM) of the worker process in the throughput run.
+
+Environment: BENCH_N (default 40000), BENCH_RATE (500/s), BENCH_SECONDS (30), BENCH_PARTITIONS (6).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
+from rich.console import Console
+from rich.table import Table
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from tests.broker import kafka_broker  # noqa: E402
+from tests.kafkautil import create_topics, encode, env_for, make_requests, settings_for  # noqa: E402
+
+console = Console()
+
+
+async def preload(bootstrap: str, topic: str, n: int, prefix: str) -> int:
+    reqs = make_requests(n, prefix=prefix)
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=20, max_batch_size=1_048_576)
+    await producer.start()
+    size = 0
+    try:
+        futs = []
+        for r in reqs:
+            k, v = encode(r)
+            size += len(v)
+            futs.append(await producer.send(topic, v, key=k))
+        await asyncio.gather(*futs)
+    finally:
+        await producer.stop()
+    return size // n
+
+
+async def committed_total(admin: AIOKafkaAdminClient, group: str) -> int:
+    offsets = await admin.list_consumer_group_offsets(group)
+    return sum(meta.offset for meta in offsets.values() if meta.offset >= 0)
+
+
+def peak_rss_mb(pid: int) -> float:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return float("nan")
+
+
+async def drain(bootstrap: str, settings, n: int, cmd: list[str]) -> tuple[float, float]:  # type: ignore[no-untyped-def]
+    """Start ``cmd`` on a pre-loaded topic; return (records/s over the steady part, peak RSS MB)."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    proc = subprocess.Popen(cmd, env=env_for(settings), cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        t_first = first = None
+        deadline = time.monotonic() + 600
+        done = 0
+        while time.monotonic() < deadline:
+            done = await committed_total(admin, settings.group_id)
+            now = time.monotonic()
+            if first is None and done > 0:
+                t_first, first = now, done
+            if done >= n:
+                break
+            await asyncio.sleep(0.05)
+        t_end = time.monotonic()
+        rss = peak_rss_mb(proc.pid)
+    finally:
+        proc.terminate()
+        proc.wait(30)
+        await admin.close()
+    if first is None or t_first is None or done < n:
+        raise RuntimeError(f"{cmd[-1]} did not drain the topic ({done}/{n})")
+    return (n - first) / (t_end - t_first), rss
+
+
+async def latency(bootstrap: str, unique: str, rate: int, seconds: int) -> list[float]:
+    settings = settings_for(bootstrap, unique)
+    await create_topics(settings)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "worker.cli", "run", "--no-scheduler"],
+        env=env_for(settings),
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    sent_at: dict[str, float] = {}
+    seen: dict[str, float] = {}
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap,
+        isolation_level="read_committed",
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+    )
+    await consumer.start()
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=0)
+    await producer.start()
+    try:
+        tps = [TopicPartition(settings.topic_determinations, p) for p in range(settings.topic_partitions)]
+        consumer.assign(tps)
+        await consumer.seek_to_beginning(*tps)
+
+        async def reader() -> None:
+            while True:
+                batch = await consumer.getmany(timeout_ms=50)
+                t = time.perf_counter()
+                for msgs in batch.values():
+                    for m in msgs:
+                        seen.setdefault(json.loads(m.value)["request_id"], t)
+
+        rtask = asyncio.create_task(reader())
+        # warm up: the worker must own its partitions before the clock starts
+        warm = make_requests(20, prefix=f"warm{unique[:4]}")
+        for r in warm:
+            await producer.send_and_wait(settings.topic_requests, encode(r)[1], key=encode(r)[0])
+        t_w = time.monotonic()
+        while len(seen) < len(warm) and time.monotonic() - t_w < 60:
+            await asyncio.sleep(0.1)
+        reqs = make_requests(rate * seconds, prefix=f"lat{unique[:4]}")
+        interval = 1.0 / rate
+        start = time.perf_counter()
+        for i, r in enumerate(reqs):
+            target = start + i * interval
+            delay = target - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            k, v = encode(r)
+            sent_at[r["request_id"]] = time.perf_counter()
+            await producer.send(settings.topic_requests, v, key=k)
+        t_w = time.monotonic()
+        while any(rid not in seen for rid in sent_at) and time.monotonic() - t_w < 60:
+            await asyncio.sleep(0.1)
+        rtask.cancel()
+    finally:
+        await producer.stop()
+        await consumer.stop()
+        proc.terminate()
+        proc.wait(30)
+    missing = [rid for rid in sent_at if rid not in seen]
+    if missing:
+        raise RuntimeError(f"latency run: {len(missing)} requests never determined")
+    return sorted(seen[rid] - sent_at[rid] for rid in sent_at)
+
+
+def offline() -> float:
+    out = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "offline.py"), "--json"],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=ROOT,
+    )
+    return float(json.loads(out.stdout.strip().splitlines()[-1])["requests_per_second"])
+
+
+async def main() -> int:
+    n = int(os.environ.get("BENCH_N", "40000"))
+    rate = int(os.environ.get("BENCH_RATE", "500"))
+    seconds = int(os.environ.get("BENCH_SECONDS", "30"))
+    partitions = int(os.environ.get("BENCH_PARTITIONS", "6"))
+    with kafka_broker() as broker:
+        bootstrap = broker.bootstrap_servers
+        console.print(f"broker: {broker.kind} at {bootstrap}; N={n}, partitions={partitions}")
+        results = {}
+        for name, cmd in (
+            ("passthrough", [sys.executable, "-m", "bench.passthrough"]),
+            ("worker", [sys.executable, "-m", "worker.cli", "run", "--no-scheduler"]),
+        ):
+            unique = uuid.uuid4().hex[:8]
+            settings = settings_for(bootstrap, unique, topic_partitions=partitions, batch_max_records=500)
+            await create_topics(settings)
+            size = await preload(bootstrap, settings.topic_requests, n, prefix=f"b{unique[:4]}")
+            console.print(f"{name}: pre-loaded {n} requests (~{size} bytes each); draining...")
+            results[name] = await drain(bootstrap, settings, n, cmd)
+            console.print(f"{name}: {results[name][0]:,.0f} records/s, peak RSS {results[name][1]:.0f} MB")
+        console.print(f"latency: offering {rate}/s for {seconds}s...")
+        lat = await latency(bootstrap, uuid.uuid4().hex[:8], rate, seconds)
+        off = offline()
+    p50 = lat[len(lat) // 2] * 1000
+    p99 = lat[min(len(lat) - 1, int(len(lat) * 0.99))] * 1000
+    mx = lat[-1] * 1000
+    ratio = results["worker"][0] / results["passthrough"][0]
+    table = Table(title="make bench (one run, one broker; figures are of this machine, ratios are the claim)")
+    table.add_column("measure")
+    table.add_column("value", justify="right")
+    table.add_column("goal", justify="right")
+    table.add_row("passthrough drain (records/s)", f"{results['passthrough'][0]:,.0f}", "")
+    table.add_row("worker drain (requests/s)", f"{results['worker'][0]:,.0f}", "")
+    table.add_row("worker / passthrough", f"{ratio:.2f}", ">= 0.70")
+    table.add_row(f"latency p50 @ {rate}/s (ms)", f"{p50:.1f}", "")
+    table.add_row(f"latency p99 @ {rate}/s (ms)", f"{p99:.1f}", "< 250")
+    table.add_row(f"latency max @ {rate}/s (ms)", f"{mx:.1f}", "")
+    table.add_row("offline evaluator, one core (requests/s)", f"{off:,.0f}", ">= 20,000")
+    table.add_row("worker peak RSS, throughput run (MB)", f"{results['worker'][1]:.0f}", "< 200")
+    console.print(table)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(asyncio.run(main()))

@@ -1,0 +1,190 @@
+"""`pa-worker run` against the real broker: exactly once, DLQ, restarts, two workers."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+import urllib.request
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from contracts import PADetermination
+from tests.kafkautil import (
+    EXAMPLES,
+    Tail,
+    WorkerProcess,
+    create_topics,
+    encode,
+    make_requests,
+    produce,
+    read_all,
+    settings_for,
+    trickle,
+    wait_for_count,
+)
+from worker.app import serve
+
+pytestmark = pytest.mark.kafka
+
+INVALID = sorted((EXAMPLES / "invalid").glob("*"))
+GARBAGE = [b"", b"\xff\xfe\x00garbage", b"[1,2,3]", b'{"schema_version": "1"}', b"x" * 70_000]
+
+
+def _get(port: int, path: str) -> tuple[int, str]:
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=5) as r:
+        return r.status, r.read().decode()
+
+
+def _exactly_once(dets: list, request_ids: set[str]) -> None:
+    counts = Counter(json.loads(d.value)["request_id"] for d in dets)
+    duplicated = {k: v for k, v in counts.items() if v > 1}
+    missing = request_ids - set(counts)
+    print(
+        f"[exactly-once] requests={len(request_ids)} determinations={len(dets)} "
+        f"duplicated={len(duplicated)} missing={len(missing)}"
+    )
+    assert not duplicated, f"duplicated determinations: {list(duplicated.items())[:5]}"
+    assert not missing, f"missing determinations: {sorted(missing)[:5]}"
+    assert set(counts) == request_ids
+
+
+async def test_mixed_stream_one_determination_per_valid_one_dlq_per_invalid(bootstrap: str, unique: str) -> None:
+    settings = settings_for(bootstrap, unique)
+    await create_topics(settings)
+    valid = make_requests(200, prefix=f"mix{unique[:4]}")
+    bad = [p.read_bytes() for p in INVALID] + GARBAGE
+    records: list[tuple[bytes | None, bytes]] = []
+    for i, req in enumerate(valid):
+        records.append(encode(req))
+        if i % 15 == 0 and bad:
+            records.append((b"bad-key", bad.pop()))
+    records.extend((b"bad-key", b) for b in bad)
+    n_bad = len(INVALID) + len(GARBAGE)
+    await produce(bootstrap, settings.topic_requests, records)
+
+    stop = asyncio.Event()
+    ports: list[int] = []
+    task = asyncio.create_task(serve(settings, stop=stop, install_signals=False, on_ready=ports.append))
+    try:
+        dets = await read_all(bootstrap, settings.topic_determinations, expect=len(valid), timeout=90)
+        dlq = await read_all(bootstrap, settings.topic_dlq, expect=n_bad, timeout=30)
+        scraped = (await asyncio.to_thread(_get, ports[0], "/metrics"))[1]
+        assert (await asyncio.to_thread(_get, ports[0], "/readyz"))[0] == 200
+        assert (await asyncio.to_thread(_get, ports[0], "/healthz"))[0] == 200
+    finally:
+        stop.set()
+        assert await asyncio.wait_for(task, 30) == 0
+
+    _exactly_once(dets, {r["request_id"] for r in valid})
+    for d in dets:
+        det = PADetermination.model_validate_json(d.value)
+        assert d.key == det.member_id.encode()
+        assert d.headers["ce_specversion"] == b"1.0"
+        assert d.headers["ce_id"] == det.determination_id.encode()
+        assert d.headers["ce_type"] == b"org.mmm.pa.determination.v1"
+        assert d.headers["content-type"] == b"application/json"
+        assert {"ce_source", "ce_time"} <= set(d.headers)
+
+    print(f"[dlq] expected={n_bad} got={len(dlq)}")
+    assert len(dlq) == n_bad
+    originals = Counter([p.read_bytes() for p in INVALID] + GARBAGE)
+    assert Counter(r.value for r in dlq) == originals, "DLQ must keep the original bytes, once each"
+    classes = Counter(r.headers["pa_error_class"].decode() for r in dlq)
+    print(f"[dlq] classes={dict(classes)}")
+    assert {"not_json", "schema_invalid", "too_large", "unknown_schema_version"} <= set(classes)
+    for r in dlq:
+        assert r.headers["pa_error_message"]
+        assert r.headers["pa_source_topic"] == settings.topic_requests.encode()
+        assert int(r.headers["pa_source_offset"]) >= 0
+    npi = next(r for r in dlq if r.value == (EXAMPLES / "invalid" / "bad_npi_check_digit.json").read_bytes())
+    assert b"prescriber.npi" in npi.headers["pa_error_fields"]
+
+    for name in (
+        "pa_worker_determinations_total",
+        "pa_worker_decision_latency_seconds_bucket",
+        "pa_worker_batch_processing_seconds_bucket",
+        "pa_worker_dlq_messages_total",
+        "pa_worker_transactions_total",
+        "pa_worker_consumer_lag_messages",
+        "pa_worker_build_info",
+        "pa_worker_last_processed_timestamp_seconds",
+        "pa_worker_in_flight_requests",
+    ):
+        assert name in scraped, name
+
+
+async def test_kill_minus_9_and_restart_loses_and_duplicates_nothing(
+    bootstrap: str, unique: str, tmp_path: Path
+) -> None:
+    settings = settings_for(bootstrap, unique, batch_max_records=50)
+    await create_topics(settings)
+    valid = make_requests(6000, prefix=f"k9{unique[:4]}")
+    feeder = asyncio.create_task(
+        trickle(bootstrap, settings.topic_requests, [encode(r) for r in valid], rate=600)
+    )  # ~10 s of input, so every kill lands mid-stream
+    log = tmp_path / "worker.log"
+    async with Tail(bootstrap, settings.topic_determinations) as tail:
+        for kill in range(1, 4):
+            w = WorkerProcess(settings, "--no-scheduler", log_path=log).start()
+            try:
+                seen = await tail.wait(tail.count + 300, timeout=60)  # it is making progress...
+            finally:
+                w.kill9()  # ...and dies in the middle of it
+            print(f"[kill-9] kill #{kill} with {seen} determinations visible of {len(valid)} requests")
+            assert seen < len(valid), "the kill must land mid-stream"
+        w = WorkerProcess(settings, "--no-scheduler", log_path=log).start()
+        try:
+            await feeder
+            await tail.wait(len(valid), timeout=120)
+            await asyncio.sleep(2)  # anything extra (a duplicate) would show up now
+            dets = list(tail.records)
+        finally:
+            assert w.terminate() == 0
+    _exactly_once(dets, {r["request_id"] for r in valid})
+
+
+async def test_two_workers_split_partitions_and_survive_one_dying(bootstrap: str, unique: str, tmp_path: Path) -> None:
+    settings = settings_for(bootstrap, unique, batch_max_records=50, topic_partitions=6)
+    await create_topics(settings)
+    valid = make_requests(3000, prefix=f"tw{unique[:4]}")
+    a = WorkerProcess(settings, "--no-scheduler", log_path=tmp_path / "a.log").start()
+    b = WorkerProcess(settings, "--no-scheduler", log_path=tmp_path / "b.log").start()
+    try:
+        await asyncio.sleep(4)  # both join; the group splits the six partitions
+        feeder = asyncio.create_task(trickle(bootstrap, settings.topic_requests, [encode(r) for r in valid], rate=500))
+        async with Tail(bootstrap, settings.topic_determinations) as tail:
+            seen = await tail.wait(600, timeout=60)
+            a.kill9()
+            print(f"[two-workers] killed worker A with SIGKILL mid-stream ({seen}/{len(valid)} determined)")
+            assert 0 < seen < len(valid)
+            await feeder
+            await tail.wait(len(valid), timeout=120)
+            await asyncio.sleep(2)
+            dets = list(tail.records)
+        assert b.alive()
+    finally:
+        a.ensure_dead()
+        assert b.terminate() == 0
+    parts = Counter(d.partition for d in dets)
+    print(f"[two-workers] determinations per output partition: {dict(sorted(parts.items()))}")
+    _exactly_once(dets, {r["request_id"] for r in valid})
+    logs = (tmp_path / "a.log").read_text() + (tmp_path / "b.log").read_text()
+    assert "partition assigned" in logs
+
+
+async def test_sigterm_exits_zero_within_bound(bootstrap: str, unique: str, tmp_path: Path) -> None:
+    settings = settings_for(bootstrap, unique)
+    await create_topics(settings)
+    await produce(bootstrap, settings.topic_requests, (encode(r) for r in make_requests(500, prefix="st")))
+    w = WorkerProcess(settings, log_path=tmp_path / "w.log").start()
+    await wait_for_count(bootstrap, settings.topic_determinations, 1, timeout=60)
+    t0 = time.monotonic()
+    code = w.terminate(timeout=settings.shutdown_timeout_seconds + 10)
+    took = time.monotonic() - t0
+    print(f"[sigterm] exit={code} in {took:.1f}s")
+    assert code == 0
+    assert took < settings.shutdown_timeout_seconds
+    assert "pa-worker stopped" in (tmp_path / "w.log").read_text()

@@ -1,0 +1,289 @@
+"""Helpers for integration tests on the real broker: topics, producing, reading back."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import copy
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+
+from worker.config import Settings
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLES = ROOT / "contracts" / "examples"
+
+
+def settings_for(bootstrap: str, unique: str, **overrides: Any) -> Settings:
+    base: dict[str, Any] = {
+        "bootstrap_servers": bootstrap,
+        "group_id": f"pa-worker-{unique}",
+        "topic_requests": f"pa.requests.{unique}",
+        "topic_determinations": f"pa.determinations.{unique}",
+        "topic_reauth_due": f"pa.reauth-due.{unique}",
+        "topic_dlq": f"pa.requests.dlq.{unique}",
+        "topic_authorizations": f"pa.authorizations.{unique}",
+        "metrics_port": 0,
+        "metrics_host": "127.0.0.1",
+        "batch_timeout_ms": 50,
+        "topic_partitions": 4,
+        "scheduler_interval_seconds": 0.2,
+        "shutdown_timeout_seconds": 15,
+        "kafka_session_timeout_ms": 6000,
+    }
+    base.update(overrides)
+    return Settings(**base)
+
+
+def env_for(settings: Settings) -> dict[str, str]:
+    """The same settings as environment variables, for a worker subprocess."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PA_")}
+    env["KAFKA_BOOTSTRAP_SERVERS"] = settings.bootstrap_servers
+    for name in (
+        "group_id",
+        "topic_requests",
+        "topic_determinations",
+        "topic_reauth_due",
+        "topic_dlq",
+        "topic_authorizations",
+        "batch_timeout_ms",
+        "topic_partitions",
+        "scheduler_interval_seconds",
+        "shutdown_timeout_seconds",
+        "batch_max_records",
+        "reauth_lead_days",
+        "metrics_host",
+        "kafka_session_timeout_ms",
+    ):
+        env[f"PA_{name.upper()}"] = str(getattr(settings, name))
+    env["PA_METRICS_PORT"] = "0"
+    env["PA_LOG_FORMAT"] = "json"
+    return env
+
+
+async def create_topics(settings: Settings) -> None:
+    from worker.kafka import ensure_topics
+
+    await ensure_topics(settings)
+
+
+async def produce(bootstrap: str, topic: str, records: Iterable[tuple[bytes | None, bytes]]) -> int:
+    producer = AIOKafkaProducer(
+        bootstrap_servers=bootstrap, acks="all", linger_ms=5, max_batch_size=262_144, max_request_size=4_194_304
+    )
+    await producer.start()
+    n = 0
+    try:
+        futures = []
+        for key, value in records:
+            futures.append(await producer.send(topic, value, key=key))
+            n += 1
+        await asyncio.gather(*futures)
+    finally:
+        await producer.stop()
+    return n
+
+
+@dataclass
+class Read:
+    key: bytes | None
+    value: bytes
+    headers: dict[str, bytes]
+    partition: int
+    offset: int
+
+
+async def read_all(
+    bootstrap: str, topic: str, *, expect: int | None = None, timeout: float = 60.0, idle: float = 2.0
+) -> list[Read]:
+    """Everything committed on ``topic`` (read_committed, no group), until ``expect`` records
+    arrived and ``idle`` seconds passed with nothing new, or ``timeout``."""
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap,
+        isolation_level="read_committed",
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+    )
+    await consumer.start()
+    out: list[Read] = []
+    try:
+        parts = consumer.partitions_for_topic(topic)
+        deadline = time.monotonic() + 10
+        while not parts and time.monotonic() < deadline:
+            await consumer._client.force_metadata_update()
+            parts = consumer.partitions_for_topic(topic)
+        tps = [TopicPartition(topic, p) for p in sorted(parts or [])]
+        consumer.assign(tps)
+        await consumer.seek_to_beginning(*tps)
+        deadline = time.monotonic() + timeout
+        last_new = time.monotonic()
+        while time.monotonic() < deadline:
+            batch = await consumer.getmany(timeout_ms=200, max_records=5000)
+            got = [r for msgs in batch.values() for r in msgs]
+            if got:
+                last_new = time.monotonic()
+                out.extend(Read(r.key, r.value, {k: v for k, v in r.headers}, r.partition, r.offset) for r in got)
+            if expect is not None and len(out) >= expect and time.monotonic() - last_new >= idle:
+                break
+            if expect is None and time.monotonic() - last_new >= idle:
+                break
+    finally:
+        await consumer.stop()
+    return out
+
+
+def example(name: str) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads((EXAMPLES / "valid" / f"{name}.json").read_text())
+    return data
+
+
+VALID_EXAMPLES = sorted(p.stem for p in (EXAMPLES / "valid").glob("*.json"))
+
+
+def make_requests(n: int, prefix: str = "R") -> list[dict[str, Any]]:
+    """``n`` distinct valid requests cycling through the examples (a realistic mix)."""
+    bases = [example(name) for name in VALID_EXAMPLES]
+    out = []
+    for i in range(n):
+        req = copy.deepcopy(bases[i % len(bases)])
+        req["request_id"] = f"{prefix}-{i:07d}"
+        req["member"]["member_id"] = f"M{prefix}{i:08d}"[:64]
+        out.append(req)
+    return out
+
+
+def encode(req: dict[str, Any]) -> tuple[bytes, bytes]:
+    return req["member"]["member_id"].encode(), json.dumps(req).encode()
+
+
+class WorkerProcess:
+    """``pa-worker run`` as a real subprocess (so tests can kill -9 it)."""
+
+    def __init__(self, settings: Settings, *args: str, log_path: Path | None = None) -> None:
+        self.settings = settings
+        self.args = list(args)
+        self.log_path = log_path
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> WorkerProcess:
+        out = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL  # noqa: SIM115
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "worker.cli", "run", *self.args],
+            env=env_for(self.settings),
+            stdout=out,
+            stderr=out,
+            cwd=ROOT,
+        )
+        return self
+
+    def kill9(self) -> None:
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait(timeout=10)
+
+    def terminate(self, timeout: float = 30.0) -> int:
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGTERM)
+        return self.proc.wait(timeout=timeout)
+
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def ensure_dead(self) -> None:
+        if self.alive():
+            assert self.proc is not None
+            self.proc.kill()
+            self.proc.wait(timeout=10)
+
+
+async def trickle(bootstrap: str, topic: str, records: list[tuple[bytes, bytes]], rate: float) -> None:
+    """Produce ``records`` at about ``rate`` per second (so faults land mid-stream)."""
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=5)
+    await producer.start()
+    try:
+        start = time.monotonic()
+        futures = []
+        for i, (key, value) in enumerate(records):
+            delay = start + i / rate - time.monotonic()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            futures.append(await producer.send(topic, value, key=key))
+        await asyncio.gather(*futures)
+    finally:
+        await producer.stop()
+
+
+class Tail:
+    """A read_committed consumer following a topic from its beginning in the background."""
+
+    def __init__(self, bootstrap: str, topic: str) -> None:
+        self.bootstrap = bootstrap
+        self.topic = topic
+        self.records: list[Read] = []
+        self._task: asyncio.Task[None] | None = None
+
+    async def __aenter__(self) -> Tail:
+        consumer = AIOKafkaConsumer(
+            bootstrap_servers=self.bootstrap,
+            isolation_level="read_committed",
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+        )
+        await consumer.start()
+        parts = consumer.partitions_for_topic(self.topic)
+        while not parts:
+            await consumer._client.force_metadata_update()
+            parts = consumer.partitions_for_topic(self.topic)
+        tps = [TopicPartition(self.topic, p) for p in sorted(parts)]
+        consumer.assign(tps)
+        await consumer.seek_to_beginning(*tps)
+
+        async def follow() -> None:
+            try:
+                while True:
+                    batch = await consumer.getmany(timeout_ms=100, max_records=5000)
+                    for msgs in batch.values():
+                        self.records.extend(Read(r.key, r.value, dict(r.headers), r.partition, r.offset) for r in msgs)
+            finally:
+                await consumer.stop()
+
+        self._task = asyncio.create_task(follow())
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    @property
+    def count(self) -> int:
+        return len(self.records)
+
+    async def wait(self, at_least: int, timeout: float = 60.0) -> int:
+        deadline = time.monotonic() + timeout
+        while self.count < at_least and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+        return self.count
+
+
+async def wait_for_count(bootstrap: str, topic: str, at_least: int, timeout: float = 60.0) -> int:
+    """Poll until ``topic`` holds at least ``at_least`` committed records; returns the count seen."""
+    deadline = time.monotonic() + timeout
+    seen = 0
+    while time.monotonic() < deadline:
+        seen = len(await read_all(bootstrap, topic, timeout=5, idle=0.3))
+        if seen >= at_least:
+            return seen
+        await asyncio.sleep(0.3)
+    return seen

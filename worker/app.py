@@ -1,0 +1,151 @@
+"""Wiring of ``pa-worker run`` and ``pa-worker scheduler``: start, serve, stop within a bound."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from aiokafka.errors import KafkaError
+
+from policy import DEFAULT_SETTINGS, POLICY_ID
+from worker import __version__
+from worker import metrics as m
+from worker.config import Settings
+from worker.http import HealthServer
+from worker.kafka import ensure_topics
+from worker.logs import get_logger
+from worker.scheduler import ReauthScheduler
+from worker.service import TransactionalProcessor, record_request_metrics, request_handler
+
+log = get_logger("pa_worker")
+
+Clock = Callable[[], datetime]
+
+
+async def _start_with_retry(start: Callable[[], object], what: str, stop: asyncio.Event) -> bool:
+    delay = 0.5
+    while not stop.is_set():
+        try:
+            await start()  # type: ignore[misc]
+            return True
+        except KafkaError as exc:
+            log.warning("kafka not reachable; retrying", component=what, error=type(exc).__name__, retry_in=delay)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=delay)
+            delay = min(delay * 2, 10.0)
+    return False
+
+
+async def serve(
+    settings: Settings,
+    *,
+    requests: bool = True,
+    scheduler: bool = True,
+    create_topics: bool = False,
+    clock: Clock | None = None,
+    stop: asyncio.Event | None = None,
+    install_signals: bool = True,
+    on_ready: Callable[[int], None] | None = None,
+) -> int:
+    """Run until SIGTERM/SIGINT (or ``stop``); returns the exit status."""
+    clock = clock or (lambda: datetime.now(UTC))
+    stop = stop or asyncio.Event()
+    loop = asyncio.get_running_loop()
+    if install_signals:
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+    m.set_build_info(__version__, POLICY_ID, DEFAULT_SETTINGS.version)
+
+    if create_topics or settings.create_topics:
+        created = await ensure_topics(settings)
+        if created:
+            log.info("topics created", topics=created)
+
+    processor = (
+        TransactionalProcessor(settings, request_handler(settings, clock).handle, on_committed=record_request_metrics)
+        if requests
+        else None
+    )
+    sched = ReauthScheduler(settings, clock=clock) if scheduler else None
+
+    def readiness() -> tuple[bool, str]:
+        parts = []
+        ok = True
+        if processor is not None:
+            ok = ok and processor.ready
+            parts.append(f"requests partitions={len(processor.writers)}")
+        if sched is not None:
+            ok = ok and sched.ready
+            parts.append(f"reauth partitions={len(sched.parts)}")
+        m.READY.set(1 if ok else 0)
+        return ok, ("ready " if ok else "not ready ") + ", ".join(parts)
+
+    http = HealthServer(settings.metrics_host, settings.metrics_port, readiness)
+    port = await http.start()
+    log.info(
+        "pa-worker starting",
+        version=__version__,
+        policy_id=POLICY_ID,
+        policy_version=DEFAULT_SETTINGS.version,
+        http_port=port,
+        group_id=settings.group_id,
+        requests=requests,
+        scheduler=scheduler,
+    )
+    components: list[TransactionalProcessor | ReauthScheduler] = [c for c in (processor, sched) if c is not None]
+    started: list[TransactionalProcessor | ReauthScheduler] = []
+    tasks: list[asyncio.Task[None]] = []
+    status = 0
+    try:
+        for c in components:
+            if not await _start_with_retry(c.start, type(c).__name__, stop):
+                break
+            started.append(c)
+        if on_ready is not None:
+            on_ready(port)
+        tasks = [asyncio.create_task(_supervise(c, stop), name=type(c).__name__) for c in started]
+        stopper = asyncio.create_task(stop.wait())
+        done, _ = await asyncio.wait([*tasks, stopper], return_when=asyncio.FIRST_COMPLETED)
+        for t in done:
+            if t is not stopper and t.exception() is not None:
+                log.error("component failed", component=t.get_name(), error=type(t.exception()).__name__)
+                status = 1
+        stop.set()
+        stopper.cancel()
+    finally:
+        log.info("pa-worker stopping", timeout_seconds=settings.shutdown_timeout_seconds)
+        try:
+            await asyncio.wait_for(_shutdown(tasks, started, http), timeout=settings.shutdown_timeout_seconds)
+        except TimeoutError:
+            log.error("shutdown exceeded its bound; exiting anyway")
+            status = status or 1
+        m.READY.set(0)
+    log.info("pa-worker stopped", status=status)
+    return status
+
+
+async def _supervise(component: TransactionalProcessor | ReauthScheduler, stop: asyncio.Event) -> None:
+    """Run a component; transient Kafka errors restart its loop, never the process."""
+    while not stop.is_set():
+        try:
+            await component.run(stop)
+        except KafkaError as exc:
+            log.warning("kafka error in loop; continuing", component=type(component).__name__, error=type(exc).__name__)
+            await asyncio.sleep(1.0)
+
+
+async def _shutdown(
+    tasks: list[asyncio.Task[None]], started: list[TransactionalProcessor | ReauthScheduler], http: HealthServer
+) -> None:
+    # The loops see `stop` within one poll (<= batch timeout) and finish the batch in progress.
+    if tasks:
+        await asyncio.gather(*tasks, return_exceptions=True)
+    for c in started:
+        try:
+            await c.stop()
+        except Exception as exc:
+            log.warning("stop failed", component=type(c).__name__, error=type(exc).__name__)
+    await http.stop()

@@ -1,0 +1,150 @@
+"""Configuration from the environment (pydantic-settings). Invalid settings fail at start."""
+
+from __future__ import annotations
+
+import ssl
+from typing import Any, Literal
+
+from pydantic import AliasChoices, Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Every setting is an environment variable: ``PA_`` + the upper-case name, except
+    ``KAFKA_BOOTSTRAP_SERVERS``."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="PA_", extra="ignore", frozen=True, validate_default=True, populate_by_name=True
+    )
+
+    bootstrap_servers: str = Field(
+        default="127.0.0.1:9092",
+        validation_alias=AliasChoices("KAFKA_BOOTSTRAP_SERVERS", "PA_BOOTSTRAP_SERVERS"),
+        description="Kafka bootstrap servers, comma-separated (env KAFKA_BOOTSTRAP_SERVERS).",
+    )
+    group_id: str = Field("pa-worker", min_length=1, description="Consumer group of the determination workers.")
+    topic_requests: str = Field("pa.requests.v1", min_length=1, description="Input topic of pa.request events.")
+    topic_determinations: str = Field("pa.determinations.v1", min_length=1, description="Output: pa.determination.")
+    topic_reauth_due: str = Field("pa.reauth-due.v1", min_length=1, description="Output: pa.reauth_due.")
+    topic_dlq: str = Field("pa.requests.dlq.v1", min_length=1, description="Rejected input, original bytes kept.")
+    topic_authorizations: str = Field(
+        "pa.authorizations.v1", min_length=1, description="Internal compacted topic: approved authorizations' state."
+    )
+    batch_max_records: int = Field(500, ge=1, le=10_000, description="Max records per getmany batch.")
+    batch_timeout_ms: int = Field(100, ge=1, le=60_000, description="Max wait for a batch to fill.")
+    max_message_bytes: int = Field(
+        65_536, ge=1024, le=10_485_760, description="Larger input values are dead-lettered (too_large)."
+    )
+    metrics_host: str = Field("0.0.0.0", description="Bind address of /metrics, /healthz, /readyz.")  # noqa: S104
+    metrics_port: int = Field(9108, ge=0, le=65535, description="Port of /metrics, /healthz, /readyz (0 = any).")
+    log_format: Literal["auto", "json", "console"] = Field(
+        "auto", description="json in production; console is for terminals; auto picks by tty."
+    )
+    log_level: Literal["debug", "info", "warning", "error"] = Field("info", description="Log level.")
+
+    kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = Field(
+        "PLAINTEXT", description="Kafka security protocol."
+    )
+    kafka_sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] | None = Field(
+        None, description="SASL mechanism when the protocol is SASL_*."
+    )
+    kafka_sasl_username: str | None = Field(None, description="SASL user name.")
+    kafka_sasl_password: SecretStr | None = Field(None, description="SASL password (never logged).")
+    kafka_ssl_cafile: str | None = Field(None, description="CA bundle for TLS (SSL, SASL_SSL).")
+    kafka_ssl_certfile: str | None = Field(None, description="Client certificate for mutual TLS.")
+    kafka_ssl_keyfile: str | None = Field(None, description="Client key for mutual TLS.")
+
+    allow_automated_denials: bool = Field(
+        False,
+        description="Opt-in for automated 'denied'. Keep false for Medicare Advantage: a physician or other "
+        "appropriate professional must review adverse decisions (42 CFR 422.566(d)).",
+    )
+    reauth_lead_days: int = Field(30, ge=0, le=3650, description="Reauthorization reminder lead before valid_through.")
+    scheduler_enabled: bool = Field(True, description="Run the reauthorization scheduler inside `pa-worker run`.")
+    scheduler_group_id: str | None = Field(None, description="Scheduler consumer group (default: GROUP_ID-reauth).")
+    scheduler_interval_seconds: float = Field(5.0, gt=0, le=3600, description="How often due reminders are checked.")
+
+    kafka_session_timeout_ms: int = Field(
+        30_000,
+        ge=3_000,
+        le=300_000,
+        description="Consumer session timeout: how fast a dead instance's partitions move.",
+    )
+
+    create_topics: bool = Field(False, description="Create missing topics at start (also --create-topics).")
+    topic_partitions: int = Field(6, ge=1, le=1000, description="Partitions of topics created at start.")
+    topic_replication_factor: int = Field(1, ge=1, le=10, description="Replication of topics created at start.")
+    shutdown_timeout_seconds: float = Field(20.0, gt=0, le=600, description="Bound on graceful shutdown.")
+
+    @model_validator(mode="after")
+    def _security_is_complete(self) -> Settings:
+        if self.kafka_security_protocol.startswith("SASL") and not (
+            self.kafka_sasl_mechanism and self.kafka_sasl_username and self.kafka_sasl_password
+        ):
+            raise ValueError(
+                "PA_KAFKA_SECURITY_PROTOCOL=SASL_* needs PA_KAFKA_SASL_MECHANISM, "
+                "PA_KAFKA_SASL_USERNAME and PA_KAFKA_SASL_PASSWORD"
+            )
+        topics = [
+            self.topic_requests,
+            self.topic_determinations,
+            self.topic_reauth_due,
+            self.topic_dlq,
+            self.topic_authorizations,
+        ]
+        if len(set(topics)) != len(topics):
+            raise ValueError("topic names must be distinct")
+        return self
+
+    @property
+    def reauth_group_id(self) -> str:
+        return self.scheduler_group_id or f"{self.group_id}-reauth"
+
+    def kafka_kwargs(self) -> dict[str, Any]:
+        """Connection settings shared by every aiokafka client."""
+        kw: dict[str, Any] = {
+            "bootstrap_servers": self.bootstrap_servers,
+            "security_protocol": self.kafka_security_protocol,
+        }
+        if self.kafka_security_protocol in ("SSL", "SASL_SSL"):
+            ctx = ssl.create_default_context(cafile=self.kafka_ssl_cafile)
+            if self.kafka_ssl_certfile:
+                ctx.load_cert_chain(self.kafka_ssl_certfile, self.kafka_ssl_keyfile)
+            kw["ssl_context"] = ctx
+        if self.kafka_security_protocol.startswith("SASL"):
+            kw["sasl_mechanism"] = self.kafka_sasl_mechanism
+            kw["sasl_plain_username"] = self.kafka_sasl_username
+            kw["sasl_plain_password"] = (
+                self.kafka_sasl_password.get_secret_value() if self.kafka_sasl_password else None
+            )
+        return kw
+
+
+def describe() -> str:
+    """The settings as help text: env var, default, meaning."""
+    lines = []
+    for name, field in Settings.model_fields.items():
+        env = "KAFKA_BOOTSTRAP_SERVERS" if name == "bootstrap_servers" else f"PA_{name.upper()}"
+        default = field.default if not isinstance(field.default, SecretStr) else "***"
+        lines.append(f"  {env:<34} {field.description} [default: {default}]")
+    return "\n".join(lines)
+
+
+def load() -> Settings:
+    """Settings from the environment; raises ``SystemExit`` with one clear line when invalid."""
+    from pydantic import ValidationError
+
+    try:
+        return Settings()
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{_env_name(err['loc'])}: {err['msg']}" if err["loc"] else err["msg"] for err in exc.errors()
+        )
+        raise SystemExit(f"pa-worker: invalid configuration: {problems}") from None
+
+
+def _env_name(loc: tuple[Any, ...]) -> str:
+    name = str(loc[0])
+    if name in ("bootstrap_servers", "KAFKA_BOOTSTRAP_SERVERS"):
+        return "KAFKA_BOOTSTRAP_SERVERS"
+    return name if name.startswith("PA_") else f"PA_{name.upper()}"

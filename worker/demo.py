@@ -1,0 +1,255 @@
+"""``make demo``: the whole path on a local broker, in under two minutes.
+
+Starts the local Kafka broker (unless one answers already), creates the topics, starts the
+worker with its scheduler, publishes every example request (valid and invalid), then prints
+each determination, the dead-lettered messages, the reauthorization-due events and the key
+metrics, and stops what it started.
+
+Each run re-dates the examples so they were received a minute ago (and stay inside their
+evidence windows) and gives them fresh request ids, so every run shows a full, new set.
+``DEMO_HOLD_SECONDS=60 make demo`` keeps the worker up that long at the end, for ``curl
+localhost:9108/metrics``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+import urllib.request
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from contracts import PADetermination, PAReauthDue
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLES = ROOT / "contracts" / "examples"
+_DATE = re.compile(r"^(\d{4}-\d{2}-\d{2})(.*)$")
+
+console = Console(width=160)
+
+
+def _shift(obj: Any, days: int, key: str = "") -> Any:
+    if isinstance(obj, dict):
+        return {k: _shift(v, days, k) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [_shift(v, days, key) for v in obj]
+    if isinstance(obj, str) and key != "date_of_birth":
+        match = _DATE.match(obj)
+        if match:
+            try:
+                shifted = date.fromisoformat(match.group(1)) + timedelta(days=days)
+            except ValueError:
+                return obj
+            return shifted.isoformat() + match.group(2)
+    return obj
+
+
+def demo_requests(run: str, now: datetime) -> tuple[list[tuple[str, bytes, bytes]], list[tuple[str, bytes, bytes]]]:
+    valid = []
+    for path in sorted((EXAMPLES / "valid").glob("*.json")):
+        req = json.loads(path.read_text())
+        received = datetime.fromisoformat(req["received_at"])
+        req = _shift(req, (now.date() - received.date()).days)
+        req["received_at"] = (now - timedelta(minutes=1)).isoformat().replace("+00:00", "Z")
+        req["request_id"] = f"{req['request_id']}-{run}"
+        valid.append((path.stem, req["member"]["member_id"].encode(), json.dumps(req).encode()))
+    invalid = [(p.stem, b"demo-invalid", p.read_bytes()) for p in sorted((EXAMPLES / "invalid").glob("*"))]
+    return valid, invalid
+
+
+def _kafka(cmd: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([str(ROOT / "scripts" / "kafka.sh"), cmd], capture_output=True, text=True, check=False)
+
+
+def _scrape(port: int) -> str:
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as r:
+        return str(r.read().decode())
+
+
+def _reason_text(det: PADetermination) -> str:
+    if det.decision == "approved" and det.authorization is not None:
+        a = det.authorization
+        return (
+            f"All criteria met. {a.hcpcs} up to {a.max_units} units, {a.valid_from} to {a.valid_through} "
+            f"({len(a.schedule)} doses)."
+        )
+    return "\n".join(f"[{c.id}] {c.reason}" for c in det.criteria if c.result != "met")
+
+
+async def main_async() -> int:
+    from tests.kafkautil import read_all  # the same read_committed reader the tests use
+    from worker import logs
+    from worker.app import serve
+    from worker.config import Settings
+
+    t0 = time.monotonic()
+    started_kafka = _kafka("status").returncode != 0
+    if started_kafka:
+        console.print("[bold]Starting the local Kafka broker[/] (scripts/kafka.sh up)...")
+        res = _kafka("up")
+        if res.returncode != 0:
+            console.print(res.stdout + res.stderr)
+            return 1
+    bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092")
+    run = datetime.now(UTC).strftime("%Y%m%d%H%M%S")
+    settings = Settings(
+        bootstrap_servers=bootstrap,
+        metrics_host="127.0.0.1",
+        metrics_port=int(os.environ.get("PA_METRICS_PORT", "9108")),
+        batch_timeout_ms=50,
+        scheduler_interval_seconds=0.5,
+        log_level="warning",
+        create_topics=True,
+        topic_partitions=3,
+    )
+    log_file = ROOT / ".demo" / "worker.log"
+    log_file.parent.mkdir(exist_ok=True)
+    log_stream = log_file.open("a")
+    logs.configure("json", "warning", stream=log_stream)
+    stop = asyncio.Event()
+    ports: list[int] = []
+    worker = asyncio.create_task(serve(settings, stop=stop, install_signals=False, on_ready=ports.append))
+    try:
+        while not ports:
+            if worker.done():
+                console.print("[red]worker failed to start[/]; see .demo/worker.log")
+                return 1
+            await asyncio.sleep(0.1)
+        console.print(
+            f"Worker up: metrics, health and readiness on http://127.0.0.1:{ports[0]}/metrics /healthz /readyz"
+        )
+        from aiokafka import AIOKafkaProducer
+
+        valid, invalid = demo_requests(run, datetime.now(UTC))
+        producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
+        await producer.start()
+        try:
+            for _, key, value in valid + invalid:
+                await producer.send_and_wait(settings.topic_requests, value, key=key)
+        finally:
+            await producer.stop()
+        console.print(f"Published {len(valid)} valid and {len(invalid)} invalid requests to {settings.topic_requests}.")
+        want = {json.loads(v)["request_id"] for _, _, v in valid}
+        dets_all = await read_all(bootstrap, settings.topic_determinations, expect=None, timeout=60, idle=1.5)
+        deadline = time.monotonic() + 60
+        while {json.loads(d.value)["request_id"] for d in dets_all} < want and time.monotonic() < deadline:
+            dets_all = await read_all(bootstrap, settings.topic_determinations, timeout=10, idle=1)
+        dets = [PADetermination.model_validate_json(d.value) for d in dets_all]
+        dets = [d for d in dets if d.request_id in want]
+        dlq = [
+            r
+            for r in await read_all(bootstrap, settings.topic_dlq, timeout=20, idle=1)
+            if r.key == b"demo-invalid" and int(r.headers.get("pa_source_offset", b"-1")) >= 0
+        ]
+        dlq = dlq[-len(invalid) :]
+        auth_ids = {d.authorization.authorization_id for d in dets if d.authorization}
+        events: list[PAReauthDue] = []
+        deadline = time.monotonic() + 20
+        while not events and time.monotonic() < deadline:
+            events = [
+                PAReauthDue.model_validate_json(r.value)
+                for r in await read_all(bootstrap, settings.topic_reauth_due, timeout=10, idle=1)
+            ]
+            events = [e for e in events if e.authorization_id in auth_ids]
+        scraped = await asyncio.to_thread(_scrape, ports[0])
+
+        table = Table(title="pa.determinations.v1", show_lines=True, expand=True)
+        for col, kw in (
+            ("request", {"no_wrap": True}),
+            ("type", {}),
+            ("priority", {}),
+            ("decision", {}),
+            ("pend reason", {}),
+            ("reasons", {"ratio": 1}),
+        ):
+            table.add_column(col, **kw)
+        order = {json.loads(v)["request_id"]: i for i, (_, _, v) in enumerate(valid)}
+        for d in sorted(dets, key=lambda d: order.get(d.request_id, 0)):
+            colour = {"approved": "green", "pended": "yellow", "denied": "red"}[d.decision]
+            table.add_row(
+                d.request_id,
+                d.request_type,
+                d.priority,
+                f"[{colour}]{d.decision}[/]",
+                d.pend_reason or "",
+                _reason_text(d),
+            )
+        console.print(table)
+
+        t2 = Table(title="pa.requests.dlq.v1 (original bytes kept)", expand=True)
+        for col in ("error class", "fields", "message"):
+            t2.add_column(col)
+        for r in dlq:
+            t2.add_row(
+                r.headers["pa_error_class"].decode(),
+                r.headers.get("pa_error_fields", b"").decode(),
+                r.headers["pa_error_message"].decode()[:110],
+            )
+        console.print(t2)
+
+        t3 = Table(title="pa.reauth-due.v1", expand=True)
+        for col in ("authorization", "valid through", "reauth due on", "required documents"):
+            t3.add_column(col)
+        for e in events:
+            t3.add_row(e.authorization_id, str(e.valid_through), str(e.reauth_due_on), ", ".join(e.required_documents))
+        console.print(t3)
+
+        console.print("[bold]Key metrics[/] (GET /metrics):")
+        keep = (
+            "pa_worker_determinations_total{",
+            "pa_worker_dlq_messages_total{",
+            "pa_worker_transactions_total{",
+            "pa_worker_decision_latency_seconds_count",
+            "pa_worker_decision_latency_seconds_sum",
+            "pa_worker_requests_past_deadline_total",
+            "pa_worker_reauth_reminders_",
+            "pa_worker_consumer_lag",
+            "pa_worker_build_info",
+        )
+        for line in scraped.splitlines():
+            if line.startswith(keep):
+                console.print("  " + line, highlight=False)
+        approved = sum(1 for d in dets if d.decision == "approved")
+        console.print(
+            f"Approval rate this run: {approved}/{len(dets)} "
+            '(PromQL: sum(rate(pa_worker_determinations_total{decision="approved"}[1h])) / '
+            "sum(rate(pa_worker_determinations_total[1h])))",
+            highlight=False,
+        )
+        ok = len(dets) == len(valid) and len(dlq) == len(invalid) and len(events) >= 1
+        hold = float(os.environ.get("DEMO_HOLD_SECONDS", "0"))
+        if hold > 0:
+            console.print(f"Holding for {hold:.0f}s: curl http://127.0.0.1:{ports[0]}/metrics")
+            await asyncio.sleep(hold)
+        console.print(
+            f"Demo {'complete' if ok else 'INCOMPLETE'} in {time.monotonic() - t0:.1f}s: "
+            f"{len(dets)}/{len(valid)} determinations, {len(dlq)}/{len(invalid)} dead-lettered, "
+            f"{len(events)} reauth-due event(s)."
+        )
+        return 0 if ok else 1
+    finally:
+        stop.set()
+        try:
+            await asyncio.wait_for(worker, 30)
+        finally:
+            log_stream.close()
+            if started_kafka:
+                _kafka("down")
+                console.print("Stopped the local Kafka broker.")
+
+
+def main() -> int:
+    return asyncio.run(main_async())
+
+
+if __name__ == "__main__":
+    sys.exit(main())

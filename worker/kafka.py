@@ -1,0 +1,58 @@
+"""Small helpers around aiokafka: client settings, topic creation, key partitioning."""
+
+from __future__ import annotations
+
+import contextlib
+from typing import Any
+
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import TopicAlreadyExistsError
+from aiokafka.partitioner import murmur2
+
+from worker.config import Settings
+
+
+def partition_for(key: bytes, partitions: int) -> int:
+    """Kafka's default key partitioning (murmur2, positive, modulo), as the Java client does."""
+    return int((murmur2(key) & 0x7FFFFFFF) % partitions)
+
+
+def producer_kwargs(settings: Settings) -> dict[str, Any]:
+    return {
+        **settings.kafka_kwargs(),
+        "acks": "all",
+        "linger_ms": 5,
+        "max_batch_size": 262_144,
+        "max_request_size": max(1_048_576, settings.max_message_bytes * 2),
+        "transaction_timeout_ms": 30_000,
+        "request_timeout_ms": 30_000,
+    }
+
+
+async def ensure_topics(settings: Settings) -> list[str]:
+    """Create the worker's topics when missing; returns the names created."""
+    wanted = [
+        NewTopic(settings.topic_requests, settings.topic_partitions, settings.topic_replication_factor),
+        NewTopic(settings.topic_determinations, settings.topic_partitions, settings.topic_replication_factor),
+        NewTopic(settings.topic_reauth_due, settings.topic_partitions, settings.topic_replication_factor),
+        NewTopic(settings.topic_dlq, settings.topic_partitions, settings.topic_replication_factor),
+        NewTopic(
+            settings.topic_authorizations,
+            settings.topic_partitions,
+            settings.topic_replication_factor,
+            topic_configs={"cleanup.policy": "compact", "min.compaction.lag.ms": "3600000"},
+        ),
+    ]
+    admin = AIOKafkaAdminClient(**settings.kafka_kwargs())
+    await admin.start()
+    created: list[str] = []
+    try:
+        existing = set(await admin.list_topics())
+        missing = [t for t in wanted if t.name not in existing]
+        if missing:
+            with contextlib.suppress(TopicAlreadyExistsError):  # another instance won the race
+                await admin.create_topics(missing)
+            created = [t.name for t in missing]
+    finally:
+        await admin.close()
+    return created

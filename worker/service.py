@@ -1,0 +1,341 @@
+"""``pa-worker run``: exactly-once consume-transform-produce with aiokafka.
+
+Design (aiokafka has no KIP-447 consumer-group fencing, aio-libs/aiokafka#844 and #920):
+one transactional producer per assigned input partition, ``transactional.id`` =
+``{group}-{topic}-{partition}``. It is created on assignment and closed on revocation by a
+``ConsumerRebalanceListener``; ``init_transactions`` of a new owner fences any zombie that
+still holds the partition, so a zombie can never commit output or offsets for it. Each
+partition's slice of a ``getmany`` batch is one transaction: its outputs (determinations,
+DLQ records, authorization state) and ``send_offsets_to_transaction``. After an abort the
+partition is rewound to its committed offset and retried.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
+from aiokafka.errors import ProducerFenced
+from aiokafka.structs import ConsumerRecord
+
+from worker import metrics as m
+from worker.config import Settings
+from worker.handler import Handled, OutRecord, RequestHandler, Source
+from worker.kafka import partition_for, producer_kwargs
+from worker.logs import get_logger
+
+log = get_logger("pa_worker.service")
+
+Handle = Callable[[bytes | None, bytes | None, Source], Handled]
+
+
+@dataclass
+class _Writer:
+    tp: TopicPartition
+    producer: AIOKafkaProducer
+    transactional_id: str
+
+
+class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
+    def __init__(self, svc: TransactionalProcessor) -> None:
+        self.svc = svc
+
+    async def on_partitions_revoked(self, revoked: Sequence[TopicPartition]) -> None:
+        # Wait for the batch in progress (it holds the lock), then give the partitions up.
+        async with self.svc.lock:
+            await asyncio.gather(*(self.svc.close_writer(tp) for tp in revoked))
+        self.svc.assignment_changed()
+
+    async def on_partitions_assigned(self, assigned: Sequence[TopicPartition]) -> None:
+        async with self.svc.lock:
+            await asyncio.gather(*(self.svc.open_writer(tp) for tp in assigned))
+        self.svc.assignment_changed()
+
+
+class TransactionalProcessor:
+    """Consumes ``topic`` in ``group_id`` and writes each partition batch transactionally.
+
+    ``handle`` maps one input record to output records; the worker evaluates requests, the
+    throughput benchmark's passthrough copies bytes with the very same machinery.
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        handle: Handle,
+        *,
+        topic: str | None = None,
+        group_id: str | None = None,
+        on_handled: Callable[[Handled], None] | None = None,
+        on_committed: Callable[[list[Handled], float], None] | None = None,
+        role: str = "requests",
+    ) -> None:
+        self.settings = settings
+        self.handle = handle
+        self.topic = topic or settings.topic_requests
+        self.group_id = group_id or settings.group_id
+        self.on_committed = on_committed
+        self.role = role
+        self.lock = asyncio.Lock()
+        self.writers: dict[TopicPartition, _Writer] = {}
+        self.partition_counts: dict[str, int] = {}
+        self.consumer: AIOKafkaConsumer | None = None
+        self.last_poll = 0.0
+        self._committed_pos: dict[TopicPartition, int] = {}
+        self._failures = 0
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    @property
+    def ready(self) -> bool:
+        return bool(self.writers) and (time.monotonic() - self.last_poll) < 30.0
+
+    def assignment_changed(self) -> None:
+        m.ASSIGNED_PARTITIONS.labels(self.role).set(len(self.writers))
+        for tp in list(self._committed_pos):
+            if tp not in self.writers:
+                self._committed_pos.pop(tp, None)
+                with contextlib.suppress(KeyError):
+                    m.CONSUMER_LAG.remove(tp.topic, str(tp.partition))
+
+    async def start(self) -> None:
+        self.consumer = AIOKafkaConsumer(
+            **self.settings.kafka_kwargs(),
+            group_id=self.group_id,
+            enable_auto_commit=False,
+            isolation_level="read_committed",
+            auto_offset_reset="earliest",
+            max_partition_fetch_bytes=max(1_048_576, self.settings.max_message_bytes * 2),
+            fetch_max_bytes=16 * 1_048_576,
+            session_timeout_ms=self.settings.kafka_session_timeout_ms,
+            heartbeat_interval_ms=max(1_000, self.settings.kafka_session_timeout_ms // 10),
+            max_poll_interval_ms=300_000,
+            rebalance_timeout_ms=60_000,
+        )
+        await self.consumer.start()
+        self.consumer.subscribe([self.topic], listener=_Rebalance(self))
+
+    async def stop(self) -> None:
+        """Leave the group and close every producer. Any open transaction is aborted by close."""
+        if self.consumer is not None:
+            try:
+                await self.consumer.stop()  # sends LeaveGroup; revocation runs the listener
+            finally:
+                async with self.lock:
+                    await asyncio.gather(*(self.close_writer(tp) for tp in list(self.writers)))
+                self.assignment_changed()
+
+    async def run(self, stop: asyncio.Event) -> None:
+        assert self.consumer is not None, "start() first"
+        consumer = self.consumer
+        while not stop.is_set():
+            batch = await consumer.getmany(
+                timeout_ms=self.settings.batch_timeout_ms, max_records=self.settings.batch_max_records
+            )
+            self.last_poll = time.monotonic()
+            if batch:
+                async with self.lock:
+                    results = await asyncio.gather(
+                        *(self._process(tp, msgs) for tp, msgs in batch.items()), return_exceptions=True
+                    )
+                for r in results:
+                    if isinstance(r, BaseException):
+                        log.error("partition batch failed", error=type(r).__name__, detail=str(r)[:300])
+                if any(r is False or isinstance(r, BaseException) for r in results):
+                    self._failures += 1
+                    await asyncio.sleep(min(5.0, 0.2 * 2 ** min(self._failures, 5)))
+                else:
+                    self._failures = 0
+            self._update_lag()
+
+    # -- partitions ------------------------------------------------------------------------
+
+    async def open_writer(self, tp: TopicPartition) -> None:
+        if tp in self.writers:
+            return
+        tid = f"{self.group_id}-{tp.topic}-{tp.partition}"
+        producer = AIOKafkaProducer(**producer_kwargs(self.settings), transactional_id=tid)
+        await producer.start()  # InitProducerId: fences older producers with this id
+        self.writers[tp] = _Writer(tp, producer, tid)
+        await self._rewind(tp)
+        log.info("partition assigned", topic=tp.topic, partition=tp.partition, transactional_id=tid)
+
+    async def close_writer(self, tp: TopicPartition) -> None:
+        w = self.writers.pop(tp, None)
+        if w is None:
+            return
+        try:
+            await w.producer.stop()
+        except Exception as exc:  # a fenced producer may fail to close cleanly; it is gone either way
+            log.warning("producer close failed", partition=tp.partition, error=type(exc).__name__)
+        log.info("partition released", topic=tp.topic, partition=tp.partition)
+
+    async def _rewind(self, tp: TopicPartition) -> None:
+        """Position ``tp`` at its committed offset (the last transaction that committed)."""
+        assert self.consumer is not None
+        committed = await self.consumer.committed(tp)
+        if committed is None:
+            committed = (await self.consumer.beginning_offsets([tp]))[tp]
+        self.consumer.seek(tp, committed)
+        self._committed_pos[tp] = committed
+
+    async def _partitions(self, producer: AIOKafkaProducer, topic: str) -> int:
+        n = self.partition_counts.get(topic)
+        if n is None:
+            parts = await producer.partitions_for(topic)
+            n = len(parts)
+            self.partition_counts[topic] = n
+        return n
+
+    async def _process(self, tp: TopicPartition, msgs: list[ConsumerRecord[bytes, bytes]]) -> bool:
+        writer = self.writers.get(tp)
+        if writer is None or not msgs:
+            return True  # revoked meanwhile: the new owner reads these from the committed offset
+        # A batch fetched before a rewind (assignment, abort) may be followed by the same records
+        # fetched again from the committed offset: never process an offset below the next one due.
+        expected = self._committed_pos.get(tp, 0)
+        if msgs[0].offset < expected:
+            msgs = [msg for msg in msgs if msg.offset >= expected]
+            if not msgs:
+                return True
+        started = time.perf_counter()
+        n = len(msgs)
+        m.IN_FLIGHT.inc(n)
+        handled: list[Handled] = []
+        try:
+            for msg in msgs:
+                source = Source(msg.topic, msg.partition, msg.offset, msg.timestamp)
+                try:
+                    handled.append(self.handle(msg.key, msg.value, source))
+                except Exception as exc:  # never let one record stop the partition
+                    handled.append(_internal_error(self.settings, msg, source, exc))
+            producer = writer.producer
+            await producer.begin_transaction()
+            try:
+                futures = []
+                for h in handled:
+                    for rec in h.records:
+                        futures.append(await self._send(producer, rec))
+                await producer.send_offsets_to_transaction({tp: msgs[-1].offset + 1}, self.group_id)
+                await asyncio.gather(*futures)
+                await producer.commit_transaction()
+            except ProducerFenced:
+                raise
+            except BaseException:
+                await _abort_quietly(producer)
+                raise
+        except ProducerFenced:
+            m.TRANSACTIONS.labels("aborted").inc()
+            log.warning("producer fenced: partition now owned elsewhere", partition=tp.partition)
+            await self.close_writer(tp)
+            return False
+        except asyncio.CancelledError:
+            m.TRANSACTIONS.labels("aborted").inc()
+            raise
+        except Exception as exc:
+            m.TRANSACTIONS.labels("aborted").inc()
+            log.error(
+                "transaction aborted; rewinding",
+                partition=tp.partition,
+                error=type(exc).__name__,
+                detail=str(exc)[:300],
+            )
+            try:
+                await self._rewind(tp)
+            except Exception as rewind_exc:
+                log.error("rewind failed", partition=tp.partition, error=type(rewind_exc).__name__)
+            return False
+        finally:
+            m.IN_FLIGHT.dec(n)
+        elapsed = time.perf_counter() - started
+        self._committed_pos[tp] = msgs[-1].offset + 1
+        m.TRANSACTIONS.labels("committed").inc()
+        m.BATCH_SECONDS.observe(elapsed)
+        m.BATCH_RECORDS.observe(n)
+        m.LAST_PROCESSED.set(time.time())
+        if self.on_committed is not None:
+            self.on_committed(handled, time.time())
+        return True
+
+    async def _send(self, producer: AIOKafkaProducer, rec: OutRecord) -> Any:
+        partition = None
+        if rec.partition_key is not None:
+            partition = partition_for(rec.partition_key, await self._partitions(producer, rec.topic))
+        return await producer.send(rec.topic, rec.value, key=rec.key, headers=rec.headers, partition=partition)
+
+    def _update_lag(self) -> None:
+        if self.consumer is None:
+            return
+        for tp in list(self.writers):
+            try:
+                end = self.consumer.last_stable_offset(tp)
+            except Exception:
+                end = None
+            pos = self._committed_pos.get(tp)
+            if end is not None and pos is not None:
+                m.CONSUMER_LAG.labels(tp.topic, str(tp.partition)).set(max(0, end - pos))
+
+
+async def _abort_quietly(producer: AIOKafkaProducer) -> None:
+    try:
+        await producer.abort_transaction()
+    except Exception as exc:
+        log.warning("abort failed", error=type(exc).__name__)
+
+
+def _internal_error(settings: Settings, msg: ConsumerRecord[bytes, bytes], source: Source, exc: Exception) -> Handled:
+    headers = [
+        ("pa_error_class", b"evaluation_error"),
+        ("pa_error_message", f"internal error: {type(exc).__name__}".encode()),
+        ("pa_error_fields", b""),
+        ("pa_source_topic", source.topic.encode()),
+        ("pa_source_partition", str(source.partition).encode()),
+        ("pa_source_offset", str(source.offset).encode()),
+    ]
+    return Handled(
+        records=[OutRecord(settings.topic_dlq, msg.key, msg.value or b"", headers)], error_class="evaluation_error"
+    )
+
+
+def record_request_metrics(handled: list[Handled], committed_at: float) -> None:
+    """Metrics of a committed batch: only after commit, so counts equal what downstream sees."""
+    now = datetime.fromtimestamp(committed_at, UTC)
+    for h in handled:
+        det = h.determination
+        if det is not None:
+            m.DETERMINATIONS.labels(
+                det.decision,
+                det.pend_reason or "none",
+                det.request_type,
+                det.priority,
+                m.lob_label(det.line_of_business),
+            ).inc()
+            m.DECISION_LATENCY.labels(det.priority).observe(max(0.0, (now - det.received_at).total_seconds()))
+            if now > det.decision_due_by:
+                m.PAST_DEADLINE.labels(det.priority).inc()
+        elif h.error_class is not None:
+            m.DLQ.labels(h.error_class).inc()
+
+
+def request_handler(settings: Settings, clock: Callable[[], datetime] | None = None) -> RequestHandler:
+    from policy import DEFAULT_SETTINGS
+    from worker.handler import Topics
+
+    policy_settings = DEFAULT_SETTINGS
+    overrides: dict[str, Any] = {}
+    if settings.allow_automated_denials != policy_settings.allow_automated_denials:
+        overrides["allow_automated_denials"] = settings.allow_automated_denials
+    if overrides:
+        policy_settings = policy_settings.replace(**overrides)
+    return RequestHandler(
+        policy_settings,
+        Topics(settings.topic_determinations, settings.topic_dlq, settings.topic_authorizations),
+        settings.max_message_bytes,
+        clock=clock or (lambda: datetime.now(UTC)),
+    )
