@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import platform
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info, disable_created_metrics
+
+# The *_created series double the exposition for no dashboard use.
+disable_created_metrics()
 
 REGISTRY = CollectorRegistry(auto_describe=True)
 

@@ -1,0 +1,272 @@
+"""Fault tests on the real broker (issue 6). Each prints its counts.
+
+Every worker here is a real subprocess with JSON logs under one session folder; the last
+test reads all of them and fails if any input name, date of birth or member id shows up.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+import subprocess
+import sys
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from contracts import PADetermination, PAReauthDue, PARequest
+from tests.broker import KAFKA_SH, Broker
+from tests.kafkautil import (
+    ROOT,
+    Tail,
+    WorkerProcess,
+    create_topics,
+    encode,
+    env_for,
+    make_requests,
+    produce,
+    settings_for,
+    trickle,
+)
+
+pytestmark = [pytest.mark.kafka, pytest.mark.slow]
+
+LOGS: list[Path] = []
+SECRETS: set[str] = set()
+
+
+@pytest.fixture(scope="module")
+def logdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("chaos-logs")
+
+
+def _remember_secrets(requests: list[dict]) -> None:  # type: ignore[type-arg]
+    for r in requests:
+        SECRETS.add(r["member"]["member_id"])
+        SECRETS.add(r["member"]["date_of_birth"])
+        for k in ("first_name", "last_name"):
+            if r["member"].get(k):
+                SECRETS.add(r["member"][k])
+
+
+def _check_exactly_once(records: list, expected: set[str], what: str) -> Counter[str]:  # type: ignore[type-arg]
+    counts = Counter(json.loads(r.value)["request_id"] for r in records)
+    dup = sum(1 for c in counts.values() if c > 1)
+    if dup:
+        where: dict[str, list[tuple[int, int]]] = {}
+        for r in records:
+            where.setdefault(json.loads(r.value)["request_id"], []).append((r.partition, r.offset))
+        print("[dup detail]", [(k, v) for k, v in where.items() if len(v) > 1][:8])
+    missing = len(expected - set(counts))
+    print(f"[{what}] requests={len(expected)} determinations={len(records)} duplicated={dup} missing={missing}")
+    assert dup == 0 and missing == 0 and set(counts) == expected
+    return counts
+
+
+def _scheduler_proc(settings, now: str, log: Path) -> subprocess.Popen[bytes]:  # type: ignore[no-untyped-def]
+    env = env_for(settings)
+    env["TEST_NOW"] = now
+    return subprocess.Popen(
+        [sys.executable, "-m", "tests.clockproc", "--scheduler-only"],
+        env=env,
+        cwd=ROOT,
+        stdout=open(log, "ab"),
+        stderr=subprocess.STDOUT,
+    )
+
+
+async def test_kill9_three_times_during_20000_requests(bootstrap: str, unique: str, logdir: Path) -> None:
+    settings = settings_for(bootstrap, unique, batch_max_records=200, topic_partitions=6)
+    await create_topics(settings)
+    requests = make_requests(20_000, prefix=f"c{unique[:5]}")
+    _remember_secrets(requests)
+    feeder = asyncio.create_task(trickle(bootstrap, settings.topic_requests, [encode(r) for r in requests], 2500))
+    log = logdir / "kill9-worker.log"
+    LOGS.append(log)
+    async with Tail(bootstrap, settings.topic_determinations) as dets:
+        for kill in range(1, 4):
+            w = WorkerProcess(settings, "--no-scheduler", log_path=log).start()
+            try:
+                seen = await dets.wait(dets.count + 2000, timeout=90)
+            finally:
+                w.kill9()
+            print(f"[chaos kill-9] kill #{kill}: {seen} of {len(requests)} determinations visible")
+            assert seen < len(requests)
+        w = WorkerProcess(settings, "--no-scheduler", log_path=log).start()
+        try:
+            await feeder
+            await dets.wait(len(requests), timeout=180)
+            await asyncio.sleep(2)
+        finally:
+            assert w.terminate() == 0
+        _check_exactly_once(dets.records, {r["request_id"] for r in requests}, "chaos kill-9")
+        approved = {
+            d.authorization.authorization_id
+            for d in (PADetermination.model_validate_json(r.value) for r in dets.records)
+            if d.authorization is not None
+        }
+    # Every approval gets exactly one reauth-due record eventually (a clock past every due date).
+    slog = logdir / "kill9-scheduler.log"
+    LOGS.append(slog)
+    sched = _scheduler_proc(settings, "2030-01-01T00:00:00+00:00", slog)
+    try:
+        async with Tail(bootstrap, settings.topic_reauth_due) as reminders:
+            await reminders.wait(len(approved), timeout=120)
+            await asyncio.sleep(3)
+            counts = Counter(PAReauthDue.model_validate_json(r.value).authorization_id for r in reminders.records)
+    finally:
+        sched.terminate()
+        sched.wait(30)
+    print(
+        f"[chaos kill-9] approvals={len(approved)} reauth-due records={sum(counts.values())} "
+        f"doubled={sum(1 for c in counts.values() if c > 1)}"
+    )
+    assert set(counts) == approved and all(c == 1 for c in counts.values())
+
+
+async def test_broker_restart_mid_run(broker: Broker, bootstrap: str, unique: str, logdir: Path) -> None:
+    if broker.kind != "local":
+        pytest.skip("restarts only the project's own local broker")  # CI always uses the local broker
+    settings = settings_for(bootstrap, unique, batch_max_records=100)
+    await create_topics(settings)
+    requests = make_requests(6000, prefix=f"b{unique[:5]}")
+    _remember_secrets(requests)
+    log = logdir / "broker-restart-worker.log"
+    LOGS.append(log)
+    await produce(bootstrap, settings.topic_requests, (encode(r) for r in requests[:3000]))
+    w = WorkerProcess(settings, "--no-scheduler", log_path=log).start()
+    try:
+        async with Tail(bootstrap, settings.topic_determinations) as dets:
+            await dets.wait(500, timeout=60)
+        down = await asyncio.to_thread(subprocess.run, [str(KAFKA_SH), "down"], capture_output=True, text=True)
+        print(f"[chaos broker] broker stopped mid-run: {down.stdout.strip()}")
+        await asyncio.sleep(3)
+        up = await asyncio.to_thread(subprocess.run, [str(KAFKA_SH), "up"], capture_output=True, text=True)
+        assert up.returncode == 0, up.stderr
+        print(f"[chaos broker] broker restarted: {up.stdout.strip()}")
+        assert w.alive(), "the worker must survive the broker outage"
+        await produce(bootstrap, settings.topic_requests, (encode(r) for r in requests[3000:]))
+        async with Tail(bootstrap, settings.topic_determinations) as dets:
+            await dets.wait(len(requests), timeout=180)
+            await asyncio.sleep(2)
+            records = list(dets.records)
+        assert w.alive()
+    finally:
+        code = w.terminate()
+    assert code == 0
+    _check_exactly_once(records, {r["request_id"] for r in requests}, "chaos broker restart")
+
+
+def malformed(i: int, base: dict) -> tuple[str, bytes]:  # type: ignore[type-arg]
+    """The i-th malformed message: twelve kinds in turn."""
+    kind = i % 12
+    good = json.dumps(base).encode()
+    if kind == 0:
+        return "truncated_json", good[: random.Random(i).randint(1, len(good) - 2)]
+    if kind == 1:
+        bad = dict(base, priority=7, request_type=["initial"])
+        return "wrong_types", json.dumps(bad).encode()
+    if kind == 2:
+        bad = json.loads(good)
+        bad["member"]["last_name"] = "Q" * 5000
+        return "long_string", json.dumps(bad).encode()
+    if kind == 3:
+        return "huge_message", json.dumps(dict(base, padding="x" * 200_000)).encode()
+    if kind == 4:
+        return "deep_nesting", b'{"schema_version": "1", "member": ' + b"[" * 5000 + b"]" * 5000 + b"}"
+    if kind == 5:
+        return "utf16_encoding", json.dumps(base).encode("utf-16")
+    if kind == 6:
+        bad = json.loads(good)
+        bad["member"]["last_name"] = "Mu\u00f1oz Ib\u00e1\u00f1ez"  # Latin-1 bytes are not UTF-8
+        return "latin1_encoding", json.dumps(bad, ensure_ascii=False).encode("latin-1")
+    if kind == 7:
+        bad = json.loads(good)
+        del bad["prescriber"], bad["diagnosis"]
+        return "missing_fields", json.dumps(bad).encode()
+    if kind == 8:
+        bad = json.loads(good)
+        bad["prescriber"]["npi"] = "1234567890"
+        return "bad_npi", json.dumps(bad).encode()
+    if kind == 9:
+        return "unknown_schema_version", json.dumps(dict(base, schema_version="9")).encode()
+    if kind == 10:
+        return "empty_value", b""
+    return "binary_garbage", random.Random(i).randbytes(64 + i % 500)
+
+
+async def test_malformed_flood_interleaved(bootstrap: str, unique: str, logdir: Path) -> None:
+    settings = settings_for(bootstrap, unique)
+    await create_topics(settings)
+    valid = make_requests(1000, prefix=f"f{unique[:5]}")
+    _remember_secrets(valid)
+    bad = [malformed(i, valid[i]) for i in range(1000)]
+    records: list[tuple[bytes | None, bytes]] = []
+    for v, (_, b) in zip(valid, bad, strict=True):
+        records.append(encode(v))
+        records.append((f"bad-{len(records)}".encode(), b))
+    await produce(bootstrap, settings.topic_requests, records)
+    log = logdir / "flood-worker.log"
+    LOGS.append(log)
+    w = WorkerProcess(settings, "--no-scheduler", log_path=log).start()
+    try:
+        async with Tail(bootstrap, settings.topic_determinations) as dets, Tail(bootstrap, settings.topic_dlq) as dlq:
+            await dets.wait(len(valid), timeout=120)
+            await dlq.wait(len(bad), timeout=60)
+            await asyncio.sleep(2)
+            assert w.alive()
+            det_records, dlq_records = list(dets.records), list(dlq.records)
+    finally:
+        assert w.terminate() == 0
+    _check_exactly_once(det_records, {r["request_id"] for r in valid}, "chaos flood")
+    kinds = Counter(k for k, _ in bad)
+    classes = Counter(r.headers["pa_error_class"].decode() for r in dlq_records)
+    print(f"[chaos flood] malformed={len(bad)} kinds={len(kinds)} dlq={len(dlq_records)} classes={dict(classes)}")
+    assert len(kinds) >= 10
+    assert len(dlq_records) == len(bad)
+    assert Counter(r.value for r in dlq_records) == Counter(b for _, b in bad), "original bytes kept, once each"
+    assert all(r.headers["pa_error_message"] for r in dlq_records)
+
+
+async def test_hypothesis_requests_through_the_full_pipeline(bootstrap: str, unique: str, logdir: Path) -> None:
+    from tests.strategies import pa_requests
+
+    strategy = pa_requests()
+    generated: list[PARequest] = [strategy.example() for _ in range(300)]
+    # Distinct request ids, so each must have its own determination.
+    reqs = [r.model_copy(update={"request_id": f"h{unique[:5]}-{i}"}) for i, r in enumerate(generated)]
+    dicts = [json.loads(r.model_dump_json()) for r in reqs]
+    _remember_secrets(dicts)
+    settings = settings_for(bootstrap, unique)
+    await create_topics(settings)
+    await produce(
+        bootstrap, settings.topic_requests, ((r.member.member_id.encode(), r.model_dump_json().encode()) for r in reqs)
+    )
+    log = logdir / "hypothesis-worker.log"
+    LOGS.append(log)
+    w = WorkerProcess(settings, log_path=log).start()
+    try:
+        async with Tail(bootstrap, settings.topic_determinations) as dets:
+            await dets.wait(len(reqs), timeout=120)
+            await asyncio.sleep(1)
+            assert w.alive(), "hypothesis-generated requests must never stop the worker"
+            records = list(dets.records)
+    finally:
+        assert w.terminate() == 0
+    _check_exactly_once(records, {r.request_id for r in reqs}, "chaos hypothesis")
+
+
+def test_logs_of_all_chaos_runs_hold_no_patient_data() -> None:
+    assert LOGS, "run with the other chaos tests"
+    text = "\n".join(p.read_text(errors="replace") for p in LOGS if p.exists())
+    # Short secrets (e.g. a two-letter generated name) would match anything; check the real ones.
+    checked = {s for s in SECRETS if len(s) >= 4}
+    leaked = sorted(s for s in checked if s in text)
+    print(
+        f"[chaos logs] {len(LOGS)} log files, {len(text)} bytes, {len(checked)} identifiers checked, "
+        f"{len(leaked)} leaked"
+    )
+    assert text.strip(), "the workers wrote logs"
+    assert not leaked, f"patient identifiers in logs: {leaked[:5]}"
