@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -165,14 +166,14 @@ async def latency(bootstrap: str, unique: str, rate: int, seconds: int) -> list[
 
 
 def offline() -> float:
+    """The offline evaluator's median rate (bench/offline.py, one core)."""
     out = subprocess.run(
-        [sys.executable, str(ROOT / "bench" / "offline.py"), "--json"],
-        capture_output=True,
-        text=True,
-        check=True,
-        cwd=ROOT,
+        [sys.executable, str(ROOT / "bench" / "offline.py")], capture_output=True, text=True, check=True, cwd=ROOT
     )
-    return float(json.loads(out.stdout.strip().splitlines()[-1])["requests_per_second"])
+    match = re.search(r"median: ([\d,]+) requests/s", out.stdout)
+    if not match:
+        raise RuntimeError(f"bench/offline.py printed no median:\n{out.stdout}")
+    return float(match.group(1).replace(",", ""))
 
 
 async def main() -> int:
@@ -197,6 +198,7 @@ async def main() -> int:
             console.print(f"{name}: {results[name][0]:,.0f} records/s, peak RSS {results[name][1]:.0f} MB")
         console.print(f"latency: offering {rate}/s for {seconds}s...")
         lat = await latency(bootstrap, uuid.uuid4().hex[:8], rate, seconds)
+        console.print(f"latency: p50 {lat[len(lat) // 2] * 1000:.1f} ms, max {lat[-1] * 1000:.1f} ms")
         off = offline()
     p50 = lat[len(lat) // 2] * 1000
     p99 = lat[min(len(lat) - 1, int(len(lat) * 0.99))] * 1000

@@ -57,19 +57,17 @@ Agent = Annotated[str, StringConstraints(min_length=1, max_length=100)]
 Sentence = Annotated[str, StringConstraints(min_length=1, max_length=1000)]
 
 
+_DOUBLED = (0, 2, 4, 6, 8, 1, 3, 5, 7, 9)
+
+
 def npi_is_valid(npi: str) -> bool:
     """NPI check digit: Luhn over the 9-digit base prefixed with 80840 (CMS NPI standard)."""
-    if len(npi) != 10 or not npi.isdigit():
+    if len(npi) != 10 or not npi.isascii() or not npi.isdigit():
         return False
-    digits = [int(c) for c in "80840" + npi[:9]]
-    total = 0
-    for i, d in enumerate(reversed(digits)):
-        if i % 2 == 0:  # rightmost digit of the payload is doubled
-            d *= 2
-            if d > 9:
-                d -= 9
-        total += d
-    return (10 - total % 10) % 10 == int(npi[9])
+    d = [ord(c) - 48 for c in npi]
+    # The prefix 80840 contributes 24; npi[0], [2], [4], [6], [8] are the doubled positions.
+    total = 24 + d[1] + d[3] + d[5] + d[7] + sum(_DOUBLED[d[i]] for i in (0, 2, 4, 6, 8))
+    return (10 - total % 10) % 10 == d[9]
 
 
 def _check_npi(value: str) -> str:

@@ -58,14 +58,20 @@ async def serve(
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
     m.set_build_info(__version__, POLICY_ID, DEFAULT_SETTINGS.version)
+    m.precreate_labels()
 
     if create_topics or settings.create_topics:
         created = await ensure_topics(settings)
         if created:
             log.info("topics created", topics=created)
 
+    handler = request_handler(settings, clock)
     processor = (
-        TransactionalProcessor(settings, request_handler(settings, clock).handle, on_committed=record_request_metrics)
+        TransactionalProcessor(
+            settings,
+            handler.handle,
+            on_committed=record_request_metrics,
+        )
         if requests
         else None
     )

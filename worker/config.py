@@ -5,8 +5,10 @@ from __future__ import annotations
 import ssl
 from typing import Any, Literal
 
-from pydantic import AliasChoices, Field, SecretStr, model_validator
+from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from policy import DEFAULT_SETTINGS
 
 
 class Settings(BaseSettings):
@@ -59,7 +61,12 @@ class Settings(BaseSettings):
         description="Opt-in for automated 'denied'. Keep false for Medicare Advantage: a physician or other "
         "appropriate professional must review adverse decisions (42 CFR 422.566(d)).",
     )
-    reauth_lead_days: int = Field(30, ge=0, le=3650, description="Reauthorization reminder lead before valid_through.")
+    reauth_lead_days: int = Field(
+        DEFAULT_SETTINGS.reauth_lead_days,
+        ge=0,
+        le=3650,
+        description="Reauthorization reminder lead before valid_through.",
+    )
     scheduler_enabled: bool = Field(True, description="Run the reauthorization scheduler inside `pa-worker run`.")
     scheduler_group_id: str | None = Field(None, description="Scheduler consumer group (default: GROUP_ID-reauth).")
     scheduler_interval_seconds: float = Field(5.0, gt=0, le=3600, description="How often due reminders are checked.")
@@ -75,6 +82,11 @@ class Settings(BaseSettings):
     topic_partitions: int = Field(6, ge=1, le=1000, description="Partitions of topics created at start.")
     topic_replication_factor: int = Field(1, ge=1, le=10, description="Replication of topics created at start.")
     shutdown_timeout_seconds: float = Field(20.0, gt=0, le=600, description="Bound on graceful shutdown.")
+
+    @field_validator("log_level", "log_format", mode="before")
+    @classmethod
+    def _lower(cls, value: Any) -> Any:
+        return value.lower() if isinstance(value, str) else value
 
     @model_validator(mode="after")
     def _security_is_complete(self) -> Settings:

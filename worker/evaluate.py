@@ -1,9 +1,11 @@
 """The offline evaluator behind ``pa-worker evaluate [FILE|-] [--now TS]``: no Kafka.
 
-Input is either JSON Lines (one ``pa.request`` per line, blank lines skipped) or one JSON
+Input is either JSON Lines (one ``pa.request`` per line, blank lines skipped), one JSON
 document holding a request object or an array of them (a pretty-printed file such as
-``contracts/examples/valid/*.json``). Each valid request gives one ``pa.determination`` JSON line
-on ``out``, in input order; each rejected one gives one JSON error object on ``err``::
+``contracts/examples/valid/*.json``), or pretty-printed objects one after the other
+(``cat contracts/examples/valid/*.json | pa-worker evaluate -``; positions are start lines).
+Each valid request gives one ``pa.determination`` JSON line on ``out``, in input order; each
+rejected one gives one JSON error object on ``err``::
 
     {"line": 3, "error": "validation_error", "errors": [{"field": "prescriber.npi", "message": "..."}]}
 
@@ -36,6 +38,32 @@ def _error(position: dict[str, int], kind: str, errors: list[dict[str, str]]) ->
     return json.dumps({**position, "error": kind, "errors": errors}, ensure_ascii=False)
 
 
+def _stream(data: bytes) -> list[tuple[int, bytes]] | None:
+    """(start line, bytes) of each JSON value when the input is a concatenation of pretty-printed
+    JSON values (``cat examples/*.json``); None when it is not (then it is JSON Lines)."""
+    try:
+        text = data.decode()
+    except UnicodeDecodeError:
+        return None
+    decoder = json.JSONDecoder()
+    out: list[tuple[int, bytes]] = []
+    pos, multiline = 0, False
+    while True:
+        while pos < len(text) and text[pos] in " \t\r\n":
+            pos += 1
+        if pos == len(text):
+            break
+        try:
+            _, end = decoder.raw_decode(text, pos)
+        except ValueError:
+            return None
+        chunk = text[pos:end]
+        multiline = multiline or "\n" in chunk
+        out.append((text.count("\n", 0, pos) + 1, chunk.encode()))
+        pos = end
+    return out if multiline else None
+
+
 def _documents(data: bytes) -> Iterator[tuple[dict[str, int], bytes]]:
     """(position, JSON bytes of one request) for every request in the input."""
     head = data.lstrip()[:1]
@@ -43,7 +71,11 @@ def _documents(data: bytes) -> Iterator[tuple[dict[str, int], bytes]]:
         try:
             whole: Any = json.loads(data)
         except ValueError:
-            whole = None  # not one document: JSON Lines
+            stream = _stream(data)
+            if stream is not None:
+                for start, chunk in stream:
+                    yield {"line": start}, chunk
+                return
         else:
             if isinstance(whole, list):
                 for i, item in enumerate(whole, start=1):

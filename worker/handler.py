@@ -43,12 +43,26 @@ class OutRecord:
     """When set, the partition is chosen from this key instead of ``key``."""
 
 
+@dataclass(frozen=True, slots=True)
+class Summary:
+    """What metrics need of a determination (small, cheap to pass between processes)."""
+
+    decision: str
+    pend_reason: str | None
+    request_type: str
+    priority: str
+    line_of_business: str
+    received_at: datetime
+    decision_due_by: datetime
+
+
 @dataclass(slots=True)
 class Handled:
     records: list[OutRecord] = field(default_factory=list)
     determination: PADetermination | None = None
     error_class: str | None = None
     error_fields: list[str] = field(default_factory=list)
+    summary: Summary | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,7 +148,10 @@ class RequestHandler:
         ]
         auth = det.authorization
         if auth is not None:
-            state = AuthorizationState(
+            # Built from an already validated determination: construct without re-validating.
+            state = AuthorizationState.model_construct(
+                schema_version="1",
+                reauth_due_on=None,
                 status="scheduled",
                 authorization_id=auth.authorization_id,
                 member_id=det.member_id,
@@ -158,7 +175,16 @@ class RequestHandler:
                     partition_key=member_key,
                 )
             )
-        return Handled(records=out, determination=det)
+        summary = Summary(
+            det.decision,
+            det.pend_reason,
+            det.request_type,
+            det.priority,
+            det.line_of_business,
+            det.received_at,
+            det.decision_due_by,
+        )
+        return Handled(records=out, determination=det, summary=summary)
 
     def _dead(
         self, key: bytes | None, value: bytes, source: Source, error_class: str, message: str, fields: list[str]
@@ -202,3 +228,16 @@ def classify(exc: ValidationError) -> tuple[str, str, list[str]]:
     parts = [f"{f}: {e['msg']}" for f, e in zip(fields, errors, strict=True)]
     shown = "; ".join(parts[:10]) + (f"; and {len(parts) - 10} more" if len(parts) > 10 else "")
     return "schema_invalid", shown, fields
+
+
+def internal_error(dlq: str, key: bytes | None, value: bytes | None, source: Source, exc: Exception) -> Handled:
+    """Dead-letter a record whose handling raised outside the policy engine (a bug): never stop."""
+    headers: Headers = [
+        ("pa_error_class", b"evaluation_error"),
+        ("pa_error_message", f"internal error: {type(exc).__name__}".encode()),
+        ("pa_error_fields", b""),
+        ("pa_source_topic", source.topic.encode()),
+        ("pa_source_partition", str(source.partition).encode()),
+        ("pa_source_offset", str(source.offset).encode()),
+    ]
+    return Handled(records=[OutRecord(dlq, key, value or b"", headers)], error_class="evaluation_error")

@@ -11,7 +11,7 @@ import platform
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info, disable_created_metrics
 
 # The *_created series double the exposition for no dashboard use.
-disable_created_metrics()
+disable_created_metrics()  # type: ignore[no-untyped-call]
 
 REGISTRY = CollectorRegistry(auto_describe=True)
 
@@ -170,3 +170,16 @@ def set_build_info(version: str, policy_id: str, policy_version: str) -> None:
             "python": platform.python_version(),
         }
     )
+
+
+def precreate_labels() -> None:
+    """Create the known label values at start, so rates and increase() see the first event."""
+    for outcome in ("committed", "aborted"):
+        TRANSACTIONS.labels(outcome)
+    for priority in ("standard", "expedited"):
+        PAST_DEADLINE.labels(priority)
+        DECISION_LATENCY.labels(priority)
+    for error_class in ("not_json", "schema_invalid", "too_large", "unknown_schema_version", "evaluation_error"):
+        DLQ.labels(error_class)
+    for role in ("requests", "reauth"):
+        ASSIGNED_PARTITIONS.labels(role)

@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -26,7 +27,7 @@ from aiokafka.structs import ConsumerRecord
 
 from worker import metrics as m
 from worker.config import Settings
-from worker.handler import Handled, OutRecord, RequestHandler, Source
+from worker.handler import Handled, OutRecord, RequestHandler, Source, internal_error
 from worker.kafka import partition_for, producer_kwargs
 from worker.logs import get_logger
 
@@ -214,7 +215,7 @@ class TransactionalProcessor:
                 try:
                     handled.append(self.handle(msg.key, msg.value, source))
                 except Exception as exc:  # never let one record stop the partition
-                    handled.append(_internal_error(self.settings, msg, source, exc))
+                    handled.append(internal_error(self.settings.topic_dlq, msg.key, msg.value, source, exc))
             producer = writer.producer
             await producer.begin_transaction()
             try:
@@ -289,38 +290,32 @@ async def _abort_quietly(producer: AIOKafkaProducer) -> None:
         log.warning("abort failed", error=type(exc).__name__)
 
 
-def _internal_error(settings: Settings, msg: ConsumerRecord[bytes, bytes], source: Source, exc: Exception) -> Handled:
-    headers = [
-        ("pa_error_class", b"evaluation_error"),
-        ("pa_error_message", f"internal error: {type(exc).__name__}".encode()),
-        ("pa_error_fields", b""),
-        ("pa_source_topic", source.topic.encode()),
-        ("pa_source_partition", str(source.partition).encode()),
-        ("pa_source_offset", str(source.offset).encode()),
-    ]
-    return Handled(
-        records=[OutRecord(settings.topic_dlq, msg.key, msg.value or b"", headers)], error_class="evaluation_error"
-    )
-
-
 def record_request_metrics(handled: list[Handled], committed_at: float) -> None:
     """Metrics of a committed batch: only after commit, so counts equal what downstream sees."""
     now = datetime.fromtimestamp(committed_at, UTC)
+    counts: Counter[tuple[str, str, str, str, str]] = Counter()
+    dlq: Counter[str] = Counter()
     for h in handled:
-        det = h.determination
+        det = h.summary
         if det is not None:
-            m.DETERMINATIONS.labels(
-                det.decision,
-                det.pend_reason or "none",
-                det.request_type,
-                det.priority,
-                m.lob_label(det.line_of_business),
-            ).inc()
+            counts[
+                (
+                    det.decision,
+                    det.pend_reason or "none",
+                    det.request_type,
+                    det.priority,
+                    m.lob_label(det.line_of_business),
+                )
+            ] += 1
             m.DECISION_LATENCY.labels(det.priority).observe(max(0.0, (now - det.received_at).total_seconds()))
             if now > det.decision_due_by:
                 m.PAST_DEADLINE.labels(det.priority).inc()
         elif h.error_class is not None:
-            m.DLQ.labels(h.error_class).inc()
+            dlq[h.error_class] += 1
+    for labels, n in counts.items():
+        m.DETERMINATIONS.labels(*labels).inc(n)
+    for error_class, n in dlq.items():
+        m.DLQ.labels(error_class).inc(n)
 
 
 def request_handler(settings: Settings, clock: Callable[[], datetime] | None = None) -> RequestHandler:

@@ -1,0 +1,158 @@
+"""Every parameter of the policy engine, in one frozen, versioned place.
+
+Version rule
+------------
+``version`` is ``"<UM/CMPC approval date of the policy revision>.<parameter-set revision>"``,
+today ``"2025-12-11.1"``: the annual review of 11/17/2025 was approved by UM/CMPC on 12/11/2025,
+and this is the first parameter set under it.
+
+* A new policy revision (new UM/CMPC approval date) changes the date and resets the
+  revision to 1.
+* Any change of a default below, of the label table in :mod:`policy.label`, or of the decision
+  logic, without a new policy revision, increments the revision (``2025-12-11.2``).
+
+Identifiers
+-----------
+Determination ids are derived from ``version`` **and** :attr:`PolicySettings.fingerprint`, a hash
+of every setting and of the label table. So an operator who overrides one window without bumping
+the version still never reuses an id computed under other parameters, and the id shows both
+(``DET-2025-12-11.1-<fingerprint>-<request hash>``). ``PolicyRef.version`` on the wire is the
+plain ``version``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import re
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+from policy.label import label_table
+
+POLICY_ID: Final = "MP-RX-FP-120-24"
+
+_VERSION = re.compile(r"^[A-Za-z0-9._:-]{1,40}$")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PolicySettings:
+    """Parameters of policy MP-RX-FP-120-24 as this engine applies it. Immutable and hashable.
+
+    Change one with ``settings.replace(ecog_window_days=45)`` (or ``dataclasses.replace``).
+    """
+
+    version: str = "2025-12-11.1"
+    """UM/CMPC approval date of the policy revision + parameter-set revision (see module doc)."""
+
+    # --- evidence currency: days before the request's received_at (UTC date) -------------
+    ecog_window_days: int = 30
+    """A.iii: ECOG assessed at most this many days before receipt is "current"."""
+    oncology_note_window_days: int = 60
+    """B.docs.A: oncology note at most this many days old."""
+    objective_measures_window_days: int = 90
+    """B.docs.B: imaging or lab results at most this many days old."""
+    supporting_docs_window_days: int = 90
+    """A.docs: at least one supporting clinical document at most this many days old. 90 days, the
+    same as objective measures: the documentation must support the *current* request, and a
+    staging work-up (labs, imaging) within a quarter is the usual oncology standard."""
+
+    # --- authorization ----------------------------------------------------------------------
+    authorization_months: int = 6
+    """Policy C: initial and reauthorization approval duration, up to 6 months (1..12 allowed)."""
+    reauth_lead_days: int = 30
+    """The reauthorization reminder falls due this many days before ``valid_through``."""
+
+    # --- decision clock (CMS-4180-F, Part B drugs) -----------------------------------------
+    standard_decision_hours: int = 72
+    expedited_decision_hours: int = 24
+
+    # --- scope and thresholds -----------------------------------------------------------------
+    lines_of_business: frozenset[str] = frozenset({"MMM_MA", "MMM_MULTIHEALTH"})
+    hcpcs: str = "J1323"
+    min_prior_lines: int = 4
+    """A.ii: at least four prior lines of therapy (FDA indication)."""
+    max_ecog: int = 2
+    """A.iii: ECOG performance status 0..max_ecog."""
+
+    # --- quantity limit -------------------------------------------------------------------------
+    step_up_whole_vial_billing: bool = True
+    """Step-up doses (12 mg, 32 mg) are billed as the whole 44 mg vial they are drawn from
+    (44 units each, discarded drug billed), as in published payer policy VP-0724. When false,
+    they are billed at the dose (12 and 32 units)."""
+
+    # --- adverse decisions ------------------------------------------------------------------------
+    allow_automated_denials: bool = False
+    """Off: a criterion that is not met pends the request for clinical review instead of denying it.
+
+    For Medicare Advantage an adverse (partly or fully) medical-necessity organization
+    determination must be reviewed by a physician or other appropriate health care professional
+    (42 CFR 422.566(d)); CMS's FAQ of 6 Feb 2024 on CMS-4201-F adds that an algorithm may assist
+    but cannot be the sole basis of a denial. Turn on only for lines of business outside those rules.
+    """
+
+    fingerprint: str = field(init=False, repr=False, compare=False, hash=False)
+    """sha256 (hex, 16 chars) of every setting above and of the label table."""
+
+    def __post_init__(self) -> None:
+        problems = _problems(self)
+        if problems:
+            raise ValueError("invalid PolicySettings: " + "; ".join(problems))
+        object.__setattr__(self, "fingerprint", _fingerprint(self))
+
+    def replace(self, **changes: Any) -> PolicySettings:
+        """A copy with ``changes`` applied (validated, new fingerprint)."""
+        return dataclasses.replace(self, **changes)
+
+    def as_dict(self) -> dict[str, Any]:
+        """Every setting as JSON-ready values (sorted sets), without the fingerprint."""
+        out: dict[str, Any] = {}
+        for f in dataclasses.fields(self):
+            if f.name == "fingerprint":
+                continue
+            value = getattr(self, f.name)
+            out[f.name] = sorted(value) if isinstance(value, frozenset) else value
+        return out
+
+
+def _problems(s: PolicySettings) -> list[str]:
+    problems: list[str] = []
+    if not isinstance(s.version, str) or not _VERSION.match(s.version):
+        problems.append("version must be 1-40 chars of A-Z a-z 0-9 . _ : -")
+    ints = {
+        "ecog_window_days": (0, 3650),
+        "oncology_note_window_days": (0, 3650),
+        "objective_measures_window_days": (0, 3650),
+        "supporting_docs_window_days": (0, 3650),
+        "authorization_months": (1, 12),  # keeps the schedule within the contract's 60 doses
+        "reauth_lead_days": (0, 3650),
+        "standard_decision_hours": (1, 24 * 60),
+        "expedited_decision_hours": (1, 24 * 60),
+        "min_prior_lines": (0, 99),
+        "max_ecog": (0, 5),
+    }
+    for name, (lo, hi) in ints.items():
+        value = getattr(s, name)
+        if type(value) is not int or not lo <= value <= hi:
+            problems.append(f"{name} must be an integer in {lo}..{hi}")
+    if not isinstance(s.lines_of_business, frozenset) or not s.lines_of_business:
+        problems.append("lines_of_business must be a non-empty frozenset")
+    elif not all(isinstance(x, str) and x for x in s.lines_of_business):
+        problems.append("lines_of_business must hold non-empty strings")
+    if not isinstance(s.hcpcs, str) or not s.hcpcs:
+        problems.append("hcpcs must be a non-empty string")
+    for name in ("step_up_whole_vial_billing", "allow_automated_denials"):
+        if type(getattr(s, name)) is not bool:
+            problems.append(f"{name} must be a bool")
+    return problems
+
+
+def _fingerprint(s: PolicySettings) -> str:
+    canonical = json.dumps(
+        {"settings": s.as_dict(), "label": label_table()}, sort_keys=True, separators=(",", ":")
+    )
+    return hashlib.sha256(canonical.encode()).hexdigest()[:16]
+
+
+DEFAULT_SETTINGS: Final = PolicySettings()

@@ -1,0 +1,240 @@
+"""Every criterion through met / not_met / missing, with the boundaries the policy turns on.
+
+Each case starts from a request that meets every criterion (``initial`` or ``continuation`` in
+:mod:`tests.policy.factory`, received 2026-11-27), changes what the case is about, and checks the
+one criterion's result and a phrase of its reason.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+
+from tests.policy.factory import (
+    Mutator,
+    change,
+    continuation,
+    criterion,
+    days_before,
+    drop,
+    initial,
+    run,
+    set_,
+)
+
+
+@dataclass(frozen=True)
+class Case:
+    id: str
+    criterion: str
+    result: str
+    says: str
+    """A phrase the reason must contain."""
+    changes: tuple[Mutator, ...] = ()
+    base: Callable[[], dict[str, Any]] = initial
+
+
+def lines(*regimens: list[str]) -> Mutator:
+    """Prior lines 1..n with these regimens."""
+    return set_("prior_lines", [{"line": i, "regimen": r} for i, r in enumerate(regimens, start=1)])
+
+
+def docs(*items: tuple[str, int]) -> Mutator:
+    """Documents of (type, days before receipt)."""
+    return set_("documents", [{"type": t, "date": days_before(n), "id": f"DOC-{i}"} for i, (t, n) in enumerate(items)])
+
+
+VRD = ["bortezomib", "lenalidomide", "dexamethasone"]
+DPD = ["daratumumab", "pomalidomide", "dexamethasone"]
+KD = ["carfilzomib", "dexamethasone"]
+ISA_PD = ["isatuximab", "pomalidomide", "dexamethasone"]
+
+CASES = [
+    # --- LOB: line of business and HCPCS ------------------------------------------------------------
+    Case("lob-ma", "LOB", "met", "line of business MMM_MA and HCPCS J1323"),
+    Case("lob-multihealth", "LOB", "met", "MMM_MULTIHEALTH", (set_("line_of_business", "MMM_MULTIHEALTH"),)),
+    Case("lob-hcpcs-lower-case", "LOB", "met", "HCPCS J1323", (set_("drug.hcpcs", "j1323"),)),
+    Case("lob-commercial", "LOB", "not_met", "COMMERCIAL_PPO, which is outside the policy's scope",
+         (set_("line_of_business", "COMMERCIAL_PPO"),)),
+    Case("lob-other-hcpcs", "LOB", "not_met", "HCPCS J9999, which is not the code this policy covers",
+         (set_("drug.hcpcs", "J9999"),)),
+    # --- A.i: relapsed or refractory multiple myeloma ------------------------------------------------
+    Case("ai-c90.02-rr", "A.i", "met", "relapsed and refractory multiple myeloma (C90.02)"),
+    Case("ai-c90.00-refractory", "A.i", "met", "refractory multiple myeloma (C90.00)",
+         (set_("diagnosis", {"icd10_codes": ["C90.00"], "disease_status": "refractory"}),)),
+    Case("ai-C9000-no-dot", "A.i", "met", "(C90.00)",
+         (set_("diagnosis", {"icd10_codes": ["C9000"], "disease_status": "relapsed"}),)),
+    Case("ai-c90.02-lower-case", "A.i", "met", "(C90.02)",
+         (set_("diagnosis", {"icd10_codes": ["c90.02"], "disease_status": "relapsed"}),)),
+    Case("ai-c90.01-relapsed", "A.i", "met", "(C90.01)",
+         (set_("diagnosis", {"icd10_codes": ["C90.01"], "disease_status": "relapsed"}),)),
+    Case("ai-other-code-besides-mm", "A.i", "met", "(C90.02)",
+         (set_("diagnosis", {"icd10_codes": ["D63.0", "C90.02"], "disease_status": "relapsed"}),)),
+    Case("ai-C90.03-not-a-policy-code", "A.i", "not_met", "(C90.03) is not multiple myeloma (C90.00-C90.02)",
+         (set_("diagnosis", {"icd10_codes": ["C90.03"], "disease_status": "relapsed"}),)),
+    Case("ai-C91.00-leukemia", "A.i", "not_met", "(C91.00) is not multiple myeloma",
+         (set_("diagnosis", {"icd10_codes": ["C91.00"], "disease_status": "relapsed"}),)),
+    Case("ai-C90.0-category-only", "A.i", "not_met", "(C90.0) is not multiple myeloma",
+         (set_("diagnosis", {"icd10_codes": ["C90.0"], "disease_status": "relapsed"}),)),
+    Case("ai-newly-diagnosed", "A.i", "not_met", "that is newly diagnosed, not relapsed or refractory",
+         (set_("diagnosis.disease_status", "newly_diagnosed"),)),
+    Case("ai-in-remission", "A.i", "not_met", "that is in remission, not relapsed or refractory",
+         (set_("diagnosis.disease_status", "in_remission"),)),
+    Case("ai-no-status", "A.i", "missing", "but not whether it is relapsed or refractory",
+         (drop("diagnosis.disease_status"),)),
+    Case("ai-no-code", "A.i", "missing", "no ICD-10-CM diagnosis code was submitted",
+         (set_("diagnosis.icd10_codes", []),)),
+    # --- A.ii: four prior lines with the three classes --------------------------------------------------
+    Case("aii-four-lines", "A.ii", "met", "4 prior lines (lines 1, 2, 3, 4)"),
+    Case("aii-exactly-four", "A.ii", "met", "4 prior lines", (lines(VRD, DPD, KD, ISA_PD),)),
+    Case("aii-three-lines", "A.ii", "not_met", "3 prior lines (lines 1, 2, 3): fewer than the four required",
+         (lines(VRD, DPD, KD),)),
+    Case("aii-agents-are-not-lines", "A.ii", "not_met", "3 prior lines",
+         (lines(["daratumumab", "bortezomib", "lenalidomide", "dexamethasone"], KD, ["pomalidomide"]),)),
+    Case("aii-same-line-number-twice-is-one-line", "A.ii", "not_met", "3 prior lines (lines 1, 2, 3)",
+         (set_("prior_lines", [{"line": 1, "regimen": VRD}, {"line": 2, "regimen": DPD},
+                               {"line": 3, "regimen": KD}, {"line": 3, "regimen": ["dexamethasone"]}]),)),
+    Case("aii-no-anti-cd38", "A.ii", "not_met", "no anti-CD38 monoclonal antibody in any line",
+         (lines(VRD, KD, ["pomalidomide"], ["ixazomib", "lenalidomide"]),)),
+    Case("aii-no-pi-no-imid", "A.ii", "not_met",
+         "no proteasome inhibitor or immunomodulatory agent in any line",
+         (lines(["daratumumab"], ["isatuximab"], ["melphalan"], ["cyclophosphamide"]),)),
+    Case("aii-brand-names", "A.ii", "met", "anti-CD38 monoclonal antibody (line 2: Darzalex)",
+         (lines(["Velcade", "Revlimid"], ["Darzalex"], ["Kyprolis"], ["Ninlaro", "Thalomid"]),)),
+    Case("aii-case-suffix-whitespace", "A.ii", "met", "(line 1: daratumumab and hyaluronidase-FIHJ)",
+         (lines(["daratumumab and hyaluronidase-FIHJ"], ["  BORTEZOMIB  "], ["ISATUXIMAB-IRFC"],
+                ["Pomalyst\u00ae"]),)),
+    Case("aii-faspro-brand", "A.ii", "met", "(line 1: Darzalex  Faspro)",
+         (lines(["Darzalex  Faspro"], ["ixazomib"], ["thalidomide"], ["Sarclisa"]),)),
+    Case("aii-unknown-agents-count-as-lines", "A.ii", "met", "4 prior lines",
+         (lines(VRD, DPD, KD, ["elotuzumab", "dexamethasone"]),)),
+    Case("aii-no-prior-lines", "A.ii", "missing", "no prior line of therapy is documented",
+         (set_("prior_lines", []),)),
+    # --- A.iii: current ECOG 0-2 --------------------------------------------------------------------
+    *[Case(f"aiii-ecog-{s}", "A.iii", "met", f"ECOG performance status is {s}", (set_("ecog.score", s),))
+      for s in (0, 1, 2)],
+    *[Case(f"aiii-ecog-{s}", "A.iii", "not_met", f"current ECOG performance status is {s}",
+           (set_("ecog.score", s),)) for s in (3, 4, 5)],
+    Case("aiii-exactly-30-days", "A.iii", "met", "30 days before the request was received",
+         (set_("ecog.assessed_on", days_before(30)),)),
+    Case("aiii-same-day", "A.iii", "met", "0 days before", (set_("ecog.assessed_on", days_before(0)),)),
+    Case("aiii-31-days-stale", "A.iii", "missing", "is 31 days old when the request was received on 2026-11-27, "
+         "outside the 30-day window", (set_("ecog.assessed_on", days_before(31)),)),
+    Case("aiii-stale-ecog-3-is-missing", "A.iii", "missing", "outside the 30-day window",
+         (set_("ecog", {"score": 3, "assessed_on": days_before(45)}),)),
+    Case("aiii-future-dated", "A.iii", "missing", "after the request was received on 2026-11-27; future-dated",
+         (set_("ecog.assessed_on", days_before(-1)),)),
+    Case("aiii-absent", "A.iii", "missing", "no ECOG performance status was submitted", (drop("ecog"),)),
+    # --- A.docs: current supporting documentation -------------------------------------------------------
+    Case("adocs-current", "A.docs", "met", "oncology note DOC-88121 dated 2026-11-20"),
+    Case("adocs-exactly-90-days", "A.docs", "met", "90 days before the request was received",
+         (docs(("chart_notes", 90)),)),
+    Case("adocs-91-days-stale", "A.docs", "missing", "91 days old", (docs(("pathology_report", 91)),)),
+    Case("adocs-future-dated", "A.docs", "missing", "is future-dated", (docs(("imaging", -2)),)),
+    Case("adocs-other-only", "A.docs", "missing", "only 1 document of type other was submitted",
+         (docs(("other", 3)),)),
+    Case("adocs-none", "A.docs", "missing", "no supporting clinical documentation was submitted",
+         (set_("documents", []),)),
+    # --- B.i: no progression, no unacceptable toxicity --------------------------------------------------
+    Case("bi-vgpr", "B.i", "met", "no disease progression and no unacceptable toxicity", base=continuation),
+    Case("bi-stable-disease-is-not-progression", "B.i", "met", "best response of SD",
+         (set_("continuation.best_response", "SD"),), continuation),
+    Case("bi-progression", "B.i", "not_met", "reports disease progression",
+         (set_("continuation.disease_progression", True),), continuation),
+    Case("bi-toxicity", "B.i", "not_met", "reports unacceptable toxicity",
+         (set_("continuation.unacceptable_toxicity", True),), continuation),
+    Case("bi-best-response-pd", "B.i", "not_met", "progressive disease (PD)",
+         (set_("continuation.best_response", "PD"),), continuation),
+    # --- B.docs.A: current oncology note (60 days) ---------------------------------------------------
+    Case("bdocsa-current", "B.docs.A", "met", "oncology note DOC-2201", base=continuation),
+    Case("bdocsa-exactly-60-days", "B.docs.A", "met", "within the 60-day window",
+         (docs(("oncology_note", 60), ("imaging", 1)),), continuation),
+    Case("bdocsa-61-days", "B.docs.A", "missing", "61 days old",
+         (docs(("oncology_note", 61), ("imaging", 1)),), continuation),
+    Case("bdocsa-future-dated", "B.docs.A", "missing", "future-dated",
+         (docs(("oncology_note", -1), ("imaging", 1)),), continuation),
+    Case("bdocsa-none", "B.docs.A", "missing", "no oncology note was submitted",
+         (docs(("chart_notes", 1), ("imaging", 1)),), continuation),
+    # --- B.docs.B: current imaging or other objective measures (90 days) ------------------------------
+    Case("bdocsb-imaging", "B.docs.B", "met", "imaging study DOC-2202", base=continuation),
+    Case("bdocsb-lab-results", "B.docs.B", "met", "lab results DOC-1",
+         (docs(("oncology_note", 1), ("lab_results", 5)),), continuation),
+    Case("bdocsb-exactly-90-days", "B.docs.B", "met", "within the 90-day window",
+         (docs(("oncology_note", 1), ("imaging", 90)),), continuation),
+    Case("bdocsb-91-days", "B.docs.B", "missing", "91 days old",
+         (docs(("oncology_note", 1), ("imaging", 91)),), continuation),
+    Case("bdocsb-pathology-is-not-objective-measure", "B.docs.B", "missing", "no imaging study or lab result",
+         (docs(("oncology_note", 1), ("pathology_report", 1)),), continuation),
+    # --- QL: requested units within the labeled maximum ---------------------------------------------------
+    Case("ql-nothing-requested", "QL", "met", "no quantity was requested and the authorization carries"),
+    Case("ql-exactly-the-maximum", "QL", "met", "asks for 1912 units, within that maximum",
+         (set_("drug.requested_units", 1912),)),
+    Case("ql-one-above", "QL", "not_met", "asks for 1913 units, 1 more than that maximum",
+         (set_("drug.requested_units", 1913),)),
+    Case("ql-continuation", "QL", "met", "allows 912 units", base=continuation),
+]
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
+def test_criterion(case: Case) -> None:
+    det = run(change(case.base(), *case.changes))
+    result = criterion(det, case.criterion)
+    assert result.result == case.result, result.reason
+    assert case.says in result.reason
+    assert result.reason.startswith("Criterion ")
+    assert "MP-RX-FP-120-24" in result.reason
+    assert result.reason.endswith(
+        {"met": "so this criterion is met.", "not_met": "so this criterion is not met.",
+         "missing": "so the information this criterion needs is missing."}[case.result]
+    )
+
+
+def test_every_criterion_reaches_every_outcome_it_has() -> None:
+    """The table covers met, not_met and missing for each criterion that can produce them."""
+    seen: dict[str, set[str]] = {}
+    for c in CASES:
+        seen.setdefault(c.criterion, set()).add(c.result)
+    assert seen == {
+        "LOB": {"met", "not_met"},  # scope is known from any valid request: never missing
+        "A.i": {"met", "not_met", "missing"},
+        "A.ii": {"met", "not_met", "missing"},
+        "A.iii": {"met", "not_met", "missing"},
+        "A.docs": {"met", "missing"},  # documents are either current or missing: never not_met
+        "B.i": {"met", "not_met"},  # progression and toxicity are required booleans
+        "B.docs.A": {"met", "missing"},
+        "B.docs.B": {"met", "missing"},
+        "QL": {"met", "not_met"},
+    }
+
+
+def test_criteria_of_each_request_type_in_policy_order() -> None:
+    assert [c.id for c in run(initial()).criteria] == ["LOB", "A.i", "A.ii", "A.iii", "A.docs", "QL"]
+    assert [c.id for c in run(continuation()).criteria] == ["LOB", "A.i", "B.i", "B.docs.A", "B.docs.B", "QL"]
+
+
+def test_evidence_references_without_patient_identifiers() -> None:
+    det = run(initial())
+    evidence = {c.id: c.evidence for c in det.criteria}
+    assert evidence["A.i"] == ["ICD-10-CM C90.02", "disease_status relapsed_and_refractory"]
+    assert evidence["A.ii"][1] == "line 2: Darzalex Faspro [anti-CD38], pomalidomide [IMiD], dexamethasone"
+    assert evidence["A.iii"] == ["ECOG 1 assessed 2026-11-20"]
+    assert "oncology note DOC-88121 dated 2026-11-20" in evidence["A.docs"]
+    text = det.model_dump_json()
+    for identifier in ("M00012345", "Rosa", "Quinones", "1951-03-14"):
+        assert identifier not in "".join(c.reason + "".join(c.evidence) for c in det.criteria)
+    assert "M00012345" in text  # member_id is a field of the determination, only there
+
+
+def test_stale_and_future_evidence_reasons_name_dates_and_window() -> None:
+    data = change(initial(), set_("ecog.assessed_on", "2026-09-01"), docs(("oncology_note", 271), ("imaging", -3)))
+    det = run(data)
+    a_iii, a_docs = criterion(det, "A.iii"), criterion(det, "A.docs")
+    assert "dated 2026-09-01 is 87 days old" in a_iii.reason and "30-day window" in a_iii.reason
+    assert "oncology note DOC-0 dated 2026-03-01" in a_docs.reason and "271 days old" in a_docs.reason
+    assert "imaging study DOC-1 dated 2026-11-30" in a_docs.reason and "future-dated" in a_docs.reason
+    assert a_docs.evidence == [
+        "oncology note DOC-0 dated 2026-03-01 (stale)", "imaging study DOC-1 dated 2026-11-30 (future-dated)",
+    ]
