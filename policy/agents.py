@@ -44,15 +44,18 @@ AGENTS: Final[dict[DrugClass, tuple[str, ...]]] = {
     "anti_cd38": ("daratumumab", "darzalex", "darzalex faspro", "isatuximab", "sarclisa"),
     "proteasome_inhibitor": ("bortezomib", "velcade", "carfilzomib", "kyprolis", "ixazomib", "ninlaro"),
     "immunomodulatory": (
-        "lenalidomide", "revlimid", "pomalidomide", "pomalyst", "thalidomide", "thalomid",
+        "lenalidomide",
+        "revlimid",
+        "pomalidomide",
+        "pomalyst",
+        "thalidomide",
+        "thalomid",
     ),
 }
 
 _CLASS_OF: Final[dict[str, DrugClass]] = {name: cls for cls, names in AGENTS.items() for name in names}
 # Longest names first, so "darzalex faspro" wins over "darzalex" (same class either way).
-_PATTERN: Final = re.compile(
-    r"\b(" + "|".join(re.escape(n) for n in sorted(_CLASS_OF, key=len, reverse=True)) + r")\b"
-)
+_PATTERN: Final = re.compile(r"\b(" + "|".join(re.escape(n) for n in sorted(_CLASS_OF, key=len, reverse=True)) + r")\b")
 
 
 @lru_cache(maxsize=4096)

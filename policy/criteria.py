@@ -49,7 +49,11 @@ MM_CODES: Final = frozenset({"C9000", "C9001", "C9002"})
 the policy's "C90.00-C90.02", compared without the dot and case-insensitively."""
 RELAPSED_OR_REFRACTORY: Final = frozenset({"relapsed", "refractory", "relapsed_and_refractory"})
 SUPPORTING_DOCUMENTS: Final[tuple[DocumentType, ...]] = (
-    "chart_notes", "lab_results", "pathology_report", "imaging", "oncology_note",
+    "chart_notes",
+    "lab_results",
+    "pathology_report",
+    "imaging",
+    "oncology_note",
 )
 """A.docs: the policy's "office chart notes, lab results, pathology reports, imaging studies" plus
 oncology notes. A document typed ``other`` does not show what it is, so it never satisfies A.docs
@@ -420,9 +424,7 @@ def _b_docs_b_requirement(s: PolicySettings) -> str:
 
 def check_b_docs_b(f: Facts) -> Finding:
     """Current imaging or lab results (``objective_measures_window_days``): ``met``; else ``missing``."""
-    return _documents(
-        f, OBJECTIVE_MEASURES, f.settings.objective_measures_window_days, "imaging study or lab result"
-    )
+    return _documents(f, OBJECTIVE_MEASURES, f.settings.objective_measures_window_days, "imaging study or lab result")
 
 
 # --- B.i -----------------------------------------------------------------------------------------
@@ -465,8 +467,10 @@ def check_b_i(f: Facts) -> Finding:
 
 
 def _ql_requirement(s: PolicySettings) -> str:
-    billing = "whole 44 mg vials for the 12 mg and 32 mg step-up doses" if s.step_up_whole_vial_billing else (
-        "units equal to the dose"
+    billing = (
+        "whole 44 mg vials for the 12 mg and 32 mg step-up doses"
+        if s.step_up_whole_vial_billing
+        else ("units equal to the dose")
     )
     return (
         f"that the {s.hcpcs} units for the authorization period stay within the FDA-labeled dosing schedule "
@@ -623,19 +627,22 @@ B_I: Final = Criterion(
         "maximum duration of therapy"
     ),
     check=check_b_i,
-    memo_key=lambda f: None if f.request.continuation is None else (
-        f.request.continuation.best_response,
-        f.request.continuation.response_since,
-        f.request.continuation.disease_progression,
-        f.request.continuation.unacceptable_toxicity,
+    memo_key=lambda f: (
+        None
+        if f.request.continuation is None
+        else (
+            f.request.continuation.best_response,
+            f.request.continuation.response_since,
+            f.request.continuation.disease_progression,
+            f.request.continuation.unacceptable_toxicity,
+        )
     ),
 )
 B_DOCS_A: Final = Criterion(
     id="B.docs.A",
     cite=_cite("B.docs.A", "section B.i, item A"),
     policy_text=(
-        "A current oncology note documenting the patient's response to treatment showing no progression "
-        "of disease."
+        "A current oncology note documenting the patient's response to treatment showing no progression of disease."
     ),
     requirement=_b_docs_a_requirement,
     check=check_b_docs_a,
@@ -663,9 +670,9 @@ QL: Final = Criterion(
     memo_key=lambda f: (
         f.plan.key,
         f.request.drug.requested_units,
-        None if f.request.continuation is None else (
-            f.request.continuation.best_response, f.request.continuation.response_since
-        ),
+        None
+        if f.request.continuation is None
+        else (f.request.continuation.best_response, f.request.continuation.response_since),
     ),
 )
 

@@ -97,29 +97,35 @@ def evaluate(request: PARequest, now: datetime, settings: PolicySettings = DEFAU
     authorization = None
     if decision == "approved":
         requested = request.drug.requested_units
-        authorization = build(Authorization, {
-            "authorization_id": authorization_id(det_id, settings.hcpcs),
-            "hcpcs": settings.hcpcs,
-            "valid_from": valid_from,
-            "valid_through": valid_through,
-            "max_units": plan.max_units if requested is None else min(requested, plan.max_units),
-            "schedule": list(plan.schedule),
-        })
-    return build(PADetermination, {
-        "schema_version": "1",
-        "determination_id": det_id,
-        "request_id": request.request_id,
-        "request_type": request.request_type,
-        "priority": request.priority,
-        "line_of_business": request.line_of_business,
-        "member_id": request.member.member_id,
-        "prescriber_npi": request.prescriber.npi,
-        "decision": decision,
-        "pend_reason": pend_reason,
-        "criteria": results,
-        "authorization": authorization,
-        "policy": policy_ref(settings),
-        "received_at": request.received_at,
-        "decided_at": now,
-        "decision_due_by": decision_due_by(request.received_at, request.priority, settings),
-    })
+        authorization = build(
+            Authorization,
+            {
+                "authorization_id": authorization_id(det_id, settings.hcpcs),
+                "hcpcs": settings.hcpcs,
+                "valid_from": valid_from,
+                "valid_through": valid_through,
+                "max_units": plan.max_units if requested is None else min(requested, plan.max_units),
+                "schedule": list(plan.schedule),
+            },
+        )
+    return build(
+        PADetermination,
+        {
+            "schema_version": "1",
+            "determination_id": det_id,
+            "request_id": request.request_id,
+            "request_type": request.request_type,
+            "priority": request.priority,
+            "line_of_business": request.line_of_business,
+            "member_id": request.member.member_id,
+            "prescriber_npi": request.prescriber.npi,
+            "decision": decision,
+            "pend_reason": pend_reason,
+            "criteria": results,
+            "authorization": authorization,
+            "policy": policy_ref(settings),
+            "received_at": request.received_at,
+            "decided_at": now,
+            "decision_due_by": decision_due_by(request.received_at, request.priority, settings),
+        },
+    )

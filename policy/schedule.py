@@ -135,7 +135,14 @@ class QuantityPlan:
     is a setting). The dated schedule is built on first use, for approvals only."""
 
     __slots__ = (
-        "_schedule", "dose_set", "first_day", "key", "last_day", "responder", "therapy_start", "valid_from",
+        "_schedule",
+        "dose_set",
+        "first_day",
+        "key",
+        "last_day",
+        "responder",
+        "therapy_start",
+        "valid_from",
         "valid_through",
     )
 
@@ -171,13 +178,16 @@ class QuantityPlan:
         if self._schedule is None:
             start = self.therapy_start
             self._schedule = tuple(
-                build(ScheduledDose, {
-                    "date": start + timedelta(days=d.therapy_day - 1),
-                    "therapy_day": d.therapy_day,
-                    "phase": d.phase,
-                    "dose_mg": d.dose_mg,
-                    "units": d.units,
-                })
+                build(
+                    ScheduledDose,
+                    {
+                        "date": start + timedelta(days=d.therapy_day - 1),
+                        "therapy_day": d.therapy_day,
+                        "phase": d.phase,
+                        "dose_mg": d.dose_mg,
+                        "units": d.units,
+                    },
+                )
                 for d in self.dose_set.doses
             )
         return self._schedule

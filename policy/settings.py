@@ -149,9 +149,7 @@ def _problems(s: PolicySettings) -> list[str]:
 
 
 def _fingerprint(s: PolicySettings) -> str:
-    canonical = json.dumps(
-        {"settings": s.as_dict(), "label": label_table()}, sort_keys=True, separators=(",", ":")
-    )
+    canonical = json.dumps({"settings": s.as_dict(), "label": label_table()}, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(canonical.encode()).hexdigest()[:16]
 
 
