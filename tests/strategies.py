@@ -25,9 +25,24 @@ from contracts import PARequest
 
 ID_CHARS = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._:-"
 KNOWN_AGENTS = (
-    "daratumumab", "Darzalex", "Darzalex Faspro", "daratumumab and hyaluronidase-fihj", "isatuximab-irfc", "Sarclisa",
-    "bortezomib", "Velcade", "carfilzomib", "Kyprolis", "ixazomib", "Ninlaro",
-    "lenalidomide", "Revlimid", "pomalidomide", "Pomalyst", "thalidomide", "Thalomid",
+    "daratumumab",
+    "Darzalex",
+    "Darzalex Faspro",
+    "daratumumab and hyaluronidase-fihj",
+    "isatuximab-irfc",
+    "Sarclisa",
+    "bortezomib",
+    "Velcade",
+    "carfilzomib",
+    "Kyprolis",
+    "ixazomib",
+    "Ninlaro",
+    "lenalidomide",
+    "Revlimid",
+    "pomalidomide",
+    "Pomalyst",
+    "thalidomide",
+    "Thalomid",
 )
 OTHER_AGENTS = ("dexamethasone", "elotuzumab", "melphalan", "cyclophosphamide", "selinexor", "VRd", "teclistamab")
 ICD_CODES = ("C90.00", "C90.01", "C90.02", "C9000", "C9002", "c90.02", "C90.03", "C90.0", "C91.00", "D47.2", "Z51.11")
@@ -68,10 +83,14 @@ agents = st.one_of(
 @st.composite
 def _received_at(draw: st.DrawFn) -> datetime:
     if draw(st.integers(0, 49)) == 0:  # now and then the ends of the calendar
-        return draw(st.sampled_from([
-            datetime(1, 1, 1, 0, 30, tzinfo=timezone(timedelta(hours=1))),
-            datetime(9999, 12, 31, 23, 0, tzinfo=UTC),
-        ]))
+        return draw(
+            st.sampled_from(
+                [
+                    datetime(1, 1, 1, 0, 30, tzinfo=timezone(timedelta(hours=1))),
+                    datetime(9999, 12, 31, 23, 0, tzinfo=UTC),
+                ]
+            )
+        )
     moment = draw(st.datetimes(min_value=datetime(2020, 1, 1), max_value=datetime(2035, 12, 31)))
     return moment.replace(microsecond=0, tzinfo=timezone(draw(st.sampled_from(OFFSETS))))
 
@@ -113,13 +132,15 @@ def pa_request_dicts(draw: st.DrawFn) -> dict[str, Any]:
     diagnosis: dict[str, Any] = {"icd10_codes": draw(st.lists(st.sampled_from(ICD_CODES), max_size=4))}
     if draw(st.integers(0, 4)) > 0:
         diagnosis["disease_status"] = draw(st.sampled_from(DISEASE_STATUS))
-    lines = draw(st.lists(
-        st.fixed_dictionaries(
-            {"line": st.integers(1, 8), "regimen": st.lists(agents, min_size=1, max_size=5)},
-            optional={"start_date": st.dates(date(2000, 1, 1), date(2030, 1, 1)).map(date.isoformat)},
-        ),
-        max_size=8,
-    ))
+    lines = draw(
+        st.lists(
+            st.fixed_dictionaries(
+                {"line": st.integers(1, 8), "regimen": st.lists(agents, min_size=1, max_size=5)},
+                optional={"start_date": st.dates(date(2000, 1, 1), date(2030, 1, 1)).map(date.isoformat)},
+            ),
+            max_size=8,
+        )
+    )
     data: dict[str, Any] = {
         "schema_version": "1",
         "request_id": draw(ids),

@@ -231,10 +231,19 @@ async def test_malformed_flood_interleaved(bootstrap: str, unique: str, logdir: 
 
 
 async def test_hypothesis_requests_through_the_full_pipeline(bootstrap: str, unique: str, logdir: Path) -> None:
+    from hypothesis import HealthCheck, given
+    from hypothesis import settings as hsettings
+
     from tests.strategies import pa_requests
 
-    strategy = pa_requests()
-    generated: list[PARequest] = [strategy.example() for _ in range(300)]
+    generated: list[PARequest] = []
+
+    @hsettings(max_examples=300, database=None, deadline=None, suppress_health_check=list(HealthCheck))
+    @given(pa_requests())
+    def collect(request: PARequest) -> None:
+        generated.append(request)
+
+    collect()
     # Distinct request ids, so each must have its own determination.
     reqs = [r.model_copy(update={"request_id": f"h{unique[:5]}-{i}"}) for i, r in enumerate(generated)]
     dicts = [json.loads(r.model_dump_json()) for r in reqs]

@@ -16,6 +16,7 @@ import pytest
 from contracts import PADetermination, PAReauthDue
 from tests.kafkautil import (
     ROOT,
+    WorkerProcess,
     create_topics,
     encode,
     env_for,
@@ -154,8 +155,10 @@ async def test_kill_between_due_and_sent_then_takeover(bootstrap: str, unique: s
     await create_topics(settings)
     requests = make_requests(18, prefix=f"kd{unique[:4]}")
     await produce(bootstrap, settings.topic_requests, (encode(r) for r in requests))
-    now = "2028-01-01T00:00:00+00:00"  # every approval is due
-    worker = _spawn(settings, now, tmp_path / "worker.log", "--no-scheduler")
+    # The worker decides on today's clock; the schedulers' clock is past every due date
+    # (an approval without a requested start date runs from its decision date).
+    now = "2031-01-01T00:00:00+00:00"
+    worker = WorkerProcess(settings, "--no-scheduler", log_path=tmp_path / "worker.log").start()
     first = _spawn(settings, now, tmp_path / "first.log", "--scheduler-only", pause=True)
     second = None
     try:
@@ -174,7 +177,8 @@ async def test_kill_between_due_and_sent_then_takeover(bootstrap: str, unique: s
         third.wait(30)
         events = await read_all(bootstrap, settings.topic_reauth_due, expect=len(approved), timeout=30, idle=2)
     finally:
-        for p in (worker, first, second):
+        worker.ensure_dead()
+        for p in (first, second):
             if p is not None and p.poll() is None:
                 p.terminate()
                 p.wait(30)

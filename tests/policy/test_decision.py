@@ -24,8 +24,9 @@ from tests.policy.factory import (
 )
 
 DENIALS = DEFAULT_SETTINGS.replace(allow_automated_denials=True)
-THREE_LINES = set_("prior_lines", [{"line": i, "regimen": ["daratumumab", "bortezomib", "lenalidomide"]}
-                                   for i in (1, 2, 3)])
+THREE_LINES = set_(
+    "prior_lines", [{"line": i, "regimen": ["daratumumab", "bortezomib", "lenalidomide"]} for i in (1, 2, 3)]
+)
 
 
 def test_all_met_is_approved_with_an_authorization() -> None:
@@ -84,7 +85,10 @@ def test_decided_at_is_now_and_copied_fields() -> None:
     det = run(initial(), now=now)
     assert det.decided_at == now
     assert (det.request_id, det.request_type, det.priority, det.line_of_business) == (
-        "REQ-2026-000101", "initial", "standard", "MMM_MA",
+        "REQ-2026-000101",
+        "initial",
+        "standard",
+        "MMM_MA",
     )
     assert (det.member_id, det.prescriber_npi) == ("M00012345", "1234567893")
 

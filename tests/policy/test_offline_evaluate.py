@@ -46,14 +46,19 @@ def _run(data: bytes, now: datetime | None = None) -> tuple[int, list[dict[str, 
 
 def test_json_lines_mixed_valid_and_invalid() -> None:
     bad_npi = change(initial(), set_("prescriber.npi", "1234567890"))
-    data = b"\n".join([
-        _line(initial()),
-        b"",
-        b"{not json",
-        _line(bad_npi),
-        b"   ",
-        _line(continuation()),
-    ]) + b"\n"
+    data = (
+        b"\n".join(
+            [
+                _line(initial()),
+                b"",
+                b"{not json",
+                _line(bad_npi),
+                b"   ",
+                _line(continuation()),
+            ]
+        )
+        + b"\n"
+    )
     rc, dets, errors, _ = _run(data)
     assert rc == 1
     assert [d["request_id"] for d in dets] == ["REQ-2026-000101", "REQ-2026-000107"]  # input order
@@ -61,9 +66,13 @@ def test_json_lines_mixed_valid_and_invalid() -> None:
         PADetermination.model_validate_json(json.dumps(d))
     assert errors == [
         {"line": 3, "error": "not_json", "errors": [{"field": "$", "message": errors[0]["errors"][0]["message"]}]},
-        {"line": 4, "error": "validation_error", "errors": [
-            {"field": "prescriber.npi", "message": "Value error, must be a 10-digit NPI with a valid check digit"},
-        ]},
+        {
+            "line": 4,
+            "error": "validation_error",
+            "errors": [
+                {"field": "prescriber.npi", "message": "Value error, must be a 10-digit NPI with a valid check digit"},
+            ],
+        },
     ]
 
 

@@ -9,8 +9,26 @@ import policy
 
 SOURCES = sorted(Path(policy.__file__).parent.glob("*.py"))
 FORBIDDEN_MODULES = {
-    "logging", "structlog", "aiokafka", "kafka", "os", "sys", "io", "socket", "subprocess", "time", "random",
-    "pathlib", "shutil", "asyncio", "threading", "urllib", "http", "requests", "worker", "secrets",
+    "logging",
+    "structlog",
+    "aiokafka",
+    "kafka",
+    "os",
+    "sys",
+    "io",
+    "socket",
+    "subprocess",
+    "time",
+    "random",
+    "pathlib",
+    "shutil",
+    "asyncio",
+    "threading",
+    "urllib",
+    "http",
+    "requests",
+    "worker",
+    "secrets",
 }
 FORBIDDEN_CALLS = {"now", "today", "utcnow", "time", "open", "print", "input", "getenv"}
 

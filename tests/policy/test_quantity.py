@@ -17,8 +17,9 @@ from policy.schedule import add_months, authorization_period, labeled_doses
 from tests.policy.factory import change, continuation, criterion, drop, initial, run, set_, strictly_valid
 
 
-def _continuation_at(therapy_start: str, valid_from: str, best_response: str = "VGPR",
-                     response_since: str | None = "2026-03-01") -> dict[str, object]:
+def _continuation_at(
+    therapy_start: str, valid_from: str, best_response: str = "VGPR", response_since: str | None = "2026-03-01"
+) -> dict[str, object]:
     data = change(
         continuation(),
         set_("continuation.therapy_start_date", therapy_start),
@@ -54,8 +55,10 @@ def test_initial_six_month_period_from_day_1() -> None:
     assert (last.date, last.therapy_day, last.phase) == (date(2027, 5, 18), 169, "every_2_weeks")
     assert [d.phase for d in auth.schedule].count("weekly") == 22
     reason = criterion(det, "QL").reason
-    assert "allows 1912 units (step-up 44 + 44 + 76 = 164; weekly 22 x 76 = 1672; every 2 weeks 1 x 76 = 76; " \
-           "total 1912)" in reason
+    assert (
+        "allows 1912 units (step-up 44 + 44 + 76 = 164; weekly 22 x 76 = 1672; every 2 weeks 1 x 76 = 76; "
+        "total 1912)" in reason
+    )
 
 
 def test_initial_184_day_period_holds_a_second_every_2_weeks_dose() -> None:
@@ -98,7 +101,8 @@ def test_continuation_week_45_crosses_into_every_4_weeks() -> None:
     auth = det.authorization
     assert auth is not None and auth.valid_through == date(2027, 5, 8)
     assert [(d.therapy_day, d.phase) for d in auth.schedule] == [
-        (309, "every_2_weeks"), (323, "every_2_weeks"),
+        (309, "every_2_weeks"),
+        (323, "every_2_weeks"),
         *[(day, "every_4_weeks") for day in (337, 365, 393, 421, 449, 477)],
     ]
     assert auth.max_units == (2 + 6) * 76 == 608
@@ -138,7 +142,9 @@ def test_continuation_restarting_inside_the_period_repeats_the_step_up() -> None
     auth = det.authorization
     assert auth is not None
     assert [(d.date, d.phase, d.units) for d in auth.schedule[:3]] == [
-        (date(2026, 12, 20), "step_up", 44), (date(2026, 12, 23), "step_up", 44), (date(2026, 12, 27), "step_up", 76),
+        (date(2026, 12, 20), "step_up", 44),
+        (date(2026, 12, 23), "step_up", 44),
+        (date(2026, 12, 27), "step_up", 76),
     ]
     assert "inside the period" in criterion(det, "QL").reason
 

@@ -31,11 +31,21 @@ def test_frozen_and_hashable() -> None:
 
 def test_fingerprint_covers_every_setting() -> None:
     changes = {
-        "version": "2025-12-11.2", "ecog_window_days": 31, "oncology_note_window_days": 61,
-        "objective_measures_window_days": 91, "supporting_docs_window_days": 120, "authorization_months": 5,
-        "reauth_lead_days": 14, "standard_decision_hours": 48, "expedited_decision_hours": 12,
-        "lines_of_business": frozenset({"MMM_MA"}), "hcpcs": "J9999", "min_prior_lines": 3, "max_ecog": 1,
-        "step_up_whole_vial_billing": False, "allow_automated_denials": True,
+        "version": "2025-12-11.2",
+        "ecog_window_days": 31,
+        "oncology_note_window_days": 61,
+        "objective_measures_window_days": 91,
+        "supporting_docs_window_days": 120,
+        "authorization_months": 5,
+        "reauth_lead_days": 14,
+        "standard_decision_hours": 48,
+        "expedited_decision_hours": 12,
+        "lines_of_business": frozenset({"MMM_MA"}),
+        "hcpcs": "J9999",
+        "min_prior_lines": 3,
+        "max_ecog": 1,
+        "step_up_whole_vial_billing": False,
+        "allow_automated_denials": True,
     }
     fields = {f.name for f in dataclasses.fields(PolicySettings)} - {"fingerprint"}
     assert set(changes) == fields, "a new setting needs a case here"
@@ -48,9 +58,16 @@ def test_fingerprint_covers_every_setting() -> None:
 @pytest.mark.parametrize(
     "bad",
     [
-        {"authorization_months": 0}, {"authorization_months": 13}, {"ecog_window_days": -1},
-        {"version": ""}, {"version": "has space"}, {"lines_of_business": frozenset()},
-        {"max_ecog": 6}, {"allow_automated_denials": "yes"}, {"hcpcs": ""}, {"min_prior_lines": 1.5},
+        {"authorization_months": 0},
+        {"authorization_months": 13},
+        {"ecog_window_days": -1},
+        {"version": ""},
+        {"version": "has space"},
+        {"lines_of_business": frozenset()},
+        {"max_ecog": 6},
+        {"allow_automated_denials": "yes"},
+        {"hcpcs": ""},
+        {"min_prior_lines": 1.5},
     ],
 )
 def test_invalid_settings_are_rejected(bad: dict[str, object]) -> None:
