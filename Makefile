@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
 .PHONY: help venv test lint typecheck unit contracts contracts-check demo kafka-up kafka-down kafka-reset \
-        bench chaos deploy-check clean
+        bench profile chaos deploy-check clean
 
 help:
 	@echo "make demo          run the worker end to end on a local Kafka and print determinations"
@@ -15,6 +15,7 @@ help:
 	@echo "make kafka-up      start the local Apache Kafka broker (KRaft) on 127.0.0.1:9092"
 	@echo "make kafka-down    stop it (data kept in .kafka/)"
 	@echo "make bench         benchmarks: throughput ratio, latency, offline evaluator, memory"
+	@echo "make profile       pyinstrument call tree of the worker draining 20,000 requests"
 	@echo "make chaos         fault tests: kill -9, broker restart, malformed flood"
 	@echo "make contracts     regenerate contracts/schemas from the models"
 
@@ -62,6 +63,9 @@ kafka-reset:
 
 bench: venv
 	$(PY) bench/run.py
+
+profile: venv
+	$(PY) bench/profile.py
 
 chaos: venv
 	REQUIRE_KAFKA=1 $(PY) -m pytest -q -m slow tests/faults

@@ -10,6 +10,9 @@ import pytest
 
 from tests.broker import Broker, kafka_broker
 
+USED: list[Broker] = []
+KAFKA_OUTCOMES: dict[str, int] = {}
+
 REQUIRE_KAFKA = os.environ.get("CI", "").lower() == "true" or os.environ.get("REQUIRE_KAFKA") == "1"
 
 
@@ -28,6 +31,7 @@ def broker() -> Iterator[Broker]:
             pytest.fail(f"Kafka broker required (CI/REQUIRE_KAFKA) but could not start: {exc}", pytrace=False)
         pytest.skip(f"no Kafka broker: {exc}")
     print(f"\n[kafka] integration tests use a real broker: {b.kind} at {b.bootstrap_servers}")
+    USED.append(b)
     try:
         yield b
     finally:
@@ -43,3 +47,15 @@ def bootstrap(broker: Broker) -> str:
 def unique() -> str:
     """A suffix for topic and group names so tests never share state on the broker."""
     return uuid.uuid4().hex[:10]
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    if report.when == "call" and "kafka" in report.keywords:
+        KAFKA_OUTCOMES[report.outcome] = KAFKA_OUTCOMES.get(report.outcome, 0) + 1
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """Say plainly whether the Kafka tests ran against a real broker."""
+    counts = ", ".join(f"{n} {outcome}" for outcome, n in sorted(KAFKA_OUTCOMES.items())) or "none ran"
+    where = f"{USED[0].kind} broker at {USED[0].bootstrap_servers}" if USED else "no broker"
+    terminalreporter.write_line(f"[kafka] integration and fault tests on a real {where}: {counts}")
