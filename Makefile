@@ -65,7 +65,7 @@ bench: venv
 	$(PY) bench/run.py
 
 profile: venv
-	$(PY) bench/profile.py
+	$(PY) bench/profile_worker.py
 
 chaos: venv
 	REQUIRE_KAFKA=1 $(PY) -m pytest -q -m slow tests/faults
