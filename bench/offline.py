@@ -38,16 +38,28 @@ from contracts import PARequest  # noqa: E402
 from policy import DEFAULT_SETTINGS, evaluate  # noqa: E402
 
 EXAMPLES = sorted((ROOT / "contracts" / "examples" / "valid").glob("*.json"))
-DATE_FIELDS = ("requested_start_date", "start_date", "end_date", "assessed_on", "date", "therapy_start_date",
-               "response_since")
+DATE_FIELDS = (
+    "requested_start_date",
+    "start_date",
+    "end_date",
+    "assessed_on",
+    "date",
+    "therapy_start_date",
+    "response_since",
+)
 STREAM_START = datetime(2026, 11, 16, tzinfo=UTC)
 STREAM_DAYS = 14
 """Requests are received over two weeks, as a worker sees them: ``received_at`` is close to now."""
 
 # How intake systems spell agents: one style per request (a system is consistent with itself).
 BRANDS = {
-    "bortezomib": "Velcade", "lenalidomide": "Revlimid", "pomalidomide": "Pomalyst", "isatuximab": "Sarclisa",
-    "Darzalex Faspro": "daratumumab and hyaluronidase-fihj", "Kyprolis": "carfilzomib", "Pomalyst": "pomalidomide",
+    "bortezomib": "Velcade",
+    "lenalidomide": "Revlimid",
+    "pomalidomide": "Pomalyst",
+    "isatuximab": "Sarclisa",
+    "Darzalex Faspro": "daratumumab and hyaluronidase-fihj",
+    "Kyprolis": "carfilzomib",
+    "Pomalyst": "pomalidomide",
 }
 STYLES: tuple[Callable[[str], str], ...] = (
     lambda a: a,
@@ -62,7 +74,8 @@ def _shift(node: Any, days: int) -> Any:
     if isinstance(node, dict):
         return {
             k: (date.fromisoformat(v) + timedelta(days=days)).isoformat()
-            if k in DATE_FIELDS and isinstance(v, str) else _shift(v, days)
+            if k in DATE_FIELDS and isinstance(v, str)
+            else _shift(v, days)
             for k, v in node.items()
         }
     if isinstance(node, list):
@@ -174,8 +187,10 @@ def main() -> int:
         )
     wall = statistics.median(r.done / r.wall for r in rounds)
     cpu = statistics.median(r.done / r.cpu for r in rounds)
-    print(f"median: {wall:,.0f} requests/s wall ({1e6 / wall:.1f} us each), {cpu:,.0f} requests/s per CPU second "
-          f"({1e6 / cpu:.1f} us each) on one core")
+    print(
+        f"median: {wall:,.0f} requests/s wall ({1e6 / wall:.1f} us each), {cpu:,.0f} requests/s per CPU second "
+        f"({1e6 / cpu:.1f} us each) on one core"
+    )
     return 0
 
 

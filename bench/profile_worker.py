@@ -26,8 +26,13 @@ from worker.app import serve  # noqa: E402
 async def main() -> int:
     n = int(os.environ.get("BENCH_N", "20000"))
     with kafka_broker() as broker:
-        settings = settings_for(broker.bootstrap_servers, uuid.uuid4().hex[:8], topic_partitions=6,
-                                batch_max_records=500, scheduler_enabled=False)
+        settings = settings_for(
+            broker.bootstrap_servers,
+            uuid.uuid4().hex[:8],
+            topic_partitions=6,
+            batch_max_records=500,
+            scheduler_enabled=False,
+        )
         await create_topics(settings)
         await produce(broker.bootstrap_servers, settings.topic_requests, (encode(r) for r in make_requests(n)))
         stop = asyncio.Event()

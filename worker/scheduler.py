@@ -155,7 +155,7 @@ class ReauthScheduler:
                     if part is None:
                         continue
                     for msg in msgs:
-                        self._apply(part, msg.key, msg.value)
+                        self._apply(part, msg.key, msg.value, msg.offset)
                     if not part.caught_up and msgs[-1].offset + 1 >= part.end_at_assignment:
                         part.caught_up = True
                         log.info("reauth partition rebuilt", partition=tp.partition, authorizations=len(part.auths))
@@ -175,7 +175,7 @@ class ReauthScheduler:
 
     # -- state -----------------------------------------------------------------------------
 
-    def _apply(self, part: _Partition, key: bytes | None, value: bytes | None) -> None:
+    def _apply(self, part: _Partition, key: bytes | None, value: bytes | None, offset: int) -> None:
         if key is None:
             return
         auth_id = key.decode("utf-8", "replace")
@@ -194,8 +194,8 @@ class ReauthScheduler:
             part.restore[auth_id] = previous
             return
         part.restore.pop(auth_id, None)
-        if previous is None and state.status == "scheduled" and part.caught_up:
-            m.REMINDERS_SCHEDULED.inc()
+        if previous is None and state.status == "scheduled" and offset >= part.end_at_assignment:
+            m.REMINDERS_SCHEDULED.inc()  # new since this instance took the partition (not a rebuild)
         part.auths[auth_id] = state
 
     def due_on(self, state: AuthorizationState) -> date:

@@ -27,6 +27,7 @@ from tests.kafkautil import (
     settings_for,
     wait_for_count,
 )
+from worker import metrics as m
 from worker.app import serve
 
 pytestmark = pytest.mark.kafka
@@ -57,6 +58,7 @@ async def test_one_reminder_per_approval_none_for_pended(bootstrap: str, unique:
     await produce(bootstrap, settings.topic_requests, (encode(r) for r in requests))
     clock = Clock("2026-11-28T12:00:00+00:00")
     stop = asyncio.Event()
+    scheduled0, emitted0 = m.REMINDERS_SCHEDULED._value.get(), m.REMINDERS_EMITTED._value.get()
     task = asyncio.create_task(serve(settings, stop=stop, install_signals=False, clock=clock))
     try:
         dets = await read_all(bootstrap, settings.topic_determinations, expect=len(requests), timeout=60)
@@ -82,6 +84,8 @@ async def test_one_reminder_per_approval_none_for_pended(bootstrap: str, unique:
     print(f"[reauth] approvals={len(approved)} pended={len(dets) - len(approved)} reminders={len(events)}")
     assert set(counts) == set(approved)
     assert all(c == 1 for c in counts.values()), counts
+    assert m.REMINDERS_SCHEDULED._value.get() - scheduled0 == len(approved)
+    assert m.REMINDERS_EMITTED._value.get() - emitted0 == len(approved)
     for r in events:
         ev = PAReauthDue.model_validate_json(r.value)
         det = approved[ev.authorization_id]
