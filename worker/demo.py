@@ -86,10 +86,10 @@ def _reason_text(det: PADetermination) -> str:
 
 
 async def main_async() -> int:
-    from tests.kafkautil import read_all  # the same read_committed reader the tests use
     from worker import logs
     from worker.app import serve
     from worker.config import Settings
+    from worker.readback import read_all
 
     t0 = time.monotonic()
     started_kafka = _kafka("status").returncode != 0

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
+from aiokafka import ConsumerRebalanceListener, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 from aiokafka.partitioner import murmur2
@@ -56,3 +59,33 @@ async def ensure_topics(settings: Settings) -> list[str]:
     finally:
         await admin.close()
     return created
+
+
+class PartitionListener(ConsumerRebalanceListener):  # type: ignore[misc]
+    """Takes partitions up and gives them back under the owner's lock.
+
+    The owner holds the lock while it processes a batch, so a revocation waits for the batch
+    in progress to commit or abort before the partition's producer is closed.
+    """
+
+    def __init__(
+        self,
+        lock: asyncio.Lock,
+        acquire: Callable[[TopicPartition], Awaitable[None]],
+        release: Callable[[TopicPartition], Awaitable[None]],
+        changed: Callable[[], None],
+    ) -> None:
+        self.lock = lock
+        self.acquire = acquire
+        self.release = release
+        self.changed = changed
+
+    async def on_partitions_revoked(self, revoked: Sequence[TopicPartition]) -> None:
+        async with self.lock:
+            await asyncio.gather(*(self.release(tp) for tp in revoked))
+        self.changed()
+
+    async def on_partitions_assigned(self, assigned: Sequence[TopicPartition]) -> None:
+        async with self.lock:
+            await asyncio.gather(*(self.acquire(tp) for tp in assigned))
+        self.changed()

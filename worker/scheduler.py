@@ -26,12 +26,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from datetime import time as dtime
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.errors import ProducerFenced
 from pydantic import ValidationError
 
@@ -41,7 +41,7 @@ from policy.reauth import build_reauth_due, reauth_due_on
 from worker import metrics as m
 from worker.config import Settings
 from worker.handler import CE_TYPE_REAUTH_DUE, cloudevent_headers
-from worker.kafka import producer_kwargs
+from worker.kafka import PartitionListener, producer_kwargs
 from worker.logs import get_logger
 
 log = get_logger("pa_worker.scheduler")
@@ -58,21 +58,6 @@ class _Partition:
     auths: dict[str, AuthorizationState] = field(default_factory=dict)
     restore: dict[str, AuthorizationState] = field(default_factory=dict)
     """Terminal states to write again: a replayed approval must not outlive them in compaction."""
-
-
-class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
-    def __init__(self, sched: ReauthScheduler) -> None:
-        self.sched = sched
-
-    async def on_partitions_revoked(self, revoked: Sequence[TopicPartition]) -> None:
-        async with self.sched.lock:
-            await asyncio.gather(*(self.sched.release(tp) for tp in revoked))
-        self.sched.refresh_gauges()
-
-    async def on_partitions_assigned(self, assigned: Sequence[TopicPartition]) -> None:
-        async with self.sched.lock:
-            await asyncio.gather(*(self.sched.acquire(tp) for tp in assigned))
-        self.sched.refresh_gauges()
 
 
 class ReauthScheduler:
@@ -110,7 +95,9 @@ class ReauthScheduler:
             rebalance_timeout_ms=60_000,
         )
         await self.consumer.start()
-        self.consumer.subscribe([self.topic], listener=_Rebalance(self))
+        self.consumer.subscribe(
+            [self.topic], listener=PartitionListener(self.lock, self.acquire, self.release, self.refresh_gauges)
+        )
 
     async def stop(self) -> None:
         if self.consumer is not None:

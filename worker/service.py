@@ -16,19 +16,19 @@ import asyncio
 import contextlib
 import time
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.errors import ProducerFenced
 from aiokafka.structs import ConsumerRecord
 
 from worker import metrics as m
 from worker.config import Settings
 from worker.handler import Handled, OutRecord, RequestHandler, Source, internal_error
-from worker.kafka import partition_for, producer_kwargs
+from worker.kafka import PartitionListener, partition_for, producer_kwargs
 from worker.logs import get_logger
 
 log = get_logger("pa_worker.service")
@@ -41,22 +41,6 @@ class _Writer:
     tp: TopicPartition
     producer: AIOKafkaProducer
     transactional_id: str
-
-
-class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
-    def __init__(self, svc: TransactionalProcessor) -> None:
-        self.svc = svc
-
-    async def on_partitions_revoked(self, revoked: Sequence[TopicPartition]) -> None:
-        # Wait for the batch in progress (it holds the lock), then give the partitions up.
-        async with self.svc.lock:
-            await asyncio.gather(*(self.svc.close_writer(tp) for tp in revoked))
-        self.svc.assignment_changed()
-
-    async def on_partitions_assigned(self, assigned: Sequence[TopicPartition]) -> None:
-        async with self.svc.lock:
-            await asyncio.gather(*(self.svc.open_writer(tp) for tp in assigned))
-        self.svc.assignment_changed()
 
 
 class TransactionalProcessor:
@@ -120,7 +104,10 @@ class TransactionalProcessor:
             rebalance_timeout_ms=60_000,
         )
         await self.consumer.start()
-        self.consumer.subscribe([self.topic], listener=_Rebalance(self))
+        self.consumer.subscribe(
+            [self.topic],
+            listener=PartitionListener(self.lock, self.open_writer, self.close_writer, self.assignment_changed),
+        )
 
     async def stop(self) -> None:
         """Leave the group and close every producer. Any open transaction is aborted by close."""
