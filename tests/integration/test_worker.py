@@ -102,6 +102,28 @@ async def test_mixed_stream_one_determination_per_valid_one_dlq_per_invalid(boot
     npi = next(r for r in dlq if r.value == (EXAMPLES / "invalid" / "bad_npi_check_digit.json").read_bytes())
     assert b"prescriber.npi" in npi.headers["pa_error_fields"]
 
+    # Every metric the dashboard and the alert rules query is in the running worker's scrape.
+    import yaml
+
+    from tests.deploy.test_deploy_metric_names import DASHBOARD, PROMETHEUS_GENERATED, RULES, promql
+
+    rules = yaml.safe_load(RULES.read_text())
+    names = promql.names_in(promql.dashboard_expressions(json.loads(DASHBOARD.read_text())))
+    names |= promql.names_in(promql.rules_expressions(rules))
+    recorded = promql.recorded_names(rules)
+    queried = {
+        promql.base_metric_name(n)
+        for n in names
+        if n not in PROMETHEUS_GENERATED and n not in recorded and not promql.is_recording_rule_name(n)
+    }
+    families = {line.split()[2] for line in scraped.splitlines() if line.startswith("# TYPE ")}
+    families |= {f + "_info" for f in families}
+    print(
+        f"[metrics] dashboard and rules query {len(queried)} worker metrics; the live worker exports "
+        f"{len(families)} families"
+    )
+    assert queried and queried <= families, sorted(queried - families)
+
     for name in (
         "pa_worker_determinations_total",
         "pa_worker_decision_latency_seconds_bucket",
