@@ -77,7 +77,8 @@ class ReauthScheduler:
         self.parts: dict[TopicPartition, _Partition] = {}
         self.consumer: AIOKafkaConsumer | None = None
         self.last_poll = 0.0
-        self.wake = asyncio.Event()
+        self.fenced: set[TopicPartition] = set()
+        """Partitions another instance took over: not taken up again until the group assigns them."""
 
     @property
     def ready(self) -> bool:
@@ -110,6 +111,7 @@ class ReauthScheduler:
 
     async def acquire(self, tp: TopicPartition) -> None:
         assert self.consumer is not None
+        self.fenced.discard(tp)
         if tp in self.parts:
             return
         tid = f"{self.group_id}-{tp.topic}-{tp.partition}"
@@ -152,13 +154,21 @@ class ReauthScheduler:
                         if position >= part.end_at_assignment:
                             part.caught_up = True
                 now_mono = time.monotonic()
-                if batch or now_mono >= next_tick or self.wake.is_set():
-                    self.wake.clear()
+                if now_mono >= next_tick:  # O(authorizations owned): on the tick, not on every poll
                     next_tick = now_mono + self.settings.scheduler_interval_seconds
+                    for tp in self.consumer.assignment() - set(self.parts) - self.fenced:
+                        try:  # dropped after a failure: take it up again (rebuilds from the log)
+                            await self.acquire(tp)
+                        except Exception as exc:
+                            log.error(
+                                "reauth partition not reopened; will retry",
+                                partition=tp.partition,
+                                error=type(exc).__name__,
+                            )
                     for part in list(self.parts.values()):
                         if part.caught_up:
                             await self._act(part)
-            self.refresh_gauges()
+                    self.refresh_gauges()
 
     # -- state -----------------------------------------------------------------------------
 
@@ -258,13 +268,21 @@ class ReauthScheduler:
         except ProducerFenced:
             m.TRANSACTIONS.labels("aborted").inc()
             log.warning("scheduler producer fenced: partition owned elsewhere", partition=part.tp.partition)
+            self.fenced.add(part.tp)
             await self.release(part.tp)
             return
         except asyncio.CancelledError:
             raise
         except Exception as exc:
             m.TRANSACTIONS.labels("aborted").inc()
-            log.error("reminder transaction aborted; will retry", partition=part.tp.partition, error=type(exc).__name__)
+            log.error(
+                "reminder transaction aborted; rebuilding the partition with a new producer",
+                partition=part.tp.partition,
+                error=type(exc).__name__,
+            )
+            # The producer may be unusable after a failed transaction (e.g. across a broker
+            # restart): drop it; the next tick takes the partition up again and rebuilds it.
+            await self.release(part.tp)
             return
         m.TRANSACTIONS.labels("committed").inc()
         for st in restore:

@@ -55,16 +55,13 @@ class TransactionalProcessor:
         settings: Settings,
         handle: Handle,
         *,
-        topic: str | None = None,
-        group_id: str | None = None,
-        on_handled: Callable[[Handled], None] | None = None,
         on_committed: Callable[[list[Handled], float], None] | None = None,
         role: str = "requests",
     ) -> None:
         self.settings = settings
         self.handle = handle
-        self.topic = topic or settings.topic_requests
-        self.group_id = group_id or settings.group_id
+        self.topic = settings.topic_requests
+        self.group_id = settings.group_id
         self.on_committed = on_committed
         self.role = role
         self.lock = asyncio.Lock()
@@ -72,7 +69,9 @@ class TransactionalProcessor:
         self.partition_counts: dict[str, int] = {}
         self.consumer: AIOKafkaConsumer | None = None
         self.last_poll = 0.0
-        self._committed_pos: dict[TopicPartition, int] = {}
+        self._next_offset: dict[TopicPartition, int] = {}
+        self._fenced: set[TopicPartition] = set()
+        """Partitions another instance took over: not reopened until the group assigns them again."""
         self._failures = 0
 
     # -- lifecycle -------------------------------------------------------------------------
@@ -83,9 +82,9 @@ class TransactionalProcessor:
 
     def assignment_changed(self) -> None:
         m.ASSIGNED_PARTITIONS.labels(self.role).set(len(self.writers))
-        for tp in list(self._committed_pos):
+        for tp in list(self._next_offset):
             if tp not in self.writers:
-                self._committed_pos.pop(tp, None)
+                self._next_offset.pop(tp, None)
                 with contextlib.suppress(KeyError):
                     m.CONSUMER_LAG.remove(tp.topic, str(tp.partition))
 
@@ -145,6 +144,7 @@ class TransactionalProcessor:
     # -- partitions ------------------------------------------------------------------------
 
     async def open_writer(self, tp: TopicPartition) -> None:
+        self._fenced.discard(tp)
         if tp in self.writers:
             return
         tid = f"{self.group_id}-{tp.topic}-{tp.partition}"
@@ -164,6 +164,12 @@ class TransactionalProcessor:
             log.warning("producer close failed", partition=tp.partition, error=type(exc).__name__)
         log.info("partition released", topic=tp.topic, partition=tp.partition)
 
+    async def _reopen(self, tp: TopicPartition) -> None:
+        try:
+            await self.open_writer(tp)
+        except Exception as exc:
+            log.error("partition producer not reopened; will retry", partition=tp.partition, error=type(exc).__name__)
+
     async def _rewind(self, tp: TopicPartition) -> None:
         """Position ``tp`` at its committed offset (the last transaction that committed)."""
         assert self.consumer is not None
@@ -171,7 +177,7 @@ class TransactionalProcessor:
         if committed is None:
             committed = (await self.consumer.beginning_offsets([tp]))[tp]
         self.consumer.seek(tp, committed)
-        self._committed_pos[tp] = committed
+        self._next_offset[tp] = committed
 
     async def _partitions(self, producer: AIOKafkaProducer, topic: str) -> int:
         n = self.partition_counts.get(topic)
@@ -183,11 +189,16 @@ class TransactionalProcessor:
 
     async def _process(self, tp: TopicPartition, msgs: list[ConsumerRecord[bytes, bytes]]) -> bool:
         writer = self.writers.get(tp)
-        if writer is None or not msgs:
+        if writer is None:
+            if self.consumer is not None and tp in self.consumer.assignment() and tp not in self._fenced:
+                # Ours, but its producer was dropped after a failure: open a new one (it rewinds
+                # to the committed offset, so these records come again) or retry next batch.
+                await self._reopen(tp)
+                return False
             return True  # revoked meanwhile: the new owner reads these from the committed offset
         # A batch fetched before a rewind (assignment, abort) may be followed by the same records
         # fetched again from the committed offset: never process an offset below the next one due.
-        expected = self._committed_pos.get(tp, 0)
+        expected = self._next_offset.get(tp, 0)
         if msgs[0].offset < expected:
             msgs = [msg for msg in msgs if msg.offset >= expected]
             if not msgs:
@@ -221,6 +232,7 @@ class TransactionalProcessor:
         except ProducerFenced:
             m.TRANSACTIONS.labels("aborted").inc()
             log.warning("producer fenced: partition now owned elsewhere", partition=tp.partition)
+            self._fenced.add(tp)
             await self.close_writer(tp)
             return False
         except asyncio.CancelledError:
@@ -229,20 +241,21 @@ class TransactionalProcessor:
         except Exception as exc:
             m.TRANSACTIONS.labels("aborted").inc()
             log.error(
-                "transaction aborted; rewinding",
+                "transaction aborted; new producer, rewinding",
                 partition=tp.partition,
                 error=type(exc).__name__,
                 detail=str(exc)[:300],
             )
-            try:
-                await self._rewind(tp)
-            except Exception as rewind_exc:
-                log.error("rewind failed", partition=tp.partition, error=type(rewind_exc).__name__)
+            # After a failed transaction the producer may be unusable (aiokafka can leave it in a
+            # fatal state, e.g. across a broker restart): start the partition over with a new one,
+            # which rewinds it to the committed offset.
+            await self.close_writer(tp)
+            await self._reopen(tp)
             return False
         finally:
             m.IN_FLIGHT.dec(n)
         elapsed = time.perf_counter() - started
-        self._committed_pos[tp] = msgs[-1].offset + 1
+        self._next_offset[tp] = msgs[-1].offset + 1
         m.TRANSACTIONS.labels("committed").inc()
         m.BATCH_SECONDS.observe(elapsed)
         m.BATCH_RECORDS.observe(n)
@@ -265,7 +278,7 @@ class TransactionalProcessor:
                 end = self.consumer.last_stable_offset(tp)
             except Exception:
                 end = None
-            pos = self._committed_pos.get(tp)
+            pos = self._next_offset.get(tp)
             if end is not None and pos is not None:
                 m.CONSUMER_LAG.labels(tp.topic, str(tp.partition)).set(max(0, end - pos))
 

@@ -131,15 +131,16 @@ async def test_broker_restart_mid_run(broker: Broker, bootstrap: str, unique: st
         pytest.skip("restarts only the project's own local broker")  # CI always uses the local broker
     settings = settings_for(bootstrap, unique, batch_max_records=100)
     await create_topics(settings)
-    requests = make_requests(6000, prefix=f"b{unique[:5]}")
+    requests = make_requests(12_000, prefix=f"b{unique[:5]}")
     _remember_secrets(requests)
     log = logdir / "broker-restart-worker.log"
     LOGS.append(log)
-    await produce(bootstrap, settings.topic_requests, (encode(r) for r in requests[:3000]))
+    await produce(bootstrap, settings.topic_requests, (encode(r) for r in requests[:9000]))
     w = WorkerProcess(settings, "--no-scheduler", log_path=log).start()
     try:
         async with Tail(bootstrap, settings.topic_determinations) as dets:
-            await dets.wait(500, timeout=60)
+            await dets.wait(1000, timeout=60)  # busy: the outage lands mid-stream
+            print(f"[chaos broker] stopping the broker with {dets.count} of 9000 determined")
         down = await asyncio.to_thread(subprocess.run, [str(KAFKA_SH), "down"], capture_output=True, text=True)
         print(f"[chaos broker] broker stopped mid-run: {down.stdout.strip()}")
         await asyncio.sleep(3)
@@ -147,7 +148,7 @@ async def test_broker_restart_mid_run(broker: Broker, bootstrap: str, unique: st
         assert up.returncode == 0, up.stderr
         print(f"[chaos broker] broker restarted: {up.stdout.strip()}")
         assert w.alive(), "the worker must survive the broker outage"
-        await produce(bootstrap, settings.topic_requests, (encode(r) for r in requests[3000:]))
+        await produce(bootstrap, settings.topic_requests, (encode(r) for r in requests[9000:]))
         async with Tail(bootstrap, settings.topic_determinations) as dets:
             await dets.wait(len(requests), timeout=180)
             await asyncio.sleep(2)

@@ -25,6 +25,7 @@ from tests.kafkautil import (
     trickle,
     wait_for_count,
 )
+from worker import metrics as m
 from worker.app import serve
 
 pytestmark = pytest.mark.kafka
@@ -210,3 +211,42 @@ async def test_sigterm_exits_zero_within_bound(bootstrap: str, unique: str, tmp_
     assert code == 0
     assert took < settings.shutdown_timeout_seconds
     assert "pa-worker stopped" in (tmp_path / "w.log").read_text()
+
+
+async def test_producer_left_in_fatal_state_is_replaced(
+    bootstrap: str, unique: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A transaction that fails and leaves its producer in aiokafka's FATAL_ERROR state (seen
+    across a broker restart) must not wedge the partition: a new producer takes over and
+    every request is still determined exactly once."""
+    from aiokafka import AIOKafkaProducer
+    from aiokafka.errors import KafkaError
+
+    settings = settings_for(bootstrap, unique, batch_max_records=20, scheduler_enabled=False)
+    await create_topics(settings)
+    valid = make_requests(400, prefix=f"fe{unique[:4]}")
+    await produce(bootstrap, settings.topic_requests, (encode(r) for r in valid))
+    original = AIOKafkaProducer.commit_transaction
+    injected = []
+
+    async def failing_commit(self: AIOKafkaProducer) -> None:
+        if len(injected) < 3 and self._txn_manager is not None:
+            injected.append(self._txn_manager.transactional_id)
+            exc = KafkaError("injected commit failure")
+            self._txn_manager.fatal_error(exc)
+            raise exc
+        await original(self)
+
+    monkeypatch.setattr(AIOKafkaProducer, "commit_transaction", failing_commit)
+    aborted0 = m.TRANSACTIONS.labels("aborted")._value.get()
+    stop = asyncio.Event()
+    task = asyncio.create_task(serve(settings, stop=stop, install_signals=False, scheduler=False))
+    try:
+        dets = await read_all(bootstrap, settings.topic_determinations, expect=len(valid), timeout=90, idle=2)
+    finally:
+        stop.set()
+        assert await asyncio.wait_for(task, 30) == 0
+    print(f"[fatal-producer] injected {len(injected)} fatal commit failures")
+    assert len(injected) == 3
+    assert m.TRANSACTIONS.labels("aborted")._value.get() - aborted0 >= 3
+    _exactly_once(dets, {r["request_id"] for r in valid})
