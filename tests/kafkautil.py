@@ -68,7 +68,7 @@ def env_for(settings: Settings) -> dict[str, str]:
         "kafka_session_timeout_ms",
     ):
         env[f"PA_{name.upper()}"] = str(getattr(settings, name))
-    env["PA_METRICS_PORT"] = "0"
+    env["PA_METRICS_PORT"] = str(settings.metrics_port)
     env["PA_LOG_FORMAT"] = "json"
     return env
 

@@ -86,8 +86,9 @@ async def serve(
         if sched is not None:
             ok = ok and sched.ready
             parts.append(f"reauth partitions={len(sched.parts)}")
-        m.READY.set(1 if ok else 0)
         return ok, ("ready " if ok else "not ready ") + ", ".join(parts)
+
+    m.READY.set_function(lambda: 1.0 if readiness()[0] else 0.0)
 
     http = HealthServer(settings.metrics_host, settings.metrics_port, readiness)
     port = await http.start()
@@ -128,7 +129,7 @@ async def serve(
         except TimeoutError:
             log.error("shutdown exceeded its bound; exiting anyway")
             status = status or 1
-        m.READY.set(0)
+        m.READY.set_function(lambda: 0.0)
     log.info("pa-worker stopped", status=status)
     return status
 

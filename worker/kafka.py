@@ -79,6 +79,8 @@ class PartitionListener(ConsumerRebalanceListener):  # type: ignore[misc]
         self.acquire = acquire
         self.release = release
         self.changed = changed
+        self.joined = False
+        """True once the group has given this member an assignment (possibly empty)."""
 
     async def on_partitions_revoked(self, revoked: Sequence[TopicPartition]) -> None:
         async with self.lock:
@@ -88,4 +90,5 @@ class PartitionListener(ConsumerRebalanceListener):  # type: ignore[misc]
     async def on_partitions_assigned(self, assigned: Sequence[TopicPartition]) -> None:
         async with self.lock:
             await asyncio.gather(*(self.acquire(tp) for tp in assigned))
+        self.joined = True
         self.changed()

@@ -68,6 +68,7 @@ class TransactionalProcessor:
         self.writers: dict[TopicPartition, _Writer] = {}
         self.partition_counts: dict[str, int] = {}
         self.consumer: AIOKafkaConsumer | None = None
+        self.listener: PartitionListener | None = None
         self.last_poll = 0.0
         self._next_offset: dict[TopicPartition, int] = {}
         self._fenced: set[TopicPartition] = set()
@@ -78,7 +79,9 @@ class TransactionalProcessor:
 
     @property
     def ready(self) -> bool:
-        return bool(self.writers) and (time.monotonic() - self.last_poll) < 30.0
+        """In the group and polling. A member with no partitions (more instances than
+        partitions) is a ready standby, so a rolling update with maxSurge never stalls."""
+        return self.listener is not None and self.listener.joined and (time.monotonic() - self.last_poll) < 30.0
 
     def assignment_changed(self) -> None:
         m.ASSIGNED_PARTITIONS.labels(self.role).set(len(self.writers))
@@ -103,10 +106,8 @@ class TransactionalProcessor:
             rebalance_timeout_ms=60_000,
         )
         await self.consumer.start()
-        self.consumer.subscribe(
-            [self.topic],
-            listener=PartitionListener(self.lock, self.open_writer, self.close_writer, self.assignment_changed),
-        )
+        self.listener = PartitionListener(self.lock, self.open_writer, self.close_writer, self.assignment_changed)
+        self.consumer.subscribe([self.topic], listener=self.listener)
 
     async def stop(self) -> None:
         """Leave the group and close every producer. Any open transaction is aborted by close."""

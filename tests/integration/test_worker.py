@@ -250,3 +250,46 @@ async def test_producer_left_in_fatal_state_is_replaced(
     assert len(injected) == 3
     assert m.TRANSACTIONS.labels("aborted")._value.get() - aborted0 >= 3
     _exactly_once(dets, {r["request_id"] for r in valid})
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+async def test_instance_beyond_the_partition_count_is_a_ready_standby(
+    bootstrap: str, unique: str, tmp_path: Path
+) -> None:
+    """One partition, two instances: one owns it, the other is ready with none, so a rolling
+    update with maxSurge=1 at replicas == partitions never waits on a pod that cannot get one."""
+    ports = [_free_port(), _free_port()]
+    workers = []
+    base = settings_for(bootstrap, unique, topic_partitions=1, scheduler_enabled=False)
+    await create_topics(base)
+    for i, port in enumerate(ports):
+        workers.append(
+            WorkerProcess(
+                base.model_copy(update={"metrics_port": port}), "--no-scheduler", log_path=tmp_path / f"w{i}.log"
+            ).start()
+        )
+    try:
+        bodies: list[str] = []
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                answers = [await asyncio.to_thread(_get, port, "/readyz") for port in ports]
+            except OSError:  # 503 or not listening yet
+                answers = []
+            bodies = [body for status, body in answers if status == 200]
+            if len(bodies) == 2:
+                break
+            await asyncio.sleep(0.5)
+        print(f"[standby] /readyz: {bodies}")
+        assert len(bodies) == 2
+        assert sorted(b.strip() for b in bodies) == ["ready requests partitions=0", "ready requests partitions=1"]
+    finally:
+        for w in workers:
+            assert w.terminate() == 0
