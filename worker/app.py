@@ -70,6 +70,7 @@ async def serve(
         TransactionalProcessor(
             settings,
             handler.handle,
+            index_topic=settings.topic_request_index,
             on_committed=record_request_metrics,
         )
         if requests

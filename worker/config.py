@@ -32,6 +32,15 @@ class Settings(BaseSettings):
     topic_authorizations: str = Field(
         "pa.authorizations.v1", min_length=1, description="Internal compacted topic: approved authorizations' state."
     )
+    topic_request_index: str = Field(
+        "pa.request-index.v1",
+        min_length=1,
+        description="Internal topic: request_id -> determination_id per input partition, so a request "
+        "submitted again is not determined twice.",
+    )
+    dedupe_retention_days: int = Field(
+        30, ge=1, le=3650, description="How long a request_id is remembered (retention of the index topic)."
+    )
     batch_max_records: int = Field(500, ge=1, le=10_000, description="Max records per getmany batch.")
     batch_timeout_ms: int = Field(100, ge=1, le=60_000, description="Max wait for a batch to fill.")
     max_message_bytes: int = Field(
@@ -103,6 +112,7 @@ class Settings(BaseSettings):
             self.topic_reauth_due,
             self.topic_dlq,
             self.topic_authorizations,
+            self.topic_request_index,
         ]
         if len(set(topics)) != len(topics):
             raise ValueError("topic names must be distinct")

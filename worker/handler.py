@@ -41,6 +41,8 @@ class OutRecord:
     headers: Headers
     partition_key: bytes | None = None
     """When set, the partition is chosen from this key instead of ``key``."""
+    partition: int | None = None
+    """When set, the record goes to this partition."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +65,8 @@ class Handled:
     error_class: str | None = None
     error_fields: list[str] = field(default_factory=list)
     summary: Summary | None = None
+    duplicate: bool = False
+    """The same request (same determination id) was determined before: nothing is published."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -45,6 +45,16 @@ async def ensure_topics(settings: Settings) -> list[str]:
             settings.topic_replication_factor,
             topic_configs={"cleanup.policy": "compact", "min.compaction.lag.ms": "3600000"},
         ),
+        # One index partition per input partition (same count): request_id -> determination_id.
+        NewTopic(
+            settings.topic_request_index,
+            settings.topic_partitions,
+            settings.topic_replication_factor,
+            topic_configs={
+                "cleanup.policy": "compact,delete",
+                "retention.ms": str(settings.dedupe_retention_days * 86_400_000),
+            },
+        ),
     ]
     admin = AIOKafkaAdminClient(**settings.kafka_kwargs())
     await admin.start()

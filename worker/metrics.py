@@ -83,6 +83,11 @@ BATCH_RECORDS = Histogram(
     buckets=(1, 5, 10, 25, 50, 100, 250, 500, 1000, 2500),
     registry=REGISTRY,
 )
+DUPLICATES = Counter(
+    "pa_worker_duplicate_requests_total",
+    "Requests submitted again with the same request_id and content: not determined twice.",
+    registry=REGISTRY,
+)
 PAST_DEADLINE = Counter(
     "pa_worker_requests_past_deadline_total",
     "Determinations published after their decision_due_by.",

@@ -55,6 +55,7 @@ class TransactionalProcessor:
         settings: Settings,
         handle: Handle,
         *,
+        index_topic: str | None = None,
         on_committed: Callable[[list[Handled], float], None] | None = None,
         role: str = "requests",
     ) -> None:
@@ -63,6 +64,11 @@ class TransactionalProcessor:
         self.topic = settings.topic_requests
         self.group_id = settings.group_id
         self.on_committed = on_committed
+        self.index_topic = index_topic
+        self._seen: dict[TopicPartition, dict[str, str]] = {}
+        """Per input partition: request_id -> determination_id of what was already published."""
+        self._index_reader: AIOKafkaConsumer | None = None
+        self._index_lock = asyncio.Lock()
         self.role = role
         self.lock = asyncio.Lock()
         self.writers: dict[TopicPartition, _Writer] = {}
@@ -106,6 +112,16 @@ class TransactionalProcessor:
             rebalance_timeout_ms=60_000,
         )
         await self.consumer.start()
+        if self.index_topic is not None:
+            # auto_offset_reset=earliest: a newly assigned partition's own reset must never race
+            # the explicit seek to the beginning and land at the end.
+            self._index_reader = AIOKafkaConsumer(
+                **self.settings.kafka_kwargs(),
+                isolation_level="read_committed",
+                enable_auto_commit=False,
+                auto_offset_reset="earliest",
+            )
+            await self._index_reader.start()
         self.listener = PartitionListener(self.lock, self.open_writer, self.close_writer, self.assignment_changed)
         self.consumer.subscribe([self.topic], listener=self.listener)
 
@@ -118,6 +134,8 @@ class TransactionalProcessor:
                 async with self.lock:
                     await asyncio.gather(*(self.close_writer(tp) for tp in list(self.writers)))
                 self.assignment_changed()
+                if self._index_reader is not None:
+                    await self._index_reader.stop()
 
     async def run(self, stop: asyncio.Event) -> None:
         assert self.consumer is not None, "start() first"
@@ -153,7 +171,17 @@ class TransactionalProcessor:
         await producer.start()  # InitProducerId: fences older producers with this id
         self.writers[tp] = _Writer(tp, producer, tid)
         await self._rewind(tp)
-        log.info("partition assigned", topic=tp.topic, partition=tp.partition, transactional_id=tid)
+        entries = None
+        if self.index_topic is not None:
+            self._seen[tp] = await self._load_index(tp.partition)
+            entries = len(self._seen[tp])
+        log.info(
+            "partition assigned",
+            topic=tp.topic,
+            partition=tp.partition,
+            transactional_id=tid,
+            request_index_entries=entries,
+        )
 
     async def close_writer(self, tp: TopicPartition) -> None:
         w = self.writers.pop(tp, None)
@@ -164,6 +192,42 @@ class TransactionalProcessor:
         except Exception as exc:  # a fenced producer may fail to close cleanly; it is gone either way
             log.warning("producer close failed", partition=tp.partition, error=type(exc).__name__)
         log.info("partition released", topic=tp.topic, partition=tp.partition)
+
+    async def _load_index(self, partition: int) -> dict[str, str]:
+        """Rebuild request_id -> determination_id of input partition ``partition`` from the index
+        topic (read_committed, to its last stable offset). Runs after the partition's producer has
+        settled any transaction a previous owner left open."""
+        assert self._index_reader is not None and self.index_topic is not None
+        reader = self._index_reader
+        itp = TopicPartition(self.index_topic, partition)
+        seen: dict[str, str] = {}
+        async with self._index_lock:
+            parts = reader.partitions_for_topic(self.index_topic)
+            if parts is None:
+                await reader._client.force_metadata_update()
+                parts = reader.partitions_for_topic(self.index_topic) or set()
+            if partition not in parts:
+                log.error(
+                    "request index has no such partition: duplicates are not detected here",
+                    topic=self.index_topic,
+                    partition=partition,
+                )
+                return seen
+            reader.assign([itp])
+            end = (await reader.end_offsets([itp]))[itp]
+            await reader.seek_to_beginning(itp)
+            deadline = time.monotonic() + 120
+            while await reader.position(itp) < end:
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"request index partition {partition} not read within 120 s")
+                batch = await reader.getmany(itp, timeout_ms=1000, max_records=10_000)
+                for msg in batch.get(itp, []):
+                    if msg.key is not None:
+                        if msg.value:
+                            seen[msg.key.decode()] = msg.value.decode()
+                        else:
+                            seen.pop(msg.key.decode(), None)
+        return seen
 
     async def _reopen(self, tp: TopicPartition) -> None:
         try:
@@ -215,6 +279,7 @@ class TransactionalProcessor:
                     handled.append(self.handle(msg.key, msg.value, source))
                 except Exception as exc:  # never let one record stop the partition
                     handled.append(internal_error(self.settings.topic_dlq, msg.key, msg.value, source, exc))
+            new_index = self._dedupe(tp, handled) if self.index_topic is not None else {}
             producer = writer.producer
             await producer.begin_transaction()
             try:
@@ -257,6 +322,8 @@ class TransactionalProcessor:
             m.IN_FLIGHT.dec(n)
         elapsed = time.perf_counter() - started
         self._next_offset[tp] = msgs[-1].offset + 1
+        if new_index:
+            self._seen.setdefault(tp, {}).update(new_index)
         m.TRANSACTIONS.labels("committed").inc()
         m.BATCH_SECONDS.observe(elapsed)
         m.BATCH_RECORDS.observe(n)
@@ -265,9 +332,35 @@ class TransactionalProcessor:
             self.on_committed(handled, time.time())
         return True
 
+    def _dedupe(self, tp: TopicPartition, handled: list[Handled]) -> dict[str, str]:
+        """Drop what was published before for the same request; index what is new.
+
+        A request submitted again with the same request_id and the same content has the same
+        determination id: it publishes nothing. Different content under the same request_id
+        (a correction) is determined again. Returns the index entries this batch adds.
+        """
+        assert self.index_topic is not None
+        seen = self._seen.get(tp, {})
+        added: dict[str, str] = {}
+        for i, h in enumerate(handled):
+            det = h.determination
+            if det is None:
+                continue
+            before = added.get(det.request_id) or seen.get(det.request_id)
+            if before == det.determination_id:
+                handled[i] = Handled(duplicate=True)
+                continue
+            added[det.request_id] = det.determination_id
+            h.records.append(
+                OutRecord(
+                    self.index_topic, det.request_id.encode(), det.determination_id.encode(), [], partition=tp.partition
+                )
+            )
+        return added
+
     async def _send(self, producer: AIOKafkaProducer, rec: OutRecord) -> Any:
-        partition = None
-        if rec.partition_key is not None:
+        partition = rec.partition
+        if partition is None and rec.partition_key is not None:
             partition = partition_for(rec.partition_key, await self._partitions(producer, rec.topic))
         return await producer.send(rec.topic, rec.value, key=rec.key, headers=rec.headers, partition=partition)
 
@@ -313,6 +406,8 @@ def record_request_metrics(handled: list[Handled], committed_at: float) -> None:
                 m.PAST_DEADLINE.labels(det.priority).inc()
         elif h.error_class is not None:
             dlq[h.error_class] += 1
+        elif h.duplicate:
+            m.DUPLICATES.inc()
     for labels, n in counts.items():
         m.DETERMINATIONS.labels(*labels).inc(n)
     for error_class, n in dlq.items():

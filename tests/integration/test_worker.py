@@ -293,3 +293,40 @@ async def test_instance_beyond_the_partition_count_is_a_ready_standby(
     finally:
         for w in workers:
             assert w.terminate() == 0
+
+
+async def test_request_submitted_again_is_not_determined_twice(bootstrap: str, unique: str, tmp_path: Path) -> None:
+    """request_id is intake's idempotency key: the same submission again (in the same batch,
+    later, or after a restart of the worker) publishes nothing new; a corrected request under
+    the same request_id (different content) is determined again."""
+    settings = settings_for(bootstrap, unique, scheduler_enabled=False)
+    await create_topics(settings)
+    reqs = make_requests(50, prefix=f"dd{unique[:4]}")
+    first = [encode(r) for r in reqs]
+    await produce(bootstrap, settings.topic_requests, first + first[:10])  # 10 resent at once
+    w = WorkerProcess(settings, "--no-scheduler", log_path=tmp_path / "w.log").start()
+    try:
+        async with Tail(bootstrap, settings.topic_determinations) as dets:
+            await dets.wait(50, timeout=60)
+            await produce(bootstrap, settings.topic_requests, first[10:20])  # resent later
+            await asyncio.sleep(3)
+            assert w.terminate() == 0
+            w = WorkerProcess(settings, "--no-scheduler", log_path=tmp_path / "w.log").start()
+            corrected = dict(reqs[0], priority="expedited")  # same request_id, new content
+            await produce(bootstrap, settings.topic_requests, [*first[20:30], encode(corrected)])
+            await dets.wait(51, timeout=60)
+            await asyncio.sleep(3)
+            records = list(dets.records)
+    finally:
+        assert w.terminate() == 0
+    counts = Counter(json.loads(r.value)["request_id"] for r in records)
+    print(f"[dedupe] submissions={50 + 10 + 10 + 10 + 1} determinations={len(records)}")
+    assert len(records) == 51
+    assert counts[reqs[0]["request_id"]] == 2  # the original and the correction
+    assert all(counts[r["request_id"]] == 1 for r in reqs[1:])
+    ids = [
+        json.loads(r.value)["determination_id"]
+        for r in records
+        if json.loads(r.value)["request_id"] == reqs[0]["request_id"]
+    ]
+    assert len(set(ids)) == 2
