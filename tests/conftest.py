@@ -57,5 +57,10 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     """Say plainly whether the Kafka tests ran against a real broker."""
     counts = ", ".join(f"{n} {outcome}" for outcome, n in sorted(KAFKA_OUTCOMES.items())) or "none ran"
-    where = f"{USED[0].kind} broker at {USED[0].bootstrap_servers}" if USED else "no broker"
-    terminalreporter.write_line(f"[kafka] integration and fault tests on a real {where}: {counts}")
+    if USED:
+        b = USED[0]
+        terminalreporter.write_line(
+            f"[kafka] integration and fault tests on a real {b.kind} broker at {b.bootstrap_servers}: {counts}"
+        )
+    else:
+        terminalreporter.write_line("[kafka] no Kafka test ran in this session")
