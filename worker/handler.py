@@ -193,21 +193,24 @@ class RequestHandler:
     def _dead(
         self, key: bytes | None, value: bytes, source: Source, error_class: str, message: str, fields: list[str]
     ) -> Handled:
-        headers: Headers = [
-            ("pa_error_class", error_class.encode()),
-            ("pa_error_message", message[:MAX_ERROR_MESSAGE].encode()),
-            ("pa_error_fields", ",".join(fields)[:MAX_ERROR_MESSAGE].encode()),
-            ("pa_source_topic", source.topic.encode()),
-            ("pa_source_partition", str(source.partition).encode()),
-            ("pa_source_offset", str(source.offset).encode()),
-        ]
-        if source.timestamp_ms is not None:
-            headers.append(("pa_source_timestamp_ms", str(source.timestamp_ms).encode()))
-        return Handled(
-            records=[OutRecord(self.topics.dlq, key, value, headers)],
-            error_class=error_class,
-            error_fields=fields,
-        )
+        return dead_letter(self.topics.dlq, key, value, source, error_class, message, fields)
+
+
+def dead_letter(
+    dlq: str, key: bytes | None, value: bytes, source: Source, error_class: str, message: str, fields: list[str]
+) -> Handled:
+    """The original bytes and key to ``dlq``, with the reason and the source coordinates in headers."""
+    headers: Headers = [
+        ("pa_error_class", error_class.encode()),
+        ("pa_error_message", message[:MAX_ERROR_MESSAGE].encode()),
+        ("pa_error_fields", ",".join(fields)[:MAX_ERROR_MESSAGE].encode()),
+        ("pa_source_topic", source.topic.encode()),
+        ("pa_source_partition", str(source.partition).encode()),
+        ("pa_source_offset", str(source.offset).encode()),
+    ]
+    if source.timestamp_ms is not None:
+        headers.append(("pa_source_timestamp_ms", str(source.timestamp_ms).encode()))
+    return Handled(records=[OutRecord(dlq, key, value, headers)], error_class=error_class, error_fields=fields)
 
 
 def classify(exc: ValidationError) -> tuple[str, str, list[str]]:
@@ -236,12 +239,4 @@ def classify(exc: ValidationError) -> tuple[str, str, list[str]]:
 
 def internal_error(dlq: str, key: bytes | None, value: bytes | None, source: Source, exc: Exception) -> Handled:
     """Dead-letter a record whose handling raised outside the policy engine (a bug): never stop."""
-    headers: Headers = [
-        ("pa_error_class", b"evaluation_error"),
-        ("pa_error_message", f"internal error: {type(exc).__name__}".encode()),
-        ("pa_error_fields", b""),
-        ("pa_source_topic", source.topic.encode()),
-        ("pa_source_partition", str(source.partition).encode()),
-        ("pa_source_offset", str(source.offset).encode()),
-    ]
-    return Handled(records=[OutRecord(dlq, key, value or b"", headers)], error_class="evaluation_error")
+    return dead_letter(dlq, key, value or b"", source, "evaluation_error", f"internal error: {type(exc).__name__}", [])
