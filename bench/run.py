@@ -21,6 +21,7 @@ import subprocess
 import sys
 import time
 import uuid
+from dataclasses import dataclass
 from pathlib import Path
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
@@ -59,6 +60,25 @@ async def committed_total(admin: AIOKafkaAdminClient, group: str) -> int:
     return sum(meta.offset for meta in offsets.values() if meta.offset >= 0)
 
 
+def cpu_seconds(pid: int | None) -> float:
+    """User + system CPU seconds of ``pid`` so far (NaN when it cannot be read)."""
+    if pid is None:
+        return float("nan")
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return float("nan")
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def broker_pid() -> int | None:
+    """The local broker's pid (``scripts/kafka.sh`` writes it), else None."""
+    try:
+        return int((ROOT / ".kafka" / "broker.pid").read_text())
+    except (OSError, ValueError):
+        return None
+
+
 def peak_rss_mb(pid: int) -> float:
     try:
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():
@@ -69,13 +89,26 @@ def peak_rss_mb(pid: int) -> float:
     return float("nan")
 
 
-async def drain(bootstrap: str, settings, n: int, cmd: list[str]) -> tuple[float, float]:  # type: ignore[no-untyped-def]
-    """Start ``cmd`` on a pre-loaded topic; return (records/s over the steady part, peak RSS MB)."""
+@dataclass
+class Drain:
+    rate: float
+    """records/s over the steady part (first commit to last)"""
+    rss_mb: float
+    cpu_us: float
+    """CPU microseconds of the draining process per record, over the same part"""
+    broker_cpu_us: float
+    """CPU microseconds of the broker per record (NaN unless the broker is local)"""
+
+
+async def drain(bootstrap: str, settings, n: int, cmd: list[str]) -> Drain:  # type: ignore[no-untyped-def]
+    """Start ``cmd`` on a pre-loaded topic and measure it until the group has committed ``n``."""
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
     await admin.start()
     proc = subprocess.Popen(cmd, env=env_for(settings), cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         t_first = first = None
+        bpid = broker_pid()
+        cpu0 = bcpu0 = float("nan")
         deadline = time.monotonic() + 600
         done = 0
         while time.monotonic() < deadline:
@@ -83,10 +116,12 @@ async def drain(bootstrap: str, settings, n: int, cmd: list[str]) -> tuple[float
             now = time.monotonic()
             if first is None and done > 0:
                 t_first, first = now, done
+                cpu0, bcpu0 = cpu_seconds(proc.pid), cpu_seconds(bpid)
             if done >= n:
                 break
             await asyncio.sleep(0.05)
         t_end = time.monotonic()
+        cpu1, bcpu1 = cpu_seconds(proc.pid), cpu_seconds(bpid)
         rss = peak_rss_mb(proc.pid)
     finally:
         proc.terminate()
@@ -94,7 +129,8 @@ async def drain(bootstrap: str, settings, n: int, cmd: list[str]) -> tuple[float
         await admin.close()
     if first is None or t_first is None or done < n:
         raise RuntimeError(f"{cmd[-1]} did not drain the topic ({done}/{n})")
-    return (n - first) / (t_end - t_first), rss
+    records = n - first
+    return Drain(records / (t_end - t_first), rss, (cpu1 - cpu0) * 1e6 / records, (bcpu1 - bcpu0) * 1e6 / records)
 
 
 async def latency(bootstrap: str, unique: str, rate: int, seconds: int) -> list[float]:
@@ -195,7 +231,11 @@ async def main() -> int:
             size = await preload(bootstrap, settings.topic_requests, n, prefix=f"b{unique[:4]}")
             console.print(f"{name}: pre-loaded {n} requests (~{size} bytes each); draining...")
             results[name] = await drain(bootstrap, settings, n, cmd)
-            console.print(f"{name}: {results[name][0]:,.0f} records/s, peak RSS {results[name][1]:.0f} MB")
+            d = results[name]
+            console.print(
+                f"{name}: {d.rate:,.0f} records/s, peak RSS {d.rss_mb:.0f} MB, CPU per record: "
+                f"{d.cpu_us:.0f} us in the process, {d.broker_cpu_us:.0f} us in the broker"
+            )
         console.print(f"latency: offering {rate}/s for {seconds}s...")
         lat = await latency(bootstrap, uuid.uuid4().hex[:8], rate, seconds)
         console.print(f"latency: p50 {lat[len(lat) // 2] * 1000:.1f} ms, max {lat[-1] * 1000:.1f} ms")
@@ -203,23 +243,26 @@ async def main() -> int:
     p50 = lat[len(lat) // 2] * 1000
     p99 = lat[min(len(lat) - 1, int(len(lat) * 0.99))] * 1000
     mx = lat[-1] * 1000
-    ratio = results["worker"][0] / results["passthrough"][0]
+    pt, wk = results["passthrough"], results["worker"]
+    ratio = wk.rate / pt.rate
     table = Table(title="make bench (one run, one broker; figures are of this machine, ratios are the claim)")
     table.add_column("measure")
     table.add_column("value", justify="right")
     table.add_column("goal", justify="right")
-    table.add_row("passthrough drain (records/s)", f"{results['passthrough'][0]:,.0f}", "")
-    table.add_row("worker drain (requests/s)", f"{results['worker'][0]:,.0f}", "")
+    table.add_row("passthrough drain (records/s)", f"{pt.rate:,.0f}", "")
+    table.add_row("worker drain (requests/s)", f"{wk.rate:,.0f}", "")
     table.add_row("worker / passthrough", f"{ratio:.2f}", ">= 0.70")
     # Per request the worker does at least the passthrough's Kafka work plus the offline
     # evaluator's CPU work, on one core: that bounds the ratio from above.
-    ceiling = off / (off + results["passthrough"][0])
+    ceiling = off / (off + pt.rate)
     table.add_row("  ceiling: offline / (offline + passthrough)", f"{ceiling:.2f}", "")
+    table.add_row("  CPU per record, passthrough: process / broker (us)", f"{pt.cpu_us:.0f} / {pt.broker_cpu_us:.0f}", "")
+    table.add_row("  CPU per request, worker: process / broker (us)", f"{wk.cpu_us:.0f} / {wk.broker_cpu_us:.0f}", "")
     table.add_row(f"latency p50 @ {rate}/s (ms)", f"{p50:.1f}", "")
     table.add_row(f"latency p99 @ {rate}/s (ms)", f"{p99:.1f}", "< 250")
     table.add_row(f"latency max @ {rate}/s (ms)", f"{mx:.1f}", "")
     table.add_row("offline evaluator, one core (requests/s)", f"{off:,.0f}", ">= 20,000")
-    table.add_row("worker peak RSS, throughput run (MB)", f"{results['worker'][1]:.0f}", "< 200")
+    table.add_row("worker peak RSS, throughput run (MB)", f"{wk.rss_mb:.0f}", "< 200")
     console.print(table)
     return 0
 

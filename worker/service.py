@@ -283,10 +283,7 @@ class TransactionalProcessor:
             producer = writer.producer
             await producer.begin_transaction()
             try:
-                futures = []
-                for h in handled:
-                    for rec in h.records:
-                        futures.append(await self._send(producer, rec))
+                futures = await self._send_all(producer, tp, handled)
                 await producer.send_offsets_to_transaction({tp: msgs[-1].offset + 1}, self.group_id)
                 await asyncio.gather(*futures)
                 await producer.commit_transaction()
@@ -358,11 +355,38 @@ class TransactionalProcessor:
             )
         return added
 
-    async def _send(self, producer: AIOKafkaProducer, rec: OutRecord) -> Any:
-        partition = rec.partition
-        if partition is None and rec.partition_key is not None:
-            partition = partition_for(rec.partition_key, await self._partitions(producer, rec.topic))
-        return await producer.send(rec.topic, rec.value, key=rec.key, headers=rec.headers, partition=partition)
+    async def _send_all(self, producer: AIOKafkaProducer, tp: TopicPartition, handled: list[Handled]) -> list[Any]:
+        """Every record of ``handled`` into the open transaction: one record batch per output
+        topic-partition (``create_batch``/``send_batch``: no future per record), records in order.
+
+        The partition is ``partition``, else murmur2 of ``partition_key`` or ``key`` (the Java
+        client's default partitioner), else, for a record without any key, the input partition
+        modulo the output topic's partition count.
+        """
+        groups: dict[tuple[str, int], list[OutRecord]] = {}
+        for h in handled:
+            for rec in h.records:
+                partition = rec.partition
+                if partition is None:
+                    n = await self._partitions(producer, rec.topic)
+                    key = rec.partition_key if rec.partition_key is not None else rec.key
+                    partition = tp.partition % n if key is None else partition_for(key, n)
+                group = groups.get((rec.topic, partition))
+                if group is None:
+                    groups[(rec.topic, partition)] = [rec]
+                else:
+                    group.append(rec)
+        futures = []
+        for (topic, partition), recs in groups.items():
+            batch = producer.create_batch()
+            for rec in recs:
+                if batch.append(key=rec.key, value=rec.value, timestamp=None, headers=rec.headers) is None:
+                    # full: send it, start the next (a batch always takes its first record)
+                    futures.append(await producer.send_batch(batch, topic, partition=partition))
+                    batch = producer.create_batch()
+                    batch.append(key=rec.key, value=rec.value, timestamp=None, headers=rec.headers)
+            futures.append(await producer.send_batch(batch, topic, partition=partition))
+        return futures
 
     def _update_lag(self) -> None:
         if self.consumer is None:
