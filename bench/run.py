@@ -256,7 +256,9 @@ async def main() -> int:
     # evaluator's CPU work, on one core: that bounds the ratio from above.
     ceiling = off / (off + pt.rate)
     table.add_row("  ceiling: offline / (offline + passthrough)", f"{ceiling:.2f}", "")
-    table.add_row("  CPU per record, passthrough: process / broker (us)", f"{pt.cpu_us:.0f} / {pt.broker_cpu_us:.0f}", "")
+    table.add_row(
+        "  CPU per record, passthrough: process / broker (us)", f"{pt.cpu_us:.0f} / {pt.broker_cpu_us:.0f}", ""
+    )
     table.add_row("  CPU per request, worker: process / broker (us)", f"{wk.cpu_us:.0f} / {wk.broker_cpu_us:.0f}", "")
     table.add_row(f"latency p50 @ {rate}/s (ms)", f"{p50:.1f}", "")
     table.add_row(f"latency p99 @ {rate}/s (ms)", f"{p99:.1f}", "< 250")
