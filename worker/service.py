@@ -4,10 +4,14 @@ Design (aiokafka has no KIP-447 consumer-group fencing, aio-libs/aiokafka#844 an
 one transactional producer per assigned input partition, ``transactional.id`` =
 ``{group}-{topic}-{partition}``. It is created on assignment and closed on revocation by a
 ``ConsumerRebalanceListener``; ``init_transactions`` of a new owner fences any zombie that
-still holds the partition, so a zombie can never commit output or offsets for it. Each
-partition's slice of a ``getmany`` batch is one transaction: its outputs (determinations,
-DLQ records, authorization state) and ``send_offsets_to_transaction``. After an abort the
-partition is rewound to its committed offset and retried.
+still holds the partition, so a zombie can never commit output or offsets for it.
+
+Partitions are independent lanes: the fetch loop queues each partition's records, and each
+partition runs its own transactions one after another (up to ``batch_max_records`` each: the
+outputs, determinations, DLQ records, authorization state and index entries, plus
+``send_offsets_to_transaction``), concurrently with the other partitions'. A slow commit on one
+partition delays only that partition. After an abort the partition's queue is dropped and it
+is rewound to its committed offset in the same step, then retried.
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ import contextlib
 import time
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -41,6 +45,25 @@ class _Writer:
     tp: TopicPartition
     producer: AIOKafkaProducer
     transactional_id: str
+
+
+@dataclass
+class _Lane:
+    """One assigned input partition's queue: fetched records wait here for their transaction.
+
+    Each lane runs its own transactions, one at a time and in offset order, so a slow commit
+    on one partition never holds up the others (no head-of-line wait across partitions).
+    """
+
+    tp: TopicPartition
+    pending: list[ConsumerRecord[bytes, bytes]] = field(default_factory=list)
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    """Held for the whole of a transaction; revocation takes it to wait for the one in flight."""
+    task: asyncio.Task[None] | None = None
+    active: bool = True
+    """False once revoked, fenced or stopping: no new transaction starts."""
+    paused: bool = False
+    failures: int = 0
 
 
 class TransactionalProcessor:
@@ -77,9 +100,7 @@ class TransactionalProcessor:
         self.listener: PartitionListener | None = None
         self.last_poll = 0.0
         self._next_offset: dict[TopicPartition, int] = {}
-        self._fenced: set[TopicPartition] = set()
-        """Partitions another instance took over: not reopened until the group assigns them again."""
-        self._failures = 0
+        self._lanes: dict[TopicPartition, _Lane] = {}
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -122,48 +143,104 @@ class TransactionalProcessor:
                 auto_offset_reset="earliest",
             )
             await self._index_reader.start()
-        self.listener = PartitionListener(self.lock, self.open_writer, self.close_writer, self.assignment_changed)
+        self.listener = PartitionListener(self.lock, self.acquire, self.release, self.assignment_changed)
         self.consumer.subscribe([self.topic], listener=self.listener)
 
     async def stop(self) -> None:
         """Leave the group and close every producer. Any open transaction is aborted by close."""
+        for lane in self._lanes.values():
+            lane.active = False  # a transaction in flight completes; no new one starts
         if self.consumer is not None:
             try:
                 await self.consumer.stop()  # sends LeaveGroup; revocation runs the listener
             finally:
                 async with self.lock:
+                    await asyncio.gather(*(self.release(tp) for tp in list(self._lanes)))
                     await asyncio.gather(*(self.close_writer(tp) for tp in list(self.writers)))
                 self.assignment_changed()
                 if self._index_reader is not None:
                     await self._index_reader.stop()
 
     async def run(self, stop: asyncio.Event) -> None:
+        """Fetch and hand each partition's records to its lane until ``stop`` is set.
+
+        A lane with more than two batches waiting is paused (its fetch stops) until it is down
+        to one: memory stays bounded whatever the lag.
+        """
         assert self.consumer is not None, "start() first"
         consumer = self.consumer
-        while not stop.is_set():
-            batch = await consumer.getmany(
-                timeout_ms=self.settings.batch_timeout_ms, max_records=self.settings.batch_max_records
-            )
-            self.last_poll = time.monotonic()
-            if batch:
-                async with self.lock:
-                    results = await asyncio.gather(
-                        *(self._process(tp, msgs) for tp, msgs in batch.items()), return_exceptions=True
-                    )
-                for r in results:
-                    if isinstance(r, BaseException):
-                        log.error("partition batch failed", error=type(r).__name__, detail=str(r)[:300])
-                if any(r is False or isinstance(r, BaseException) for r in results):
-                    self._failures += 1
-                    await asyncio.sleep(min(5.0, 0.2 * 2 ** min(self._failures, 5)))
-                else:
-                    self._failures = 0
-            self._update_lag()
+        high = 2 * self.settings.batch_max_records
+        try:
+            while not stop.is_set():
+                batch = await consumer.getmany(
+                    timeout_ms=self.settings.batch_timeout_ms, max_records=self.settings.batch_max_records
+                )
+                self.last_poll = time.monotonic()
+                for tp, msgs in batch.items():
+                    lane = self._lanes.get(tp)
+                    if lane is None or not lane.active:
+                        continue  # not ours (any more): the owner reads them from the committed offset
+                    lane.pending.extend(msgs)
+                    if len(lane.pending) >= high and not lane.paused:
+                        consumer.pause(tp)
+                        lane.paused = True
+                    if lane.task is None or lane.task.done():
+                        lane.task = asyncio.create_task(self._drain(lane), name=f"lane-{tp.topic}-{tp.partition}")
+                self._update_lag()
+        finally:
+            for lane in self._lanes.values():
+                lane.active = False
+
+    async def _drain(self, lane: _Lane) -> None:
+        """Run ``lane``'s transactions until its queue is empty."""
+        size = self.settings.batch_max_records
+        while lane.active and lane.pending:
+            msgs = lane.pending[:size]
+            del lane.pending[:size]
+            if lane.paused and len(lane.pending) < size and self.consumer is not None:
+                with contextlib.suppress(Exception):  # revoked meanwhile: nothing to resume
+                    self.consumer.resume(lane.tp)
+                lane.paused = False
+            async with lane.lock:
+                if not lane.active:
+                    return
+                try:
+                    ok = await self._process(lane.tp, msgs)
+                except Exception as exc:  # never skip records: start the partition over
+                    log.error("partition batch failed", partition=lane.tp.partition, error=type(exc).__name__)
+                    await self.close_writer(lane.tp)
+                    await self._reopen(lane.tp)
+                    ok = False
+            if ok:
+                lane.failures = 0
+            else:
+                lane.failures += 1
+                await asyncio.sleep(min(5.0, 0.2 * 2 ** min(lane.failures, 5)))
 
     # -- partitions ------------------------------------------------------------------------
 
+    async def acquire(self, tp: TopicPartition) -> None:
+        """The group assigned ``tp``: a new lane, a new producer, positioned at the committed offset."""
+        old = self._lanes.pop(tp, None)
+        if old is not None:
+            old.active = False
+        lane = self._lanes[tp] = _Lane(tp)
+        async with lane.lock:  # no transaction before the request index is loaded
+            await self.close_writer(tp)
+            await self.open_writer(tp)
+
+    async def release(self, tp: TopicPartition) -> None:
+        """``tp`` was revoked (or the worker stops): wait for its transaction in flight, close its producer."""
+        lane = self._lanes.pop(tp, None)
+        if lane is not None:
+            lane.active = False
+            lane.pending.clear()
+            async with lane.lock:
+                await self.close_writer(tp)
+        else:
+            await self.close_writer(tp)
+
     async def open_writer(self, tp: TopicPartition) -> None:
-        self._fenced.discard(tp)
         if tp in self.writers:
             return
         tid = f"{self.group_id}-{tp.topic}-{tp.partition}"
@@ -241,6 +318,14 @@ class TransactionalProcessor:
         committed = await self.consumer.committed(tp)
         if committed is None:
             committed = (await self.consumer.beginning_offsets([tp]))[tp]
+        # No await from here on: records queued before the seek are dropped in the same step,
+        # and whatever is fetched from now on starts at the committed offset.
+        lane = self._lanes.get(tp)
+        if lane is not None:
+            lane.pending.clear()
+            if lane.paused:
+                self.consumer.resume(tp)
+                lane.paused = False
         self.consumer.seek(tp, committed)
         self._next_offset[tp] = committed
 
@@ -255,7 +340,8 @@ class TransactionalProcessor:
     async def _process(self, tp: TopicPartition, msgs: list[ConsumerRecord[bytes, bytes]]) -> bool:
         writer = self.writers.get(tp)
         if writer is None:
-            if self.consumer is not None and tp in self.consumer.assignment() and tp not in self._fenced:
+            lane = self._lanes.get(tp)
+            if lane is not None and lane.active:
                 # Ours, but its producer was dropped after a failure: open a new one (it rewinds
                 # to the committed offset, so these records come again) or retry next batch.
                 await self._reopen(tp)
@@ -295,7 +381,10 @@ class TransactionalProcessor:
         except ProducerFenced:
             m.TRANSACTIONS.labels("aborted").inc()
             log.warning("producer fenced: partition now owned elsewhere", partition=tp.partition)
-            self._fenced.add(tp)
+            lane = self._lanes.get(tp)
+            if lane is not None:  # not reopened until the group assigns it again
+                lane.active = False
+                lane.pending.clear()
             await self.close_writer(tp)
             return False
         except asyncio.CancelledError:
