@@ -41,7 +41,9 @@ class Settings(BaseSettings):
     dedupe_retention_days: int = Field(
         30, ge=1, le=3650, description="How long a request_id is remembered (retention of the index topic)."
     )
-    batch_max_records: int = Field(500, ge=1, le=10_000, description="Max records per getmany batch.")
+    batch_max_records: int = Field(
+        500, ge=1, le=10_000, description="Max records per fetch, and per transaction of one partition."
+    )
     batch_timeout_ms: int = Field(100, ge=1, le=60_000, description="Max wait for a batch to fill.")
     max_message_bytes: int = Field(
         65_536, ge=1024, le=10_485_760, description="Larger input values are dead-lettered (too_large)."

@@ -1,7 +1,7 @@
 """One input record in, the records to publish out: decode, validate, evaluate, encode.
 
-No Kafka here, so the whole path is testable without a broker. The service wraps each
-partition batch of ``handle`` results in one transaction.
+No Kafka here, so the whole path is testable without a broker. The service wraps a batch of
+one partition's ``handle`` results in one transaction.
 """
 
 from __future__ import annotations
