@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 from datetime import date, datetime
+from functools import lru_cache
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -60,8 +61,11 @@ Sentence = Annotated[str, StringConstraints(min_length=1, max_length=1000)]
 _DOUBLED = (0, 2, 4, 6, 8, 1, 3, 5, 7, 9)
 
 
+@lru_cache(maxsize=8192)
 def npi_is_valid(npi: str) -> bool:
-    """NPI check digit: Luhn over the 9-digit base prefixed with 80840 (CMS NPI standard)."""
+    """NPI check digit: Luhn over the 9-digit base prefixed with 80840 (CMS NPI standard).
+
+    Cached: a plan's requests come from a bounded set of prescribers."""
     if len(npi) != 10 or not npi.isascii() or not npi.isdigit():
         return False
     d = [ord(c) - 48 for c in npi]

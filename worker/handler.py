@@ -16,6 +16,7 @@ from pydantic import ValidationError
 from contracts import PADetermination, PARequest
 from contracts.internal import AuthorizationState
 from policy import PolicySettings, evaluate
+from policy._build import build
 
 CE_SOURCE = "urn:mmm:pa-worker"
 CE_TYPE_DETERMINATION = "org.mmm.pa.determination.v1"
@@ -152,23 +153,29 @@ class RequestHandler:
         ]
         auth = det.authorization
         if auth is not None:
-            # Built from an already validated determination: construct without re-validating.
-            state = AuthorizationState.model_construct(
-                schema_version="1",
-                reauth_due_on=None,
-                status="scheduled",
-                authorization_id=auth.authorization_id,
-                member_id=det.member_id,
-                prescriber_npi=det.prescriber_npi,
-                valid_from=auth.valid_from,
-                valid_through=auth.valid_through,
-                approved_on=det.decided_at.astimezone(UTC).date(),
-                decided_at=det.decided_at,
-                determination_id=det.determination_id,
-                request_id=det.request_id,
-                request_type=det.request_type,
-                prior_authorization_id=(request.continuation.prior_authorization_id if request.continuation else None),
-                policy_version=det.policy.version,
+            # Built from an already validated determination: no re-validation (the engine's
+            # constructor; every field given, in the model's order).
+            state = build(
+                AuthorizationState,
+                {
+                    "schema_version": "1",
+                    "status": "scheduled",
+                    "authorization_id": auth.authorization_id,
+                    "member_id": det.member_id,
+                    "prescriber_npi": det.prescriber_npi,
+                    "valid_from": auth.valid_from,
+                    "valid_through": auth.valid_through,
+                    "approved_on": det.decided_at.astimezone(UTC).date(),
+                    "decided_at": det.decided_at,
+                    "determination_id": det.determination_id,
+                    "request_id": det.request_id,
+                    "request_type": det.request_type,
+                    "prior_authorization_id": (
+                        request.continuation.prior_authorization_id if request.continuation else None
+                    ),
+                    "policy_version": det.policy.version,
+                    "reauth_due_on": None,
+                },
             )
             out.append(
                 OutRecord(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable, Sequence
+from functools import lru_cache
 from typing import Any
 
 from aiokafka import ConsumerRebalanceListener, TopicPartition
@@ -15,8 +16,12 @@ from aiokafka.partitioner import murmur2
 from worker.config import Settings
 
 
+@lru_cache(maxsize=16384)
 def partition_for(key: bytes, partitions: int) -> int:
-    """Kafka's default key partitioning (murmur2, positive, modulo), as the Java client does."""
+    """Kafka's default key partitioning (murmur2, positive, modulo), as the Java client does.
+
+    Cached (aiokafka's murmur2 is pure Python): a member's determination and authorization
+    state share the key, and members come back."""
     return int((murmur2(key) & 0x7FFFFFFF) % partitions)
 
 
