@@ -182,8 +182,9 @@ class TransactionalProcessor:
                         continue  # not ours (any more): the owner reads them from the committed offset
                     lane.pending.extend(msgs)
                     if len(lane.pending) >= high and not lane.paused:
-                        consumer.pause(tp)
-                        lane.paused = True
+                        with contextlib.suppress(Exception):  # revoked meanwhile: nothing to pause
+                            consumer.pause(tp)
+                            lane.paused = True
                     if lane.task is None or lane.task.done():
                         lane.task = asyncio.create_task(self._drain(lane), name=f"lane-{tp.topic}-{tp.partition}")
                 self._update_lag()
@@ -324,7 +325,8 @@ class TransactionalProcessor:
         if lane is not None:
             lane.pending.clear()
             if lane.paused:
-                self.consumer.resume(tp)
+                with contextlib.suppress(Exception):
+                    self.consumer.resume(tp)
                 lane.paused = False
         self.consumer.seek(tp, committed)
         self._next_offset[tp] = committed

@@ -330,3 +330,79 @@ async def test_request_submitted_again_is_not_determined_twice(bootstrap: str, u
         if json.loads(r.value)["request_id"] == reqs[0]["request_id"]
     ]
     assert len(set(ids)) == 2
+
+
+async def test_slow_commit_on_one_partition_holds_up_no_other(
+    bootstrap: str, unique: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Partitions are independent lanes: while partition 0's first commit hangs for 4 s, every
+    request of partition 1 is determined and visible; partition 0's queue meanwhile grows past
+    two batches, so its fetching is paused, and resumed once it drains. Exactly once in the end."""
+    from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+
+    from worker.kafka import partition_for
+
+    settings = settings_for(bootstrap, unique, topic_partitions=2, batch_max_records=10, scheduler_enabled=False)
+    await create_topics(settings)
+    by_partition: dict[int, list[dict[str, object]]] = {0: [], 1: []}
+    for r in make_requests(200, prefix=f"hl{unique[:4]}"):
+        lane = by_partition[partition_for(encode(r)[0], 2)]
+        if len(lane) < 40:
+            lane.append(r)
+    await produce(bootstrap, settings.topic_requests, (encode(r) for r in by_partition[0] + by_partition[1]))
+
+    original_commit = AIOKafkaProducer.commit_transaction
+    stalled: list[float] = []
+
+    async def slow_first_commit_of_partition_0(self: AIOKafkaProducer) -> None:
+        tid = self._txn_manager.transactional_id if self._txn_manager is not None else ""
+        if tid.endswith(f"{settings.topic_requests}-0") and not stalled:
+            stalled.append(time.monotonic())
+            await asyncio.sleep(4)
+            stalled.append(time.monotonic())
+        await original_commit(self)
+
+    paused: list[int] = []
+    resumed: list[int] = []
+    original_pause, original_resume = AIOKafkaConsumer.pause, AIOKafkaConsumer.resume
+
+    def spy_pause(self: AIOKafkaConsumer, *tps: TopicPartition) -> None:
+        paused.extend(tp.partition for tp in tps)
+        original_pause(self, *tps)
+
+    def spy_resume(self: AIOKafkaConsumer, *tps: TopicPartition) -> None:
+        resumed.extend(tp.partition for tp in tps)
+        original_resume(self, *tps)
+
+    monkeypatch.setattr(AIOKafkaProducer, "commit_transaction", slow_first_commit_of_partition_0)
+    monkeypatch.setattr(AIOKafkaConsumer, "pause", spy_pause)
+    monkeypatch.setattr(AIOKafkaConsumer, "resume", spy_resume)
+    ids = {p: {str(r["request_id"]) for r in reqs} for p, reqs in by_partition.items()}
+    stop = asyncio.Event()
+    task = asyncio.create_task(serve(settings, stop=stop, install_signals=False, scheduler=False))
+    try:
+        async with Tail(bootstrap, settings.topic_determinations) as dets:
+
+            def seen(p: int) -> int:
+                return sum(json.loads(r.value)["request_id"] in ids[p] for r in dets.records)
+
+            deadline = time.monotonic() + 60
+            while seen(1) < len(ids[1]) and time.monotonic() < deadline:
+                await asyncio.sleep(0.05)
+            at_p1_done = time.monotonic()
+            p0_then = seen(0)
+            await dets.wait(len(ids[0]) + len(ids[1]), timeout=60)
+            await asyncio.sleep(1)
+            records = list(dets.records)
+    finally:
+        stop.set()
+        assert await asyncio.wait_for(task, 30) == 0
+    print(
+        f"[lanes] partition 1: {len(ids[1])} determined while partition 0's commit hung "
+        f"({p0_then} of partition 0 visible then); partition 0 paused {paused.count(0)}x, resumed {resumed.count(0)}x"
+    )
+    assert len(stalled) == 2, "partition 0's first commit was not stalled"
+    assert at_p1_done < stalled[1], "partition 1 waited for partition 0's commit"
+    assert p0_then == 0
+    assert 0 in paused and 0 in resumed
+    _exactly_once(records, ids[0] | ids[1])
