@@ -26,6 +26,11 @@ MAX_ERROR_MESSAGE = 1000
 Headers = list[tuple[str, bytes]]
 
 
+# ``model_dump_json().encode()`` without the detour through str: the same bytes, one copy fewer.
+_DETERMINATION_JSON = PADetermination.__pydantic_serializer__
+_STATE_JSON = AuthorizationState.__pydantic_serializer__
+
+
 @dataclass(frozen=True, slots=True)
 class Source:
     topic: str
@@ -142,7 +147,7 @@ class RequestHandler:
             OutRecord(
                 self.topics.determinations,
                 member_key,
-                det.model_dump_json().encode(),
+                _DETERMINATION_JSON.to_json(det),
                 cloudevent_headers(
                     det.determination_id,
                     CE_TYPE_DETERMINATION,
@@ -181,7 +186,7 @@ class RequestHandler:
                 OutRecord(
                     self.topics.authorizations,
                     auth.authorization_id.encode(),
-                    state.model_dump_json().encode(),
+                    _STATE_JSON.to_json(state),
                     [("content-type", b"application/json")],
                     partition_key=member_key,
                 )
