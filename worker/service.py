@@ -189,8 +189,9 @@ class TransactionalProcessor:
                         lane.task = asyncio.create_task(self._drain(lane), name=f"lane-{tp.topic}-{tp.partition}")
                 self._update_lag()
         finally:
-            for lane in self._lanes.values():
-                lane.active = False
+            if stop.is_set():  # stopping: a transaction in flight completes, no new one starts
+                for lane in self._lanes.values():
+                    lane.active = False
 
     async def _drain(self, lane: _Lane) -> None:
         """Run ``lane``'s transactions until its queue is empty."""

@@ -8,6 +8,7 @@ import time
 import urllib.request
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -406,3 +407,41 @@ async def test_slow_commit_on_one_partition_holds_up_no_other(
     assert p0_then == 0
     assert 0 in paused and 0 in resumed
     _exactly_once(records, ids[0] | ids[1])
+
+
+async def test_fetch_error_restarts_the_loop_and_loses_nothing(
+    bootstrap: str, unique: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A Kafka error out of the fetch restarts the fetch loop (not the process); the partitions'
+    lanes carry on, so every request is still determined exactly once."""
+    from aiokafka import AIOKafkaConsumer
+    from aiokafka.errors import KafkaError
+
+    settings = settings_for(bootstrap, unique, batch_max_records=20, scheduler_enabled=False)
+    await create_topics(settings)
+    valid = make_requests(300, prefix=f"fx{unique[:4]}")
+    await produce(bootstrap, settings.topic_requests, (encode(r) for r in valid))
+    original = AIOKafkaConsumer.getmany
+    raised: list[int] = []
+    calls = 0
+
+    async def flaky_getmany(self: AIOKafkaConsumer, *partitions: Any, **kwargs: Any) -> Any:
+        nonlocal calls
+        if getattr(self, "_group_id", None) == settings.group_id:
+            calls += 1
+            if calls in (5, 9, 14):  # before fetching anything: nothing is consumed and lost
+                raised.append(calls)
+                raise KafkaError("injected fetch failure")
+        return await original(self, *partitions, **kwargs)
+
+    monkeypatch.setattr(AIOKafkaConsumer, "getmany", flaky_getmany)
+    stop = asyncio.Event()
+    task = asyncio.create_task(serve(settings, stop=stop, install_signals=False, scheduler=False))
+    try:
+        dets = await read_all(bootstrap, settings.topic_determinations, expect=len(valid), timeout=90, idle=2)
+    finally:
+        stop.set()
+        assert await asyncio.wait_for(task, 30) == 0
+    print(f"[fetch-error] injected {len(raised)} fetch errors")
+    assert len(raised) == 3
+    _exactly_once(dets, {r["request_id"] for r in valid})
