@@ -102,7 +102,8 @@ DLQ = Counter(
 )
 IN_FLIGHT = Gauge(
     "pa_worker_in_flight_requests",
-    "Input records taken from Kafka whose transaction has not yet committed or aborted.",
+    "Input records fetched from Kafka and not yet committed or aborted: queued for their partition's "
+    "transaction or in it.",
     registry=REGISTRY,
 )
 LAST_PROCESSED = Gauge(

@@ -101,6 +101,7 @@ class TransactionalProcessor:
         self.last_poll = 0.0
         self._next_offset: dict[TopicPartition, int] = {}
         self._lanes: dict[TopicPartition, _Lane] = {}
+        self._in_transaction = 0
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -118,7 +119,12 @@ class TransactionalProcessor:
                 with contextlib.suppress(KeyError):
                     m.CONSUMER_LAG.remove(tp.topic, str(tp.partition))
 
+    def in_flight(self) -> int:
+        """Input records fetched and not yet committed or aborted: queued in a lane or in a transaction."""
+        return self._in_transaction + sum(len(lane.pending) for lane in self._lanes.values())
+
     async def start(self) -> None:
+        m.IN_FLIGHT.set_function(self.in_flight)
         self.consumer = AIOKafkaConsumer(
             **self.settings.kafka_kwargs(),
             group_id=self.group_id,
@@ -359,7 +365,7 @@ class TransactionalProcessor:
                 return True
         started = time.perf_counter()
         n = len(msgs)
-        m.IN_FLIGHT.inc(n)
+        self._in_transaction += n
         handled: list[Handled] = []
         try:
             for msg in msgs:
@@ -408,7 +414,7 @@ class TransactionalProcessor:
             await self._reopen(tp)
             return False
         finally:
-            m.IN_FLIGHT.dec(n)
+            self._in_transaction -= n
         elapsed = time.perf_counter() - started
         self._next_offset[tp] = msgs[-1].offset + 1
         if new_index:

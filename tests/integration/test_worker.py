@@ -392,19 +392,25 @@ async def test_slow_commit_on_one_partition_holds_up_no_other(
                 await asyncio.sleep(0.05)
             at_p1_done = time.monotonic()
             p0_then = seen(0)
+            in_flight_then = m.REGISTRY.get_sample_value("pa_worker_in_flight_requests")
             await dets.wait(len(ids[0]) + len(ids[1]), timeout=60)
             await asyncio.sleep(1)
+            in_flight_after = m.REGISTRY.get_sample_value("pa_worker_in_flight_requests")
             records = list(dets.records)
     finally:
         stop.set()
         assert await asyncio.wait_for(task, 30) == 0
     print(
         f"[lanes] partition 1: {len(ids[1])} determined while partition 0's commit hung "
-        f"({p0_then} of partition 0 visible then); partition 0 paused {paused.count(0)}x, resumed {resumed.count(0)}x"
+        f"({p0_then} of partition 0 visible then, {in_flight_then} in flight); partition 0 paused "
+        f"{paused.count(0)}x, resumed {resumed.count(0)}x; in flight at the end: {in_flight_after}"
     )
     assert len(stalled) == 2, "partition 0's first commit was not stalled"
     assert at_p1_done < stalled[1], "partition 1 waited for partition 0's commit"
     assert p0_then == 0
+    # partition 0's stalled batch (10) and what queued behind it are fetched and not yet committed
+    assert in_flight_then is not None and 10 <= in_flight_then <= len(ids[0])
+    assert in_flight_after == 0
     assert 0 in paused and 0 in resumed
     _exactly_once(records, ids[0] | ids[1])
 
