@@ -230,8 +230,11 @@ class TransactionalProcessor:
     async def acquire(self, tp: TopicPartition) -> None:
         """The group assigned ``tp``: a new lane, a new producer, positioned at the committed offset."""
         old = self._lanes.pop(tp, None)
-        if old is not None:
+        if old is not None:  # assigned again without a revocation in between: settle the old lane
             old.active = False
+            old.pending.clear()
+            async with old.lock:
+                pass
         lane = self._lanes[tp] = _Lane(tp)
         async with lane.lock:  # no transaction before the request index is loaded
             await self.close_writer(tp)
