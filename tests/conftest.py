@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import os
 import uuid
 from collections.abc import Iterator
@@ -47,6 +48,18 @@ def bootstrap(broker: Broker) -> str:
 def unique() -> str:
     """A suffix for topic and group names so tests never share state on the broker."""
     return uuid.uuid4().hex[:10]
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # CPython 3.11.0-3.11.7 (this machine has 3.11.7) can raise "SystemError: AST constructor
+    # recursion depth mismatch" when a garbage-collection callback runs Python code while
+    # ast.parse builds its tree (gh-106905, fixed in 3.11.8). pytest parses every test module to
+    # rewrite its asserts; with the collector off while it does, no callback can interleave.
+    gc.disable()
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    gc.enable()
 
 
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:
