@@ -26,6 +26,7 @@ from pathlib import Path
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.errors import CoordinatorLoadInProgressError, GroupCoordinatorNotAvailableError
 from rich.console import Console
 from rich.table import Table
 
@@ -56,7 +57,10 @@ async def preload(bootstrap: str, topic: str, n: int, prefix: str) -> int:
 
 
 async def committed_total(admin: AIOKafkaAdminClient, group: str) -> int:
-    offsets = await admin.list_consumer_group_offsets(group)
+    try:
+        offsets = await admin.list_consumer_group_offsets(group)
+    except (GroupCoordinatorNotAvailableError, CoordinatorLoadInProgressError):
+        return 0  # a fresh broker creates its offsets topic on first use: ask again
     return sum(meta.offset for meta in offsets.values() if meta.offset >= 0)
 
 
