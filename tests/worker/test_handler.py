@@ -41,6 +41,10 @@ def test_approval_publishes_determination_and_authorization_state(handler: Reque
     state = AuthorizationState.model_validate_json(state_rec.value)
     assert state.status == "scheduled" and state_rec.key == state.authorization_id.encode()
     assert state_rec.partition_key == b"M00012345"
+    # Published bytes are exactly what the models themselves serialize (the handler skips
+    # re-validation and the str detour): re-reading and re-serializing changes nothing.
+    assert det_rec.value == det.model_dump_json().encode() == h.determination.model_dump_json().encode()
+    assert state_rec.value == state.model_dump_json().encode()
 
 
 @pytest.mark.parametrize(
