@@ -108,14 +108,14 @@ class Drain:
     """CPU microseconds of the broker per record (NaN unless the broker is local)"""
 
 
-async def drain(bootstrap: str, settings, n: int, cmd: list[str]) -> Drain:  # type: ignore[no-untyped-def]
-    """Start ``cmd`` on a pre-loaded topic and measure it until the group has committed ``n``."""
+async def drain(bootstrap: str, settings, n: int, cmd: list[str], bpid: int | None = None) -> Drain:  # type: ignore[no-untyped-def]
+    """Start ``cmd`` on a pre-loaded topic and measure it until the group has committed ``n``
+    (and the CPU of the broker process ``bpid`` meanwhile, when it is known)."""
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
     await admin.start()
     proc = subprocess.Popen(cmd, env=env_for(settings), cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         t_first = first = None
-        bpid = broker_pid()
         cpu0 = bcpu0 = float("nan")
         deadline = time.monotonic() + 600
         done = 0
@@ -230,6 +230,7 @@ async def main() -> int:
         bootstrap = broker.bootstrap_servers
         console.print(f"broker: {broker.kind} at {bootstrap}; N={n}, partitions={partitions}")
         results = {}
+        bpid = broker_pid() if broker.kind == "local" else None  # the project's own broker only
         passthrough = [sys.executable, "-m", "bench.passthrough"]
         worker = [sys.executable, "-m", "worker.cli", "run", "--no-scheduler"]
         if warmup:  # a broker just started is still compiling its hot paths: not measured
@@ -238,14 +239,14 @@ async def main() -> int:
             await create_topics(settings)
             await preload(bootstrap, settings.topic_requests, warmup, prefix=f"w{unique[:4]}")
             console.print(f"warm-up: the worker drains {warmup} requests (not measured)...")
-            await drain(bootstrap, settings, warmup, worker)
+            await drain(bootstrap, settings, warmup, worker, bpid)
         for name, cmd in (("passthrough", passthrough), ("worker", worker)):
             unique = uuid.uuid4().hex[:8]
             settings = settings_for(bootstrap, unique, topic_partitions=partitions, batch_max_records=500)
             await create_topics(settings)
             size = await preload(bootstrap, settings.topic_requests, n, prefix=f"b{unique[:4]}")
             console.print(f"{name}: pre-loaded {n} requests (~{size} bytes each); draining...")
-            results[name] = await drain(bootstrap, settings, n, cmd)
+            results[name] = await drain(bootstrap, settings, n, cmd, bpid)
             d = results[name]
             console.print(
                 f"{name}: {d.rate:,.0f} records/s, peak RSS {d.rss_mb:.0f} MB, CPU per record: "
