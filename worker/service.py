@@ -65,6 +65,24 @@ class _Lane:
     paused: bool = False
     failures: int = 0
 
+    def retire(self) -> None:
+        """Revoked, fenced or replaced: drop the queue; no new transaction starts."""
+        self.active = False
+        self.pending.clear()
+
+    def pause(self, consumer: AIOKafkaConsumer) -> None:
+        if not self.paused:
+            with contextlib.suppress(Exception):  # revoked meanwhile: nothing to pause
+                consumer.pause(self.tp)
+                self.paused = True
+
+    def resume(self, consumer: AIOKafkaConsumer | None) -> None:
+        if self.paused:
+            if consumer is not None:
+                with contextlib.suppress(Exception):  # revoked meanwhile: nothing to resume
+                    consumer.resume(self.tp)
+            self.paused = False
+
 
 class TransactionalProcessor:
     """Consumes ``topic`` in ``group_id`` and writes each partition batch transactionally.
@@ -187,10 +205,8 @@ class TransactionalProcessor:
                     if lane is None or not lane.active:
                         continue  # not ours (any more): the owner reads them from the committed offset
                     lane.pending.extend(msgs)
-                    if len(lane.pending) >= high and not lane.paused:
-                        with contextlib.suppress(Exception):  # revoked meanwhile: nothing to pause
-                            consumer.pause(tp)
-                            lane.paused = True
+                    if len(lane.pending) >= high:
+                        lane.pause(consumer)
                     if lane.task is None or lane.task.done():
                         lane.task = asyncio.create_task(self._drain(lane), name=f"lane-{tp.topic}-{tp.partition}")
                 self._update_lag()
@@ -205,10 +221,8 @@ class TransactionalProcessor:
         while lane.active and lane.pending:
             msgs = lane.pending[:size]
             del lane.pending[:size]
-            if lane.paused and len(lane.pending) < size and self.consumer is not None:
-                with contextlib.suppress(Exception):  # revoked meanwhile: nothing to resume
-                    self.consumer.resume(lane.tp)
-                lane.paused = False
+            if len(lane.pending) < size:
+                lane.resume(self.consumer)
             async with lane.lock:
                 if not lane.active:
                     return
@@ -231,8 +245,7 @@ class TransactionalProcessor:
         """The group assigned ``tp``: a new lane, a new producer, positioned at the committed offset."""
         old = self._lanes.pop(tp, None)
         if old is not None:  # assigned again without a revocation in between: settle the old lane
-            old.active = False
-            old.pending.clear()
+            old.retire()
             async with old.lock:
                 pass
         lane = self._lanes[tp] = _Lane(tp)
@@ -244,8 +257,7 @@ class TransactionalProcessor:
         """``tp`` was revoked (or the worker stops): wait for its transaction in flight, close its producer."""
         lane = self._lanes.pop(tp, None)
         if lane is not None:
-            lane.active = False
-            lane.pending.clear()
+            lane.retire()
             async with lane.lock:
                 await self.close_writer(tp)
         else:
@@ -334,10 +346,7 @@ class TransactionalProcessor:
         lane = self._lanes.get(tp)
         if lane is not None:
             lane.pending.clear()
-            if lane.paused:
-                with contextlib.suppress(Exception):
-                    self.consumer.resume(tp)
-                lane.paused = False
+            lane.resume(self.consumer)
         self.consumer.seek(tp, committed)
         self._next_offset[tp] = committed
 
@@ -395,8 +404,7 @@ class TransactionalProcessor:
             log.warning("producer fenced: partition now owned elsewhere", partition=tp.partition)
             lane = self._lanes.get(tp)
             if lane is not None:  # not reopened until the group assigns it again
-                lane.active = False
-                lane.pending.clear()
+                lane.retire()
             await self.close_writer(tp)
             return False
         except asyncio.CancelledError:
