@@ -28,6 +28,8 @@ from tests.kafkautil import (
 )
 from worker import metrics as m
 from worker.app import serve
+from worker.config import Settings
+from worker.readback import Read
 
 pytestmark = pytest.mark.kafka
 
@@ -240,17 +242,22 @@ async def test_producer_left_in_fatal_state_is_replaced(
 
     monkeypatch.setattr(AIOKafkaProducer, "commit_transaction", failing_commit)
     aborted0 = m.TRANSACTIONS.labels("aborted")._value.get()
-    stop = asyncio.Event()
-    task = asyncio.create_task(serve(settings, stop=stop, install_signals=False, scheduler=False))
-    try:
-        dets = await read_all(bootstrap, settings.topic_determinations, expect=len(valid), timeout=90, idle=2)
-    finally:
-        stop.set()
-        assert await asyncio.wait_for(task, 30) == 0
+    dets = await _serve_until_determined(bootstrap, settings, len(valid))
     print(f"[fatal-producer] injected {len(injected)} fatal commit failures")
     assert len(injected) == 3
     assert m.TRANSACTIONS.labels("aborted")._value.get() - aborted0 >= 3
     _exactly_once(dets, {r["request_id"] for r in valid})
+
+
+async def _serve_until_determined(bootstrap: str, settings: Settings, expect: int) -> list[Read]:
+    """Run the worker in this process until ``expect`` determinations are read; it must exit 0."""
+    stop = asyncio.Event()
+    task = asyncio.create_task(serve(settings, stop=stop, install_signals=False, scheduler=False))
+    try:
+        return await read_all(bootstrap, settings.topic_determinations, expect=expect, timeout=90, idle=2)
+    finally:
+        stop.set()
+        assert await asyncio.wait_for(task, 30) == 0
 
 
 def _free_port() -> int:
@@ -441,13 +448,7 @@ async def test_fetch_error_restarts_the_loop_and_loses_nothing(
         return await original(self, *partitions, **kwargs)
 
     monkeypatch.setattr(AIOKafkaConsumer, "getmany", flaky_getmany)
-    stop = asyncio.Event()
-    task = asyncio.create_task(serve(settings, stop=stop, install_signals=False, scheduler=False))
-    try:
-        dets = await read_all(bootstrap, settings.topic_determinations, expect=len(valid), timeout=90, idle=2)
-    finally:
-        stop.set()
-        assert await asyncio.wait_for(task, 30) == 0
+    dets = await _serve_until_determined(bootstrap, settings, len(valid))
     print(f"[fetch-error] injected {len(raised)} fetch errors")
     assert len(raised) == 3
     _exactly_once(dets, {r["request_id"] for r in valid})
