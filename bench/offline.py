@@ -1,6 +1,6 @@
 """Offline throughput of the hot path on one core: parse + evaluate + serialize.
 
-    .venv/bin/python bench/offline.py [--seconds 2] [--rounds 3] [--variants 5000] [--profile]
+    .venv/bin/python bench/offline.py [--seconds 2] [--rounds 3] [--variants 5000] [--profile | --stages]
 
 Per request: ``PARequest.model_validate_json(bytes)`` -> ``evaluate(request, received_at)`` ->
 the determination's JSON bytes (pydantic's ``to_json``, what the worker publishes). The input is
@@ -10,6 +10,11 @@ request id, member id and document ids, jittered ECOG, document, start and thera
 three agent spellings (generic, brand, upper case) and ICD-10 formats, sometimes a requested
 quantity, sometimes no ECOG or one prior line fewer: approvals, pends for clinical review and for
 missing information all occur. Seeded: every run measures the same mix.
+
+``--stages`` prints what each stage costs on its own (best of five passes over the mix), the
+engine's parts too (each criterion timed over the requests it applies to, memo tables warm):
+where a request's time goes, and what pydantic's parse and serialization cost whatever the
+engine does.
 
 Each round reports wall-clock and CPU-time rates: on a shared, noisy machine the CPU-time rate
 (requests per second of this process's CPU) is the steadier figure of what one core does.
@@ -37,6 +42,9 @@ sys.path.insert(0, str(ROOT))
 
 from contracts import PADetermination, PARequest  # noqa: E402
 from policy import DEFAULT_SETTINGS, evaluate  # noqa: E402
+from policy.criteria import CONTINUATION_CRITERIA, INITIAL_CRITERIA  # noqa: E402
+from policy.engine import facts_for  # noqa: E402
+from policy.ids import canonical_request  # noqa: E402
 
 EXAMPLES = sorted((ROOT / "contracts" / "examples" / "valid").glob("*.json"))
 DATE_FIELDS = (
@@ -162,16 +170,58 @@ def run(payloads: list[bytes], seconds: float) -> Round:
     return Round(done, time.perf_counter() - wall0, time.process_time() - cpu0, outcomes)
 
 
+def stages(payloads: list[bytes]) -> list[tuple[str, float]]:
+    """Microseconds per request of each stage on its own, best of five passes over ``payloads``."""
+    validate = PARequest.model_validate_json
+    dump = PADetermination.__pydantic_serializer__.to_json
+    requests = [validate(p) for p in payloads]
+    determinations = [evaluate(r, r.received_at) for r in requests]
+
+    def best(f: Callable[[Any], object], items: list[Any]) -> float:
+        times = []
+        for _ in range(5):
+            t0 = time.perf_counter()
+            for x in items:
+                f(x)
+            times.append(time.perf_counter() - t0)
+        return min(times) * 1e6 / len(items)
+
+    facts = [facts_for(r, r.received_at) for r in requests]
+    criteria = {c.id: c for c in (*INITIAL_CRITERIA, *CONTINUATION_CRITERIA)}.values()
+    per_criterion = []
+    for c in criteria:
+        using = [
+            f
+            for f in facts
+            if c in (INITIAL_CRITERIA if f.request.request_type == "initial" else CONTINUATION_CRITERIA)
+        ]
+        share = len(using) / len(facts)
+        per_criterion.append((f"  criterion {c.id} (in {share:.0%} of requests)", best(c.evaluate, using)))
+    return [
+        ("parse: PARequest.model_validate_json", best(validate, payloads)),
+        ("evaluate: policy engine", best(lambda r: evaluate(r, r.received_at), requests)),
+        ("  dates and quantity plan (facts_for)", best(lambda r: facts_for(r, r.received_at), requests)),
+        *per_criterion,
+        ("  the request's canonical JSON (hashed for the id)", best(canonical_request, requests)),
+        ("serialize: the determination's JSON", best(dump, determinations)),
+    ]
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seconds", type=float, default=2.0, help="wall seconds per round (default 2)")
     parser.add_argument("--rounds", type=int, default=3, help="rounds; the median is the figure (default 3)")
     parser.add_argument("--variants", type=int, default=5000, help="distinct requests in the mix (default 5000)")
     parser.add_argument("--profile", action="store_true", help="one round under cProfile, top functions")
+    parser.add_argument("--stages", action="store_true", help="what each stage costs on its own")
     args = parser.parse_args()
 
     payloads = variants(args.variants)
     run(payloads, 0.5)  # warm up caches and the interpreter
+    if args.stages:
+        for name, us in stages(payloads):
+            print(f"{name:<55} {us:6.1f} us")
+        return 0
     if args.profile:
         profiler = cProfile.Profile()
         profiler.enable()

@@ -71,15 +71,11 @@ def decide(results: list[CriterionResult], settings: PolicySettings) -> tuple[De
     return "approved", None
 
 
-def evaluate(request: PARequest, now: datetime, settings: PolicySettings = DEFAULT_SETTINGS) -> PADetermination:
-    """Evaluate ``request`` under policy MP-RX-FP-120-24 at time ``now`` (timezone-aware).
-
-    Deterministic: the same request, ``now`` and settings give an identical determination; the
-    ``determination_id`` does not depend on ``now`` at all.
-    """
+def facts_for(request: PARequest, now: datetime, settings: PolicySettings = DEFAULT_SETTINGS) -> Facts:
+    """What the criteria read: the request, the settings, the receipt and decision dates, and
+    the authorization period's labeled quantity plan."""
     if now.tzinfo is None or now.utcoffset() is None:
         raise ValueError("now must be a timezone-aware datetime")
-    received_on = utc_date(request.received_at)
     decided_on = utc_date(now)
     start: date = request.drug.requested_start_date or decided_on
     valid_from, valid_through = authorization_period(start, settings.authorization_months)
@@ -88,7 +84,17 @@ def evaluate(request: PARequest, now: datetime, settings: PolicySettings = DEFAU
     plan = quantity_plan(
         therapy_start, valid_from, valid_through, is_responder(request, valid_from), settings.step_up_whole_vial_billing
     )
-    facts = Facts(request, settings, received_on, decided_on, plan)
+    return Facts(request, settings, utc_date(request.received_at), decided_on, plan)
+
+
+def evaluate(request: PARequest, now: datetime, settings: PolicySettings = DEFAULT_SETTINGS) -> PADetermination:
+    """Evaluate ``request`` under policy MP-RX-FP-120-24 at time ``now`` (timezone-aware).
+
+    Deterministic: the same request, ``now`` and settings give an identical determination; the
+    ``determination_id`` does not depend on ``now`` at all.
+    """
+    facts = facts_for(request, now, settings)
+    plan = facts.plan
     criteria = INITIAL_CRITERIA if request.request_type == "initial" else CONTINUATION_CRITERIA
     results = [c.evaluate(facts) for c in criteria]
     decision, pend_reason = decide(results, settings)
@@ -102,8 +108,8 @@ def evaluate(request: PARequest, now: datetime, settings: PolicySettings = DEFAU
             {
                 "authorization_id": authorization_id(det_id, settings.hcpcs),
                 "hcpcs": settings.hcpcs,
-                "valid_from": valid_from,
-                "valid_through": valid_through,
+                "valid_from": plan.valid_from,
+                "valid_through": plan.valid_through,
                 "max_units": plan.max_units if requested is None else min(requested, plan.max_units),
                 "schedule": list(plan.schedule),
             },
