@@ -9,7 +9,8 @@ a realistic mix built from ``contracts/examples/valid``: a two-week stream of re
 request id, member id and document ids, jittered ECOG, document, start and therapy dates, one of
 three agent spellings (generic, brand, upper case) and ICD-10 formats, sometimes a requested
 quantity, sometimes no ECOG or one prior line fewer: approvals, pends for clinical review and for
-missing information all occur. Seeded: every run measures the same mix.
+missing information all occur. Seeded: every run measures the same mix. The process runs
+with the worker's runtime tuning (``worker/runtime.py``, ``PA_GC_GEN0_THRESHOLD``).
 
 ``--stages`` prints what each stage costs on its own (best of five passes over the mix), the
 engine's parts too (each criterion timed over the requests it applies to, memo tables warm):
@@ -45,6 +46,8 @@ from policy import DEFAULT_SETTINGS, evaluate  # noqa: E402
 from policy.criteria import CONTINUATION_CRITERIA, INITIAL_CRITERIA  # noqa: E402
 from policy.engine import facts_for  # noqa: E402
 from policy.ids import canonical_request  # noqa: E402
+from worker.config import Settings  # noqa: E402
+from worker.runtime import tune_gc  # noqa: E402
 
 EXAMPLES = sorted((ROOT / "contracts" / "examples" / "valid").glob("*.json"))
 DATE_FIELDS = (
@@ -217,6 +220,7 @@ def main() -> int:
     args = parser.parse_args()
 
     payloads = variants(args.variants)
+    tune_gc(Settings().gc_gen0_threshold)  # the worker's runtime tuning (worker/runtime.py)
     run(payloads, 0.5)  # warm up caches and the interpreter
     if args.stages:
         for name, us in stages(payloads):

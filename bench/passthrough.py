@@ -1,5 +1,6 @@
 """The throughput baseline: the worker's own consumer, transactional producers and batch
-settings (``TransactionalProcessor``), copying bytes without parsing or evaluating.
+settings (``TransactionalProcessor``) and its runtime tuning, copying bytes without parsing or
+evaluating.
 
     python -m bench.passthrough   # configured by the same PA_* environment as the worker
 """
@@ -11,11 +12,13 @@ import signal
 
 from worker.config import load
 from worker.handler import Handled, OutRecord, Source
+from worker.runtime import tune_gc
 from worker.service import TransactionalProcessor
 
 
 async def main() -> int:
     settings = load()
+    tune_gc(settings.gc_gen0_threshold)  # as the worker's entry point does
     out_topic = settings.topic_determinations
 
     def copy(key: bytes | None, value: bytes | None, source: Source) -> Handled:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import signal
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -102,6 +103,7 @@ async def serve(
         group_id=settings.group_id,
         requests=requests,
         scheduler=scheduler,
+        gc_gen0_threshold=gc.get_threshold()[0],
     )
     components: list[TransactionalProcessor | ReauthScheduler] = [c for c in (processor, sched) if c is not None]
     started: list[TransactionalProcessor | ReauthScheduler] = []

@@ -92,9 +92,11 @@ def main(argv: list[str] | None = None) -> int:
     from worker import logs
     from worker.app import serve
     from worker.config import load
+    from worker.runtime import tune_gc
 
     settings = load()
     logs.configure(settings.log_format, settings.log_level)
+    tune_gc(settings.gc_gen0_threshold)
     if args.command == "run":
         return asyncio.run(
             serve(

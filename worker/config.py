@@ -93,6 +93,13 @@ class Settings(BaseSettings):
     topic_partitions: int = Field(6, ge=1, le=1000, description="Partitions of topics created at start.")
     topic_replication_factor: int = Field(1, ge=1, le=10, description="Replication of topics created at start.")
     shutdown_timeout_seconds: float = Field(20.0, gt=0, le=600, description="Bound on graceful shutdown.")
+    gc_gen0_threshold: int = Field(
+        50_000,
+        ge=0,
+        le=10_000_000,
+        description="Allocations between young-generation garbage collections (Python's default is 700; "
+        "0 keeps Python's defaults). See worker/runtime.py.",
+    )
 
     @field_validator("log_level", "log_format", mode="before")
     @classmethod

@@ -199,6 +199,9 @@ async def test_two_workers_split_partitions_and_survive_one_dying(bootstrap: str
     _exactly_once(dets, {r["request_id"] for r in valid})
     logs = (tmp_path / "a.log").read_text() + (tmp_path / "b.log").read_text()
     assert "partition assigned" in logs
+    # Each process applied its runtime tuning (worker/runtime.py) before it started serving.
+    starts = [json.loads(line) for line in logs.splitlines() if '"pa-worker starting"' in line]
+    assert [s["gc_gen0_threshold"] for s in starts] == [50_000, 50_000]
 
 
 async def test_sigterm_exits_zero_within_bound(bootstrap: str, unique: str, tmp_path: Path) -> None:
