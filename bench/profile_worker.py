@@ -21,6 +21,7 @@ from tests.broker import kafka_broker  # noqa: E402
 from tests.kafkautil import create_topics, encode, make_requests, produce, settings_for  # noqa: E402
 from worker import metrics as m  # noqa: E402
 from worker.app import serve  # noqa: E402
+from worker.runtime import tune_gc  # noqa: E402
 
 
 async def main() -> int:
@@ -34,6 +35,7 @@ async def main() -> int:
             scheduler_enabled=False,
         )
         await create_topics(settings)
+        tune_gc(settings.gc_gen0_threshold)  # as `pa-worker run` does
         await produce(broker.bootstrap_servers, settings.topic_requests, (encode(r) for r in make_requests(n)))
         stop = asyncio.Event()
         profiler = Profiler(async_mode="enabled")
