@@ -33,7 +33,9 @@ async def _start_with_retry(start: Callable[[], object], what: str, stop: asynci
             await start()  # type: ignore[misc]
             return True
         except KafkaError as exc:
-            log.warning("kafka not reachable; retrying", component=what, error=type(exc).__name__, retry_in=delay)
+            log.warning(
+                "kafka not ready; retrying", component=what, error=type(exc).__name__, reason=str(exc), retry_in=delay
+            )
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), timeout=delay)
             delay = min(delay * 2, 10.0)

@@ -8,9 +8,9 @@ from collections.abc import Awaitable, Callable, Sequence
 from functools import lru_cache
 from typing import Any
 
-from aiokafka import ConsumerRebalanceListener, TopicPartition
+from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import TopicAlreadyExistsError
+from aiokafka.errors import KafkaError, TopicAlreadyExistsError
 from aiokafka.partitioner import murmur2
 
 from worker.config import Settings
@@ -23,6 +23,26 @@ def partition_for(key: bytes, partitions: int) -> int:
     Cached (aiokafka's murmur2 is pure Python): a member's determination and authorization
     state share the key, and members come back."""
     return int((murmur2(key) & 0x7FFFFFFF) % partitions)
+
+
+METADATA_MAX_AGE_MS = 30_000
+"""How often the group consumers refresh cluster metadata: partitions added to a topic are
+taken up within this (aiokafka's default, 5 minutes, left them unread that long)."""
+
+
+class TopicsMissing(KafkaError):  # type: ignore[misc]
+    """Topics a component needs are not in the cluster's metadata (yet)."""
+
+
+async def require_topics(consumer: AIOKafkaConsumer, topics: Sequence[str]) -> None:
+    """Raise :class:`TopicsMissing` unless every topic of ``topics`` is in the cluster's metadata.
+
+    A consumer that subscribes to a topic its metadata does not show yet joins the group with no
+    partitions, looks ready, and notices the topic only at its next metadata refresh. Checked
+    before subscribing, so a worker started ahead of its topics is not ready and retries."""
+    missing = sorted(set(topics) - set(await consumer.topics()))
+    if missing:
+        raise TopicsMissing(f"topics not found: {', '.join(missing)}")
 
 
 def producer_kwargs(settings: Settings) -> dict[str, Any]:

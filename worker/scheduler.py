@@ -32,7 +32,7 @@ from datetime import UTC, date, datetime
 from datetime import time as dtime
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
-from aiokafka.errors import ProducerFenced
+from aiokafka.errors import KafkaError, ProducerFenced
 from pydantic import ValidationError
 
 from contracts.internal import AuthorizationState
@@ -41,7 +41,7 @@ from policy.reauth import build_reauth_due, reauth_due_on
 from worker import metrics as m
 from worker.config import Settings
 from worker.handler import CE_TYPE_REAUTH_DUE, cloudevent_headers
-from worker.kafka import PartitionListener, producer_kwargs
+from worker.kafka import METADATA_MAX_AGE_MS, PartitionListener, producer_kwargs, require_topics
 from worker.logs import get_logger
 
 log = get_logger("pa_worker.scheduler")
@@ -94,8 +94,15 @@ class ReauthScheduler:
             session_timeout_ms=self.settings.kafka_session_timeout_ms,
             heartbeat_interval_ms=max(1_000, self.settings.kafka_session_timeout_ms // 10),
             rebalance_timeout_ms=60_000,
+            metadata_max_age_ms=METADATA_MAX_AGE_MS,
         )
         await self.consumer.start()
+        try:
+            await require_topics(self.consumer, [self.topic, self.settings.topic_reauth_due])
+        except KafkaError:
+            await self.consumer.stop()
+            self.consumer = None
+            raise
         self.consumer.subscribe(
             [self.topic], listener=PartitionListener(self.lock, self.acquire, self.release, self.refresh_gauges)
         )

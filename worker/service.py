@@ -26,13 +26,13 @@ from datetime import UTC, datetime
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
-from aiokafka.errors import ProducerFenced
+from aiokafka.errors import KafkaError, ProducerFenced
 from aiokafka.structs import ConsumerRecord
 
 from worker import metrics as m
 from worker.config import Settings
 from worker.handler import Handled, OutRecord, RequestHandler, Source, internal_error
-from worker.kafka import PartitionListener, partition_for, producer_kwargs
+from worker.kafka import METADATA_MAX_AGE_MS, PartitionListener, partition_for, producer_kwargs, require_topics
 from worker.logs import get_logger
 
 log = get_logger("pa_worker.service")
@@ -155,8 +155,15 @@ class TransactionalProcessor:
             heartbeat_interval_ms=max(1_000, self.settings.kafka_session_timeout_ms // 10),
             max_poll_interval_ms=300_000,
             rebalance_timeout_ms=60_000,
+            metadata_max_age_ms=METADATA_MAX_AGE_MS,
         )
         await self.consumer.start()
+        try:
+            await require_topics(self.consumer, [self.topic] + ([self.index_topic] if self.index_topic else []))
+        except KafkaError:
+            await self.consumer.stop()
+            self.consumer = None
+            raise
         if self.index_topic is not None:
             # auto_offset_reset=earliest: a newly assigned partition's own reset must never race
             # the explicit seek to the beginning and land at the end.

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+import urllib.error
 import urllib.request
 from collections import Counter
 from pathlib import Path
@@ -455,3 +456,74 @@ async def test_fetch_error_restarts_the_loop_and_loses_nothing(
     print(f"[fetch-error] injected {len(raised)} fetch errors")
     assert len(raised) == 3
     _exactly_once(dets, {r["request_id"] for r in valid})
+
+
+async def test_worker_started_before_its_topics_waits_not_ready_then_takes_them(bootstrap: str, unique: str) -> None:
+    """A worker started before its topics exist (a new cluster, or `--create-topics` racing the
+    metadata) must not join the group with no partitions and sit idle until aiokafka's next
+    metadata refresh: it is not ready, retries, and takes its partitions once the topics exist."""
+    port = _free_port()
+    settings = settings_for(bootstrap, unique, scheduler_enabled=False).model_copy(update={"metrics_port": port})
+    stop = asyncio.Event()
+    task = asyncio.create_task(serve(settings, stop=stop, install_signals=False, scheduler=False))
+    try:
+        await asyncio.sleep(6)
+        with pytest.raises(urllib.error.HTTPError, match="503"):
+            await asyncio.to_thread(_get, port, "/readyz")
+        await create_topics(settings)
+        t0 = time.monotonic()
+        valid = make_requests(20, prefix=f"nt{unique[:4]}")
+        await produce(bootstrap, settings.topic_requests, (encode(r) for r in valid))
+        dets = await read_all(bootstrap, settings.topic_determinations, expect=len(valid), timeout=25, idle=1)
+        took = time.monotonic() - t0
+        print(f"[topics-late] {len(dets)}/{len(valid)} determined {took:.1f} s after the topics were created")
+        _exactly_once(dets, {r["request_id"] for r in valid})
+        assert (await asyncio.to_thread(_get, port, "/readyz"))[0] == 200
+    finally:
+        stop.set()
+        assert await asyncio.wait_for(task, 30) == 0
+
+
+async def test_partitions_added_to_the_input_topic_are_taken_up(bootstrap: str, unique: str) -> None:
+    """Scaling the input topic from 2 to 4 partitions (index topic first, as the runbook says):
+    the running worker takes the new partitions up at its next metadata refresh
+    (METADATA_MAX_AGE_MS, 30 s) and determines what arrives on them, exactly once."""
+    from aiokafka import AIOKafkaProducer
+    from aiokafka.admin import AIOKafkaAdminClient, NewPartitions
+
+    from worker.kafka import METADATA_MAX_AGE_MS
+
+    settings = settings_for(bootstrap, unique, topic_partitions=2, scheduler_enabled=False)
+    await create_topics(settings)
+    before = make_requests(10, prefix=f"pb{unique[:4]}")
+    after = make_requests(20, prefix=f"pa{unique[:4]}")
+    stop = asyncio.Event()
+    task = asyncio.create_task(serve(settings, stop=stop, install_signals=False, scheduler=False))
+    try:
+        await produce(bootstrap, settings.topic_requests, (encode(r) for r in before))
+        assert len(await read_all(bootstrap, settings.topic_determinations, expect=10, timeout=60, idle=0.5)) == 10
+        admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+        await admin.start()
+        try:
+            for topic in (settings.topic_request_index, settings.topic_requests):
+                await admin.create_partitions({topic: NewPartitions(total_count=4)})
+        finally:
+            await admin.close()
+        t0 = time.monotonic()
+        producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
+        await producer.start()
+        try:
+            for i, r in enumerate(after):  # only the new partitions 2 and 3
+                key, value = encode(r)
+                await producer.send_and_wait(settings.topic_requests, value, key=key, partition=2 + i % 2)
+        finally:
+            await producer.stop()
+        dets = await read_all(
+            bootstrap, settings.topic_determinations, expect=30, timeout=METADATA_MAX_AGE_MS / 1000 + 45, idle=1
+        )
+        took = time.monotonic() - t0
+        print(f"[new-partitions] {len(dets) - 10}/{len(after)} on the new partitions determined within {took:.1f} s")
+        _exactly_once(dets, {r["request_id"] for r in before + after})
+    finally:
+        stop.set()
+        assert await asyncio.wait_for(task, 30) == 0
