@@ -527,3 +527,28 @@ async def test_partitions_added_to_the_input_topic_are_taken_up(bootstrap: str, 
     finally:
         stop.set()
         assert await asyncio.wait_for(task, 30) == 0
+
+
+async def test_scheduler_started_before_its_topics_is_not_ready_until_they_exist(bootstrap: str, unique: str) -> None:
+    port = _free_port()
+    settings = settings_for(bootstrap, unique).model_copy(update={"metrics_port": port})
+    stop = asyncio.Event()
+    task = asyncio.create_task(serve(settings, stop=stop, install_signals=False, requests=False, scheduler=True))
+    try:
+        await asyncio.sleep(6)
+        with pytest.raises(urllib.error.HTTPError, match="503"):
+            await asyncio.to_thread(_get, port, "/readyz")
+        await create_topics(settings)
+        deadline = time.monotonic() + 40
+        status = 0
+        while time.monotonic() < deadline and status != 200:
+            await asyncio.sleep(1)
+            try:
+                status = (await asyncio.to_thread(_get, port, "/readyz"))[0]
+            except urllib.error.HTTPError:
+                continue
+        print(f"[topics-late] scheduler ready: {status == 200}")
+        assert status == 200
+    finally:
+        stop.set()
+        assert await asyncio.wait_for(task, 30) == 0
