@@ -309,8 +309,8 @@ class TransactionalProcessor:
         itp = TopicPartition(self.index_topic, partition)
         seen: dict[str, str] = {}
         async with self._index_lock:
-            parts = reader.partitions_for_topic(self.index_topic)
-            if parts is None:
+            parts = reader.partitions_for_topic(self.index_topic) or set()
+            if partition not in parts:  # the cached metadata may predate partitions just added
                 await reader._client.force_metadata_update()
                 parts = reader.partitions_for_topic(self.index_topic) or set()
             if partition not in parts:

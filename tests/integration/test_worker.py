@@ -484,10 +484,13 @@ async def test_worker_started_before_its_topics_waits_not_ready_then_takes_them(
         assert await asyncio.wait_for(task, 30) == 0
 
 
-async def test_partitions_added_to_the_input_topic_are_taken_up(bootstrap: str, unique: str) -> None:
+async def test_partitions_added_to_the_input_topic_are_taken_up(
+    bootstrap: str, unique: str, capfd: pytest.CaptureFixture[str]
+) -> None:
     """Scaling the input topic from 2 to 4 partitions (index topic first, as the runbook says):
     the running worker takes the new partitions up at its next metadata refresh
-    (METADATA_MAX_AGE_MS, 30 s) and determines what arrives on them, exactly once."""
+    (METADATA_MAX_AGE_MS, 30 s) and determines what arrives on them, exactly once, with
+    request-id deduplication working on the new partitions too."""
     from aiokafka import AIOKafkaProducer
     from aiokafka.admin import AIOKafkaAdminClient, NewPartitions
 
@@ -512,18 +515,33 @@ async def test_partitions_added_to_the_input_topic_are_taken_up(bootstrap: str, 
         t0 = time.monotonic()
         producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
         await producer.start()
-        try:
-            for i, r in enumerate(after):  # only the new partitions 2 and 3
+
+        async def send_to_new_partitions(reqs: list[dict[str, Any]]) -> None:
+            for i, r in enumerate(reqs):
                 key, value = encode(r)
                 await producer.send_and_wait(settings.topic_requests, value, key=key, partition=2 + i % 2)
+
+        try:
+            await send_to_new_partitions(after)
+            dets = await read_all(
+                bootstrap, settings.topic_determinations, expect=30, timeout=METADATA_MAX_AGE_MS / 1000 + 45, idle=1
+            )
+            took = time.monotonic() - t0
+            print(f"[new-partitions] {len(dets) - 10}/{len(after)} on the new partitions determined in {took:.1f} s")
+            duplicates0 = m.DUPLICATES._value.get()
+            await send_to_new_partitions(after[:6])  # the same submissions again, same partitions
+            deadline = time.monotonic() + 30
+            while m.DUPLICATES._value.get() - duplicates0 < 6 and time.monotonic() < deadline:
+                await asyncio.sleep(0.2)
         finally:
             await producer.stop()
-        dets = await read_all(
-            bootstrap, settings.topic_determinations, expect=30, timeout=METADATA_MAX_AGE_MS / 1000 + 45, idle=1
-        )
-        took = time.monotonic() - t0
-        print(f"[new-partitions] {len(dets) - 10}/{len(after)} on the new partitions determined within {took:.1f} s")
+        assert m.DUPLICATES._value.get() - duplicates0 == 6
+        dets = await read_all(bootstrap, settings.topic_determinations, expect=30, timeout=30, idle=1)
         _exactly_once(dets, {r["request_id"] for r in before + after})
+        out, err = capfd.readouterr()
+        assert out.count("partition assigned") >= 4
+        # the index reader's cached metadata predates the new index partitions: it must look again
+        assert "request index has no such partition" not in out + err
     finally:
         stop.set()
         assert await asyncio.wait_for(task, 30) == 0
