@@ -28,7 +28,7 @@ async def main() -> int:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    proc = TransactionalProcessor(settings, copy)
+    proc = TransactionalProcessor(settings, copy, output_topics=(out_topic,))
     await proc.start()
     try:
         await proc.run(stop)

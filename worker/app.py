@@ -74,6 +74,7 @@ async def serve(
             settings,
             handler.handle,
             index_topic=settings.topic_request_index,
+            output_topics=(settings.topic_determinations, settings.topic_dlq, settings.topic_authorizations),
             on_committed=record_request_metrics,
         )
         if requests

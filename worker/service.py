@@ -20,7 +20,7 @@ import asyncio
 import contextlib
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -97,10 +97,15 @@ class TransactionalProcessor:
         handle: Handle,
         *,
         index_topic: str | None = None,
+        output_topics: Sequence[str] = (),
         on_committed: Callable[[list[Handled], float], None] | None = None,
         role: str = "requests",
     ) -> None:
         self.settings = settings
+        self.output_topics = tuple(output_topics)
+        """Topics ``handle`` writes to: like the input, they must exist before the group is joined
+        (a misspelt name must not start a worker whose every transaction fails, or, on a cluster
+        that auto-creates topics, publish to a topic nobody reads)."""
         self.handle = handle
         self.topic = settings.topic_requests
         self.group_id = settings.group_id
@@ -159,7 +164,9 @@ class TransactionalProcessor:
         )
         await self.consumer.start()
         try:
-            await require_topics(self.consumer, [self.topic] + ([self.index_topic] if self.index_topic else []))
+            await require_topics(
+                self.consumer, [self.topic, *([self.index_topic] if self.index_topic else []), *self.output_topics]
+            )
         except KafkaError:
             await self.consumer.stop()
             self.consumer = None

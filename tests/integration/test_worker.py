@@ -570,3 +570,28 @@ async def test_scheduler_started_before_its_topics_is_not_ready_until_they_exist
     finally:
         stop.set()
         assert await asyncio.wait_for(task, 30) == 0
+
+
+async def test_misspelt_output_topic_keeps_the_worker_out_of_the_group(
+    bootstrap: str, unique: str, capfd: pytest.CaptureFixture[str]
+) -> None:
+    """An output topic that does not exist (a typo in PA_TOPIC_DETERMINATIONS) must not start a
+    worker whose every transaction would fail, or that a topic-auto-creating cluster would let
+    publish where nobody reads: not ready, and the log names the topic."""
+    port = _free_port()
+    settings = settings_for(bootstrap, unique, scheduler_enabled=False).model_copy(update={"metrics_port": port})
+    await create_topics(settings)
+    typo = f"pa.determinatons.{unique}"
+    wrong = settings.model_copy(update={"topic_determinations": typo})
+    stop = asyncio.Event()
+    task = asyncio.create_task(serve(wrong, stop=stop, install_signals=False, scheduler=False))
+    try:
+        await asyncio.sleep(6)
+        with pytest.raises(urllib.error.HTTPError, match="503"):
+            await asyncio.to_thread(_get, port, "/readyz")
+    finally:
+        stop.set()
+        assert await asyncio.wait_for(task, 30) == 0
+    out, _ = capfd.readouterr()
+    assert f"topics not found: {typo}" in out
+    assert "partition assigned" not in out
