@@ -7,7 +7,7 @@ partition, so those collections keep rescanning live objects: with Python's defa
 collector took ~12% of the worker's CPU per request (``make bench``'s drain: 141-149 us per
 request with the defaults, 126-128 us with a threshold of 50,000, 124-126 us with the collector
 off). The threshold only spaces the young collections out; reference cycles are still
-collected, and the drain's peak RSS was the same (~115-120 MB). :func:`gc.freeze` first moves
+collected, and the drain's peak RSS was the same (110-125 MB). :func:`gc.freeze` first moves
 everything alive after start-up (modules, pydantic schemas, policy tables) out of the
 collector's sight for good, so the older-generation collections no longer walk it.
 """
