@@ -167,20 +167,20 @@ class TransactionalProcessor:
             await require_topics(
                 self.consumer, [self.topic, *([self.index_topic] if self.index_topic else []), *self.output_topics]
             )
-        except KafkaError:
+            if self.index_topic is not None:
+                # auto_offset_reset=earliest: a newly assigned partition's own reset must never race
+                # the explicit seek to the beginning and land at the end.
+                self._index_reader = AIOKafkaConsumer(
+                    **self.settings.kafka_kwargs(),
+                    isolation_level="read_committed",
+                    enable_auto_commit=False,
+                    auto_offset_reset="earliest",
+                )
+                await self._index_reader.start()
+        except KafkaError:  # start() is retried: leave nothing running behind
             await self.consumer.stop()
-            self.consumer = None
+            self.consumer = self._index_reader = None
             raise
-        if self.index_topic is not None:
-            # auto_offset_reset=earliest: a newly assigned partition's own reset must never race
-            # the explicit seek to the beginning and land at the end.
-            self._index_reader = AIOKafkaConsumer(
-                **self.settings.kafka_kwargs(),
-                isolation_level="read_committed",
-                enable_auto_commit=False,
-                auto_offset_reset="earliest",
-            )
-            await self._index_reader.start()
         self.listener = PartitionListener(self.lock, self.acquire, self.release, self.assignment_changed)
         self.consumer.subscribe([self.topic], listener=self.listener)
 
