@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import time
 import urllib.error
 import urllib.request
 from collections import Counter
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -70,18 +72,13 @@ async def test_mixed_stream_one_determination_per_valid_one_dlq_per_invalid(boot
     n_bad = len(INVALID) + len(GARBAGE)
     await produce(bootstrap, settings.topic_requests, records)
 
-    stop = asyncio.Event()
     ports: list[int] = []
-    task = asyncio.create_task(serve(settings, stop=stop, install_signals=False, on_ready=ports.append))
-    try:
+    async with _serving(settings, on_ready=ports.append):
         dets = await read_all(bootstrap, settings.topic_determinations, expect=len(valid), timeout=90)
         dlq = await read_all(bootstrap, settings.topic_dlq, expect=n_bad, timeout=30)
         scraped = (await asyncio.to_thread(_get, ports[0], "/metrics"))[1]
         assert (await asyncio.to_thread(_get, ports[0], "/readyz"))[0] == 200
         assert (await asyncio.to_thread(_get, ports[0], "/healthz"))[0] == 200
-    finally:
-        stop.set()
-        assert await asyncio.wait_for(task, 30) == 0
 
     _exactly_once(dets, {r["request_id"] for r in valid})
     for d in dets:
@@ -253,15 +250,29 @@ async def test_producer_left_in_fatal_state_is_replaced(
     _exactly_once(dets, {r["request_id"] for r in valid})
 
 
-async def _serve_until_determined(bootstrap: str, settings: Settings, expect: int) -> list[Read]:
-    """Run the worker in this process until ``expect`` determinations are read; it must exit 0."""
+@contextlib.asynccontextmanager
+async def _serving(settings: Settings, **serve_kwargs: Any) -> AsyncIterator[None]:
+    """The worker's ``serve`` running in this process for the body; it must stop and exit 0."""
     stop = asyncio.Event()
-    task = asyncio.create_task(serve(settings, stop=stop, install_signals=False, scheduler=False))
+    task = asyncio.create_task(serve(settings, stop=stop, install_signals=False, **serve_kwargs))
     try:
-        return await read_all(bootstrap, settings.topic_determinations, expect=expect, timeout=90, idle=2)
+        yield
     finally:
         stop.set()
         assert await asyncio.wait_for(task, 30) == 0
+
+
+async def _assert_not_ready_after_start(port: int) -> None:
+    """Six seconds after start (a join would be done by then), ``/readyz`` still answers 503."""
+    await asyncio.sleep(6)
+    with pytest.raises(urllib.error.HTTPError, match="503"):
+        await asyncio.to_thread(_get, port, "/readyz")
+
+
+async def _serve_until_determined(bootstrap: str, settings: Settings, expect: int) -> list[Read]:
+    """Run the worker in this process until ``expect`` determinations are read; it must exit 0."""
+    async with _serving(settings, scheduler=False):
+        return await read_all(bootstrap, settings.topic_determinations, expect=expect, timeout=90, idle=2)
 
 
 def _free_port() -> int:
@@ -390,27 +401,21 @@ async def test_slow_commit_on_one_partition_holds_up_no_other(
     monkeypatch.setattr(AIOKafkaConsumer, "pause", spy_pause)
     monkeypatch.setattr(AIOKafkaConsumer, "resume", spy_resume)
     ids = {p: {str(r["request_id"]) for r in reqs} for p, reqs in by_partition.items()}
-    stop = asyncio.Event()
-    task = asyncio.create_task(serve(settings, stop=stop, install_signals=False, scheduler=False))
-    try:
-        async with Tail(bootstrap, settings.topic_determinations) as dets:
+    async with _serving(settings, scheduler=False), Tail(bootstrap, settings.topic_determinations) as dets:
 
-            def seen(p: int) -> int:
-                return sum(json.loads(r.value)["request_id"] in ids[p] for r in dets.records)
+        def seen(p: int) -> int:
+            return sum(json.loads(r.value)["request_id"] in ids[p] for r in dets.records)
 
-            deadline = time.monotonic() + 60
-            while seen(1) < len(ids[1]) and time.monotonic() < deadline:
-                await asyncio.sleep(0.05)
-            at_p1_done = time.monotonic()
-            p0_then = seen(0)
-            in_flight_then = m.REGISTRY.get_sample_value("pa_worker_in_flight_requests")
-            await dets.wait(len(ids[0]) + len(ids[1]), timeout=60)
-            await asyncio.sleep(1)
-            in_flight_after = m.REGISTRY.get_sample_value("pa_worker_in_flight_requests")
-            records = list(dets.records)
-    finally:
-        stop.set()
-        assert await asyncio.wait_for(task, 30) == 0
+        deadline = time.monotonic() + 60
+        while seen(1) < len(ids[1]) and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+        at_p1_done = time.monotonic()
+        p0_then = seen(0)
+        in_flight_then = m.REGISTRY.get_sample_value("pa_worker_in_flight_requests")
+        await dets.wait(len(ids[0]) + len(ids[1]), timeout=60)
+        await asyncio.sleep(1)
+        in_flight_after = m.REGISTRY.get_sample_value("pa_worker_in_flight_requests")
+        records = list(dets.records)
     print(
         f"[lanes] partition 1: {len(ids[1])} determined while partition 0's commit hung "
         f"({p0_then} of partition 0 visible then, {in_flight_then} in flight); partition 0 paused "
@@ -464,12 +469,8 @@ async def test_worker_started_before_its_topics_waits_not_ready_then_takes_them(
     metadata refresh: it is not ready, retries, and takes its partitions once the topics exist."""
     port = _free_port()
     settings = settings_for(bootstrap, unique, scheduler_enabled=False).model_copy(update={"metrics_port": port})
-    stop = asyncio.Event()
-    task = asyncio.create_task(serve(settings, stop=stop, install_signals=False, scheduler=False))
-    try:
-        await asyncio.sleep(6)
-        with pytest.raises(urllib.error.HTTPError, match="503"):
-            await asyncio.to_thread(_get, port, "/readyz")
+    async with _serving(settings, scheduler=False):
+        await _assert_not_ready_after_start(port)
         await create_topics(settings)
         t0 = time.monotonic()
         valid = make_requests(20, prefix=f"nt{unique[:4]}")
@@ -479,9 +480,6 @@ async def test_worker_started_before_its_topics_waits_not_ready_then_takes_them(
         print(f"[topics-late] {len(dets)}/{len(valid)} determined {took:.1f} s after the topics were created")
         _exactly_once(dets, {r["request_id"] for r in valid})
         assert (await asyncio.to_thread(_get, port, "/readyz"))[0] == 200
-    finally:
-        stop.set()
-        assert await asyncio.wait_for(task, 30) == 0
 
 
 async def test_partitions_added_to_the_input_topic_are_taken_up(
@@ -500,9 +498,7 @@ async def test_partitions_added_to_the_input_topic_are_taken_up(
     await create_topics(settings)
     before = make_requests(10, prefix=f"pb{unique[:4]}")
     after = make_requests(20, prefix=f"pa{unique[:4]}")
-    stop = asyncio.Event()
-    task = asyncio.create_task(serve(settings, stop=stop, install_signals=False, scheduler=False))
-    try:
+    async with _serving(settings, scheduler=False):
         await produce(bootstrap, settings.topic_requests, (encode(r) for r in before))
         assert len(await read_all(bootstrap, settings.topic_determinations, expect=10, timeout=60, idle=0.5)) == 10
         admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
@@ -542,20 +538,13 @@ async def test_partitions_added_to_the_input_topic_are_taken_up(
         assert out.count("partition assigned") >= 4
         # the index reader's cached metadata predates the new index partitions: it must look again
         assert "request index has no such partition" not in out + err
-    finally:
-        stop.set()
-        assert await asyncio.wait_for(task, 30) == 0
 
 
 async def test_scheduler_started_before_its_topics_is_not_ready_until_they_exist(bootstrap: str, unique: str) -> None:
     port = _free_port()
     settings = settings_for(bootstrap, unique).model_copy(update={"metrics_port": port})
-    stop = asyncio.Event()
-    task = asyncio.create_task(serve(settings, stop=stop, install_signals=False, requests=False, scheduler=True))
-    try:
-        await asyncio.sleep(6)
-        with pytest.raises(urllib.error.HTTPError, match="503"):
-            await asyncio.to_thread(_get, port, "/readyz")
+    async with _serving(settings, requests=False, scheduler=True):
+        await _assert_not_ready_after_start(port)
         await create_topics(settings)
         deadline = time.monotonic() + 40
         status = 0
@@ -567,9 +556,6 @@ async def test_scheduler_started_before_its_topics_is_not_ready_until_they_exist
                 continue
         print(f"[topics-late] scheduler ready: {status == 200}")
         assert status == 200
-    finally:
-        stop.set()
-        assert await asyncio.wait_for(task, 30) == 0
 
 
 async def test_misspelt_output_topic_keeps_the_worker_out_of_the_group(
@@ -583,15 +569,8 @@ async def test_misspelt_output_topic_keeps_the_worker_out_of_the_group(
     await create_topics(settings)
     typo = f"pa.determinatons.{unique}"
     wrong = settings.model_copy(update={"topic_determinations": typo})
-    stop = asyncio.Event()
-    task = asyncio.create_task(serve(wrong, stop=stop, install_signals=False, scheduler=False))
-    try:
-        await asyncio.sleep(6)
-        with pytest.raises(urllib.error.HTTPError, match="503"):
-            await asyncio.to_thread(_get, port, "/readyz")
-    finally:
-        stop.set()
-        assert await asyncio.wait_for(task, 30) == 0
+    async with _serving(wrong, scheduler=False):
+        await _assert_not_ready_after_start(port)
     out, _ = capfd.readouterr()
     assert f"topics not found: {typo}" in out
     assert "partition assigned" not in out
