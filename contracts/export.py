@@ -13,7 +13,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from contracts.models import PADetermination, PAReauthDue, PARequest
+from contracts.models import SEMANTIC_RULES_KEYWORD, PADetermination, PAReauthDue, PARequest
 
 SCHEMA_DIR = Path(__file__).parent / "schemas"
 
@@ -78,19 +78,32 @@ def schema_of(model: type[BaseModel]) -> dict[str, Any]:
     return schema
 
 
+def _semantic_summary(rules: list[dict[str, Any]]) -> str:
+    if not rules:
+        return f"The payload schema expresses every rule of this message ({SEMANTIC_RULES_KEYWORD} is empty)."
+    named = "; ".join(f"{r['id']} ({', '.join(r['fields']) or 'the whole message'})" for r in rules)
+    return (
+        f"Rules the payload schema cannot express, listed with the reason under {SEMANTIC_RULES_KEYWORD} "
+        f"here and in the schema: {named}."
+    )
+
+
 def asyncapi() -> dict[str, Any]:
     channels: dict[str, Any] = {}
     messages: dict[str, Any] = {}
     operations: dict[str, Any] = {}
     for channel, (topic, model, ce_type, description) in TOPICS.items():
         msg = f"{channel}Message"
+        rules = schema_of(model)[SEMANTIC_RULES_KEYWORD]
         messages[msg] = {
             "name": model.model_config.get("title"),
+            "description": _semantic_summary(rules),
             "contentType": "application/json",
             "payload": {"$ref": f"./{model.model_config.get('title')}.v1.json"},
             "headers": _CE_HEADERS if model is not PARequest else {"type": "object"},
             "bindings": {"kafka": {"key": {"type": "string", "description": "member_id"}}},
             "x-cloudevents-type": ce_type,
+            SEMANTIC_RULES_KEYWORD: rules,
         }
         channels[channel] = {
             "address": topic,

@@ -26,23 +26,35 @@ from pydantic import (
     StringConstraints,
     model_validator,
 )
+from pydantic.json_schema import WithJsonSchema
 
 SCHEMA_VERSION = "1"
 
 # --- scalar types ------------------------------------------------------------------------
 
-_RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})$")
+RFC3339_PATTERN = (
+    r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,9})?([Zz]|[+-][0-9]{2}:[0-9]{2})$"
+)
+"""RFC 3339 ``date-time`` (section 5.6: ``T`` or ``t`` between date and time, ``Z``/``z`` or ``±hh:mm``),
+at most 9 fraction digits. Also the ``pattern`` of every timestamp in the published schema."""
+
+_RFC3339 = re.compile(RFC3339_PATTERN)
 
 
 def _rfc3339(value: Any) -> Any:
     if isinstance(value, str):
         if not _RFC3339.match(value):
             raise ValueError("must be an RFC 3339 timestamp with a UTC offset, e.g. 2026-01-05T14:30:00Z")
-        return datetime.fromisoformat(value)
+        # RFC 3339 allows lower-case t and z; Python 3.11's fromisoformat only upper-case.
+        return datetime.fromisoformat(value.upper())
     return value
 
 
-Timestamp = Annotated[AwareDatetime, BeforeValidator(_rfc3339)]
+Timestamp = Annotated[
+    AwareDatetime,
+    BeforeValidator(_rfc3339),
+    WithJsonSchema({"type": "string", "format": "date-time", "pattern": RFC3339_PATTERN}),
+]
 """RFC 3339 date-time with an explicit offset (``Z`` or ``±hh:mm``)."""
 
 Id = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._:-]+$")]
@@ -84,6 +96,66 @@ Npi = Annotated[
     str, StringConstraints(min_length=10, max_length=10, pattern=r"^[0-9]{10}$"), AfterValidator(_check_npi)
 ]
 
+# --- rules JSON Schema cannot express ----------------------------------------------------
+# Published in each generated schema under the keyword ``x-semantic-rules`` (and in the AsyncAPI
+# document): a message that passes the schema but breaks one of these is still dead-lettered
+# (with the rule's ``dlq_error_class``). Every rule JSON Schema can express is in the schema itself.
+
+SEMANTIC_RULES_KEYWORD = "x-semantic-rules"
+
+NPI_CHECK_DIGIT: dict[str, Any] = {
+    "id": "npi-check-digit",
+    "fields": ["prescriber.npi"],
+    "dlq_error_class": "schema_invalid",
+    "rule": "The NPI's tenth digit is its check digit: the Luhn mod-10 check over the nine-digit base "
+    "prefixed with 80840 (CMS NPI standard). 1234567893 is valid, 1234567890 is not.",
+    "why_not_json_schema": "JSON Schema has no arithmetic over the characters of a string. A regular "
+    "expression accepting exactly the valid NPIs exists in principle (a finite set is regular), but written "
+    "out directly it branches ten ways per digit (on the order of 10^10 characters), beyond any validator "
+    "or reviewer.",
+}
+
+INTEGER_LITERAL_WHY = (
+    "JSON Schema sees parsed numbers, not their spelling: 1.0 and 1 are the same instance, and type "
+    "integer accepts any number whose fractional part is zero."
+)
+
+MESSAGE_SIZE: dict[str, Any] = {
+    "id": "message-size",
+    "fields": [],
+    "dlq_error_class": "too_large",
+    "rule": "The message value is UTF-8 JSON of at most PA_MAX_MESSAGE_BYTES bytes (65,536 by default).",
+    "why_not_json_schema": "JSON Schema constrains the parsed value, not the bytes it was read from, and the "
+    "limit is a deployment setting, not part of the contract's data.",
+}
+
+
+def integer_literal(fields: list[str]) -> dict[str, Any]:
+    """The integer fields named must be written as integer literals (pydantic's strict mode)."""
+    return {
+        "id": "integer-literal",
+        "fields": fields,
+        "dlq_error_class": "schema_invalid",
+        "rule": "Integers are written as integer literals: 1, not 1.0 or 1e0.",
+        "why_not_json_schema": INTEGER_LITERAL_WHY,
+    }
+
+
+def _rule_note(rule: dict[str, Any]) -> str:
+    return f"Semantic rule {rule['id']} (see {SEMANTIC_RULES_KEYWORD}): {rule['rule']}"
+
+
+_SCHEMA_COMMENT = (
+    "Validate with format assertion on (Draft 2020-12 treats format as an annotation by default): dates are "
+    "calendar dates (format date), timestamps RFC 3339 date-times (format date-time and pattern). The keyword "
+    f"{SEMANTIC_RULES_KEYWORD} lists the rules the worker also enforces that JSON Schema cannot express: id, "
+    "fields (dotted paths, [] for every item), rule, why_not_json_schema, and dlq_error_class: a request that "
+    "passes this schema but breaks one of them is dead-lettered with that pa_error_class. On the events the "
+    "worker publishes, the rules are guarantees."
+)
+
+_INTEGER_NOTE = "Semantic rule integer-literal (see x-semantic-rules): written as an integer literal, 1 not 1.0."
+
 Priority = Literal["standard", "expedited"]
 RequestType = Literal["initial", "continuation"]
 DiseaseStatus = Literal["relapsed", "refractory", "relapsed_and_refractory", "newly_diagnosed", "in_remission"]
@@ -110,7 +182,7 @@ class Member(BaseModel):
 
 class Prescriber(BaseModel):
     model_config = _IN
-    npi: Npi
+    npi: Npi = Field(description="National Provider Identifier: 10 digits. " + _rule_note(NPI_CHECK_DIGIT))
     name: Name | None = None
 
 
@@ -119,7 +191,7 @@ class Drug(BaseModel):
     hcpcs: Code
     ndc: Code | None = None
     requested_start_date: date | None = None
-    requested_units: int | None = Field(default=None, ge=1, le=100_000)
+    requested_units: int | None = Field(default=None, ge=1, le=100_000, description=_INTEGER_NOTE)
 
 
 class Diagnosis(BaseModel):
@@ -130,7 +202,7 @@ class Diagnosis(BaseModel):
 
 class PriorLine(BaseModel):
     model_config = _IN
-    line: int = Field(ge=1, le=99)
+    line: int = Field(ge=1, le=99, description=_INTEGER_NOTE)
     regimen: list[Agent] = Field(min_length=1, max_length=12)
     start_date: date | None = None
     end_date: date | None = None
@@ -138,7 +210,7 @@ class PriorLine(BaseModel):
 
 class Ecog(BaseModel):
     model_config = _IN
-    score: int = Field(ge=0, le=5)
+    score: int = Field(ge=0, le=5, description=_INTEGER_NOTE)
     assessed_on: date
 
 
@@ -167,7 +239,19 @@ class PARequest(BaseModel):
         extra="ignore",
         frozen=True,
         title="pa.request",
-        json_schema_extra={"$id": "https://schemas.mmm.example/pa/pa.request.v1.json"},
+        json_schema_extra={
+            "$id": "https://schemas.mmm.example/pa/pa.request.v1.json",
+            "$comment": _SCHEMA_COMMENT,
+            # _continuation_iff_continuation, below
+            "if": {"properties": {"request_type": {"const": "continuation"}}, "required": ["request_type"]},
+            "then": {"properties": {"continuation": {"type": "object"}}, "required": ["continuation"]},
+            "else": {"properties": {"continuation": {"type": "null"}}},
+            SEMANTIC_RULES_KEYWORD: [
+                NPI_CHECK_DIGIT,
+                integer_literal(["ecog.score", "prior_lines[].line", "drug.requested_units"]),
+                MESSAGE_SIZE,
+            ],
+        },
     )
     schema_version: Literal["1"]
     request_id: Id
@@ -182,7 +266,11 @@ class PARequest(BaseModel):
     prior_lines: list[PriorLine] = Field(max_length=40)
     ecog: Ecog | None = None
     documents: list[Document] = Field(max_length=100)
-    continuation: Continuation | None = None
+    continuation: Continuation | None = Field(
+        default=None,
+        description="Present exactly when request_type is 'continuation' (absent or null for 'initial'); "
+        "the schema's if/then/else says so.",
+    )
 
     @model_validator(mode="after")
     def _continuation_iff_continuation(self) -> PARequest:
@@ -214,10 +302,12 @@ class ScheduledDose(BaseModel):
 
     model_config = _OUT
     date: date
-    therapy_day: int = Field(ge=1, description="Day of therapy, day 1 = step-up dose 1.")
+    therapy_day: int = Field(ge=1, description="Day of therapy, day 1 = step-up dose 1. " + _INTEGER_NOTE)
     phase: Literal["step_up", "weekly", "every_2_weeks", "every_4_weeks"]
-    dose_mg: int = Field(ge=1)
-    units: int = Field(ge=1, description="Billable J1323 units (1 mg each), whole vials for step-up doses.")
+    dose_mg: int = Field(ge=1, description=_INTEGER_NOTE)
+    units: int = Field(
+        ge=1, description="Billable J1323 units (1 mg each), whole vials for step-up doses. " + _INTEGER_NOTE
+    )
 
 
 class Authorization(BaseModel):
@@ -226,7 +316,7 @@ class Authorization(BaseModel):
     hcpcs: Code
     valid_from: date
     valid_through: date
-    max_units: int = Field(ge=0)
+    max_units: int = Field(ge=0, description=_INTEGER_NOTE)
     schedule: list[ScheduledDose] = Field(max_length=60)
 
 
@@ -244,7 +334,33 @@ class PADetermination(BaseModel):
         extra="forbid",
         frozen=True,
         title="pa.determination",
-        json_schema_extra={"$id": "https://schemas.mmm.example/pa/pa.determination.v1.json"},
+        json_schema_extra={
+            "$id": "https://schemas.mmm.example/pa/pa.determination.v1.json",
+            "$comment": _SCHEMA_COMMENT,
+            # _consistent, below
+            "allOf": [
+                {
+                    "if": {"properties": {"decision": {"const": "pended"}}, "required": ["decision"]},
+                    "then": {"properties": {"pend_reason": {"type": "string"}}},
+                    "else": {"properties": {"pend_reason": {"type": "null"}}},
+                },
+                {
+                    "if": {"properties": {"decision": {"const": "approved"}}, "required": ["decision"]},
+                    "then": {"properties": {"authorization": {"type": "object"}}},
+                    "else": {"properties": {"authorization": {"type": "null"}}},
+                },
+            ],
+            SEMANTIC_RULES_KEYWORD: [
+                integer_literal(
+                    [
+                        "authorization.max_units",
+                        "authorization.schedule[].therapy_day",
+                        "authorization.schedule[].dose_mg",
+                        "authorization.schedule[].units",
+                    ]
+                )
+            ],
+        },
     )
     schema_version: Literal["1"] = "1"
     determination_id: ShortText
@@ -255,9 +371,9 @@ class PADetermination(BaseModel):
     member_id: Id
     prescriber_npi: Annotated[str, StringConstraints(min_length=10, max_length=10)]
     decision: Decision
-    pend_reason: PendReason | None
+    pend_reason: PendReason | None = Field(description="Set exactly when decision is 'pended', else null.")
     criteria: list[CriterionResult] = Field(max_length=20)
-    authorization: Authorization | None
+    authorization: Authorization | None = Field(description="Present exactly when decision is 'approved', else null.")
     policy: PolicyRef
     received_at: Timestamp
     decided_at: Timestamp
@@ -290,7 +406,11 @@ class PAReauthDue(BaseModel):
         extra="forbid",
         frozen=True,
         title="pa.reauth_due",
-        json_schema_extra={"$id": "https://schemas.mmm.example/pa/pa.reauth_due.v1.json"},
+        json_schema_extra={
+            "$id": "https://schemas.mmm.example/pa/pa.reauth_due.v1.json",
+            "$comment": _SCHEMA_COMMENT,
+            SEMANTIC_RULES_KEYWORD: [],
+        },
     )
     schema_version: Literal["1"] = "1"
     event_id: ShortText

@@ -76,6 +76,8 @@ def _base() -> dict[str, object]:
     [
         (lambda d: d.update(received_at="2026-11-27"), "received_at"),
         (lambda d: d.update(received_at=1764255845), "received_at"),
+        (lambda d: d.update(received_at="2026-11-27 15:04:05Z"), "received_at"),  # RFC 3339 5.6: T, not space
+        (lambda d: d.update(received_at="2026-11-27T15:04:05.1234567891Z"), "received_at"),
         (lambda d: d.update(request_id="x" * 65), "request_id"),
         (lambda d: d.update(request_id=""), "request_id"),
         (lambda d: d["member"].update(first_name="y" * 101), "member.first_name"),
@@ -101,6 +103,12 @@ def test_unknown_fields_are_ignored_for_forward_compatibility() -> None:
     data = _base()
     data["new_optional_field"] = {"anything": 1}
     assert PARequest.model_validate_json(json.dumps(data)).request_id == data["request_id"]
+
+
+def test_lower_case_t_and_z_are_accepted_as_rfc_3339_allows() -> None:
+    data = _base()
+    data["received_at"] = "2026-11-27t15:04:05z"
+    assert PARequest.model_validate_json(json.dumps(data)).received_at.isoformat() == "2026-11-27T15:04:05+00:00"
 
 
 def test_offsets_other_than_utc_are_accepted() -> None:
