@@ -17,7 +17,7 @@ help:
 	@echo "make bench         benchmarks: throughput ratio, latency, offline evaluator, memory"
 	@echo "make profile       pyinstrument call tree of the worker draining 20,000 requests"
 	@echo "make chaos         fault tests: kill -9, broker restart, malformed flood"
-	@echo "make contracts     regenerate contracts/schemas from the models"
+	@echo "make contracts     regenerate contracts/schemas from the models, and the event examples"
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -36,9 +36,11 @@ typecheck: venv
 
 contracts: venv
 	$(PY) -m contracts.export
+	$(PY) -m tests.contracts.event_examples
 
 contracts-check: venv
 	$(PY) -m contracts.export --check
+	$(PY) -m tests.contracts.event_examples --check
 
 deploy-check: venv
 	bash scripts/deploy-check.sh
