@@ -68,6 +68,7 @@ def env_for(settings: Settings) -> dict[str, str]:
         "reauth_lead_days",
         "metrics_host",
         "kafka_session_timeout_ms",
+        "test_disable_request_dedupe",
     ):
         env[f"PA_{name.upper()}"] = str(getattr(settings, name))
     env["PA_METRICS_PORT"] = str(settings.metrics_port)
@@ -125,22 +126,37 @@ def encode(req: dict[str, Any]) -> tuple[bytes, bytes]:
 class WorkerProcess:
     """``pa-worker run`` as a real subprocess (so tests can kill -9 it)."""
 
-    def __init__(self, settings: Settings, *args: str, log_path: Path | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        *args: str,
+        log_path: Path | None = None,
+        module: str = "worker.cli",
+        env: dict[str, str] | None = None,
+    ) -> None:
         self.settings = settings
         self.args = list(args)
         self.log_path = log_path
+        self.module = module
+        """``worker.cli`` (``pa-worker run``) or ``tests.faults.proc`` (the same, with a hold in one transaction)."""
+        self.env = env or {}
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> WorkerProcess:
         out = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL  # noqa: SIM115
+        cmd = ["run"] if self.module == "worker.cli" else []
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "worker.cli", "run", *self.args],
-            env=env_for(self.settings),
+            [sys.executable, "-m", self.module, *cmd, *self.args],
+            env={**env_for(self.settings), **self.env},
             stdout=out,
             stderr=out,
             cwd=ROOT,
         )
         return self
+
+    def signal(self, sig: signal.Signals) -> None:
+        assert self.proc is not None
+        self.proc.send_signal(sig)
 
     def kill9(self) -> None:
         assert self.proc is not None
@@ -187,6 +203,8 @@ class Tail:
         self.topic = topic
         self.records: list[Read] = []
         self._task: asyncio.Task[None] | None = None
+        self._consumer: AIOKafkaConsumer | None = None
+        self._tps: list[TopicPartition] = []
 
     async def __aenter__(self) -> Tail:
         consumer = AIOKafkaConsumer(
@@ -203,6 +221,7 @@ class Tail:
         tps = [TopicPartition(self.topic, p) for p in sorted(parts)]
         consumer.assign(tps)
         await consumer.seek_to_beginning(*tps)
+        self._consumer, self._tps = consumer, tps
 
         async def follow() -> None:
             try:
@@ -231,6 +250,30 @@ class Tail:
         while self.count < at_least and time.monotonic() < deadline:
             await asyncio.sleep(0.05)
         return self.count
+
+    async def reach(self, at_least: int, timeout: float, what: str) -> int:
+        """Like :meth:`wait`, but a timeout fails the test, naming ``what`` was awaited."""
+        seen = await self.wait(at_least, timeout)
+        assert seen >= at_least, f"{what}: {seen} of {at_least} records on {self.topic} after {timeout:.0f} s"
+        return seen
+
+    async def settle(self, timeout: float = 30.0) -> list[Read]:
+        """Every record committed so far, read: the end offsets (last stable offsets, read_committed)
+        are taken now, and this returns once the tail's position has reached them. Call it after
+        the producers are gone, for the final snapshot."""
+        assert self._consumer is not None and self._tps
+        consumer, tps = self._consumer, self._tps
+        ends = await consumer.end_offsets(tps)
+        deadline = time.monotonic() + timeout
+        behind = tps
+        while time.monotonic() < deadline:
+            behind = [tp for tp in tps if await consumer.position(tp) < ends[tp]]
+            if not behind:
+                break
+            await asyncio.sleep(0.1)
+        assert not behind, f"{self.topic}: not read to its end within {timeout:.0f} s: {behind}"
+        await asyncio.sleep(0.3)  # the fetch that moved the position has been appended
+        return list(self.records)
 
 
 async def wait_for_count(bootstrap: str, topic: str, at_least: int, timeout: float = 60.0) -> int:

@@ -93,6 +93,12 @@ class Settings(BaseSettings):
     topic_partitions: int = Field(6, ge=1, le=1000, description="Partitions of topics created at start.")
     topic_replication_factor: int = Field(1, ge=1, le=10, description="Replication of topics created at start.")
     shutdown_timeout_seconds: float = Field(20.0, gt=0, le=600, description="Bound on graceful shutdown.")
+    test_disable_request_dedupe: bool = Field(
+        False,
+        description="TEST ONLY, never in production: publish a request submitted again instead of dropping it "
+        "(the request index is still written, never consulted), so fault tests see a replay caused by an "
+        "offset-commit bug as a duplicate instead of having deduplication absorb it.",
+    )
     gc_gen0_threshold: int = Field(
         50_000,
         ge=0,

@@ -111,6 +111,8 @@ class TransactionalProcessor:
         self.group_id = settings.group_id
         self.on_committed = on_committed
         self.index_topic = index_topic
+        self.dedupe = not settings.test_disable_request_dedupe
+        """False only under the test-only PA_TEST_DISABLE_REQUEST_DEDUPE: the index is written, never consulted."""
         self._seen: dict[TopicPartition, dict[str, str]] = {}
         """Per input partition: request_id -> determination_id of what was already published."""
         self._index_reader: AIOKafkaConsumer | None = None
@@ -181,6 +183,8 @@ class TransactionalProcessor:
             await self.consumer.stop()
             self.consumer = self._index_reader = None
             raise
+        if not self.dedupe:
+            log.warning("request-id deduplication disabled: PA_TEST_DISABLE_REQUEST_DEDUPE is a test-only setting")
         self.listener = PartitionListener(self.lock, self.acquire, self.release, self.assignment_changed)
         self.consumer.subscribe([self.topic], listener=self.listener)
 
@@ -467,7 +471,7 @@ class TransactionalProcessor:
             if det is None:
                 continue
             before = added.get(det.request_id) or seen.get(det.request_id)
-            if before == det.determination_id:
+            if before == det.determination_id and self.dedupe:
                 handled[i] = Handled(duplicate=True)
                 continue
             added[det.request_id] = det.determination_id

@@ -1,0 +1,202 @@
+"""Zombie fencing on the real broker: a paused owner wakes up after its partitions have moved.
+
+The design (one transactional producer per input partition, ``transactional.id`` =
+``{group}-{topic}-{partition}``, because aiokafka has no KIP-447) exists for this case: the new
+owner's ``init_transactions`` must abort the zombie's open transaction and fence its producer,
+so whatever the zombie does after it wakes up never becomes visible.
+
+Each test holds one transaction open (``tests.faults.proc``: every record and the offsets are
+sent, the commit is not), SIGSTOPs the process at that marker, lets its session time out so
+another instance takes the partition over and commits, then SIGCONTs the zombie: its commit must
+be refused (``producer fenced`` in its log, once), and every output topic must hold exactly one
+record per source record.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import signal
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.faults.ledger import aborted_records, read_ledger
+from tests.kafkautil import Tail, WorkerProcess, create_topics, encode, make_requests, produce, settings_for
+
+pytestmark = [pytest.mark.kafka, pytest.mark.slow]
+
+MALFORMED = [b"", b"{not json", b'{"schema_version": "9"}', b"[1, 2, 3]", b"\xff\xfe\x00"]
+
+
+def log_events(log: Path) -> list[dict]:  # type: ignore[type-arg]
+    events = []
+    for line in log.read_text(errors="replace").splitlines():
+        if line.startswith("{"):
+            try:
+                events.append(json.loads(line))
+            except ValueError:
+                continue
+    return events
+
+
+async def wait_for_log(log: Path, pattern: str, timeout: float, count: int = 1) -> list[str]:
+    """Lines of ``log`` matching ``pattern`` once there are ``count``; fails the test at ``timeout``."""
+    rx = re.compile(pattern)
+    deadline = time.monotonic() + timeout
+    while True:
+        lines = [ln for ln in (log.read_text(errors="replace") if log.exists() else "").splitlines() if rx.search(ln)]
+        if len(lines) >= count:
+            return lines
+        if time.monotonic() > deadline:
+            tail = log.read_text(errors="replace")[-3000:] if log.exists() else "(no log)"
+            raise AssertionError(
+                f"{pattern!r} seen {len(lines)}x, wanted {count}, in {log} after {timeout:.0f} s:\n{tail}"
+            )
+        await asyncio.sleep(0.1)
+
+
+def assigned_partitions(log: Path, event: str = "partition assigned") -> list[int]:
+    return [e["partition"] for e in log_events(log) if e.get("event") == event]
+
+
+def owned_partitions(log: Path) -> set[int]:
+    """The input partitions a worker owns now, from its own log (assigned, then released)."""
+    owned: set[int] = set()
+    for e in log_events(log):
+        if e.get("event") == "partition assigned":
+            owned.add(e["partition"])
+        elif e.get("event") == "partition released":
+            owned.discard(e["partition"])
+    return owned
+
+
+def _input(n: int, prefix: str) -> list[tuple[bytes | None, bytes]]:
+    records: list[tuple[bytes | None, bytes]] = []
+    for i, r in enumerate(make_requests(n, prefix=prefix)):
+        records.append(encode(r))
+        if i % 40 == 0:
+            records.append((b"bad", MALFORMED[(i // 40) % len(MALFORMED)]))
+    return records
+
+
+@pytest.mark.parametrize("dedupe", [True, False], ids=["dedupe-on", "dedupe-off"])
+async def test_paused_request_processor_is_fenced_and_nothing_is_published_twice(
+    bootstrap: str, unique: str, tmp_path: Path, dedupe: bool
+) -> None:
+    settings = settings_for(
+        bootstrap, unique, batch_max_records=20, topic_partitions=4, test_disable_request_dedupe=not dedupe
+    )
+    await create_topics(settings)
+    resume = tmp_path / "resume"
+    zombie_log, other_log = tmp_path / "zombie.log", tmp_path / "other.log"
+    hold = {
+        "TEST_TXN_HOLD": "open",
+        "TEST_TXN_ROLE": "requests",
+        "TEST_TXN_AFTER": "3",
+        "TEST_RESUME_FILE": str(resume),
+    }
+    zombie = WorkerProcess(settings, "--no-scheduler", log_path=zombie_log, module="tests.faults.proc", env=hold)
+    other = WorkerProcess(settings, "--no-scheduler", log_path=other_log)
+    zombie.start()
+    other.start()
+    try:
+        # Both in the group, the four partitions split between them (each one's own log says which).
+        await wait_for_log(zombie_log, '"partition assigned"', 60)
+        await wait_for_log(other_log, '"partition assigned"', 60)
+        deadline = time.monotonic() + 60
+
+        def split() -> tuple[set[int], set[int]]:
+            return owned_partitions(zombie_log), owned_partitions(other_log)
+
+        while not (split()[0] and split()[1] and split()[0] | split()[1] == {0, 1, 2, 3}):
+            assert time.monotonic() < deadline, f"partitions not split between the two workers: {split()}"
+            await asyncio.sleep(0.2)
+        print(f"[zombie] partitions owned, from each worker's log: {split()}")
+        assert not split()[0] & split()[1]
+        records = _input(1200, prefix=f"z{unique[:5]}")
+        await produce(bootstrap, settings.topic_requests, records)
+        (held,) = await wait_for_log(zombie_log, r"TXN-HOLD open", 60)
+        zombie.signal(signal.SIGSTOP)  # the owner freezes with its transaction open
+        partition = int(held.split()[-1].rsplit("-", 1)[1])
+        print(f"[zombie] {held.split()[-1]} held open, process stopped; waiting for the session to expire")
+        async with Tail(bootstrap, settings.topic_determinations) as dets:
+            valid = sum(1 for key, _ in records if key != b"bad")
+            # the other instance takes the partition over (fencing the zombie's producer) and commits everything
+            await dets.reach(valid, timeout=120, what="determinations published by the instance that took over")
+            assert partition in assigned_partitions(other_log)
+            assert "producer fenced" not in zombie_log.read_text()
+            resume.touch()
+            zombie.signal(signal.SIGCONT)  # the zombie wakes up and commits its transaction
+            fenced = await wait_for_log(zombie_log, r'"event": "producer fenced', 60)
+            await asyncio.sleep(2)  # give it the chance to do anything more
+            assert zombie.terminate() == 0
+            assert other.terminate() == 0
+            await dets.settle()
+    finally:
+        resume.touch()
+        zombie.signal(signal.SIGCONT) if zombie.alive() else None
+        zombie.ensure_dead()
+        other.ensure_dead()
+    events = [e for e in log_events(zombie_log) if e.get("event", "").startswith("producer fenced")]
+    print(f"[zombie] fenced log lines: {[(e['event'], e['partition']) for e in events]}")
+    assert [e["partition"] for e in events].count(partition) == 1, fenced
+    ledger = await read_ledger(bootstrap, settings)
+    aborted = await aborted_records(bootstrap, settings.topic_determinations)
+    print(f"[zombie] determinations written in transactions that never committed: {aborted}")
+    assert aborted > 0, "the zombie's open transaction had records in the log"
+    ledger.assert_exactly_once(f"zombie requests dedupe={'on' if dedupe else 'off'}")
+
+
+async def test_paused_reauth_scheduler_is_fenced_and_reminds_once(bootstrap: str, unique: str, tmp_path: Path) -> None:
+    settings = settings_for(bootstrap, unique, topic_partitions=2)
+    await create_topics(settings)
+    records = [encode(r) for r in make_requests(27, prefix=f"zs{unique[:4]}")]
+    await produce(bootstrap, settings.topic_requests, records)
+    worker = WorkerProcess(settings, "--no-scheduler", log_path=tmp_path / "worker.log").start()
+    resume = tmp_path / "resume"
+    later = {"TEST_NOW": "2031-01-01T00:00:00+00:00"}  # past every due date: every approval is due
+    hold = {**later, "TEST_TXN_HOLD": "open", "TEST_TXN_ROLE": "reauth", "TEST_RESUME_FILE": str(resume)}
+    zombie_log, other_log = tmp_path / "zombie.log", tmp_path / "other.log"
+    zombie = other = None
+    try:
+        async with Tail(bootstrap, settings.topic_determinations) as dets:
+            await dets.reach(len(records), timeout=60, what="determinations")
+        zombie = WorkerProcess(settings, "--scheduler-only", log_path=zombie_log, module="tests.faults.proc", env=hold)
+        zombie.start()
+        (held,) = await wait_for_log(zombie_log, r"TXN-HOLD open", 60)
+        zombie.signal(signal.SIGSTOP)
+        partition = int(held.split()[-1].rsplit("-", 1)[1])
+        print(f"[zombie-scheduler] {held.split()[-1]} held open with its reminders, process stopped")
+        ledger = await read_ledger(bootstrap, settings)
+        assert ledger.approved, "the mix holds approvals"
+        other = WorkerProcess(settings, "--scheduler-only", log_path=other_log, module="tests.faults.proc", env=later)
+        other.start()
+        async with Tail(bootstrap, settings.topic_reauth_due) as reminders:
+            await reminders.reach(
+                len(ledger.approved), timeout=120, what="reminders sent by the instance that took over"
+            )
+            assert partition in assigned_partitions(other_log, "reauth partition assigned; rebuilding")
+            resume.touch()
+            zombie.signal(signal.SIGCONT)
+            fenced = await wait_for_log(zombie_log, r'"event": "scheduler producer fenced', 60)
+            await asyncio.sleep(2)
+            assert zombie.terminate() == 0
+            assert other.terminate() == 0
+            await reminders.settle()
+    finally:
+        resume.touch()
+        for p in (zombie, other):
+            if p is not None:
+                p.signal(signal.SIGCONT) if p.alive() else None
+                p.ensure_dead()
+        worker.terminate()
+    events = [e for e in log_events(zombie_log) if e.get("event", "").startswith("scheduler producer fenced")]
+    assert [e["partition"] for e in events].count(partition) == 1, fenced
+    ledger = await read_ledger(bootstrap, settings, reauth_due=True)
+    aborted = await aborted_records(bootstrap, settings.topic_reauth_due)
+    print(f"[zombie-scheduler] reminders written in transactions that never committed: {aborted}")
+    assert aborted > 0, "the zombie's open transaction had reminders in the log"
+    ledger.assert_exactly_once("zombie scheduler")
