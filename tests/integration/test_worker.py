@@ -16,6 +16,8 @@ from typing import Any
 import pytest
 
 from contracts import PADetermination
+from tests.faults.ledger import read_ledger
+from tests.faults.logwatch import owned_partitions, wait_for_log
 from tests.kafkautil import (
     EXAMPLES,
     Tail,
@@ -140,63 +142,93 @@ async def test_mixed_stream_one_determination_per_valid_one_dlq_per_invalid(boot
         assert name in scraped, name
 
 
+@pytest.mark.parametrize("dedupe", [True, False], ids=["dedupe-on", "dedupe-off"])
 async def test_kill_minus_9_and_restart_loses_and_duplicates_nothing(
-    bootstrap: str, unique: str, tmp_path: Path
+    bootstrap: str, unique: str, tmp_path: Path, dedupe: bool
 ) -> None:
-    settings = settings_for(bootstrap, unique, batch_max_records=50)
+    """Three kill -9s mid-stream, each after the worker has visibly made progress: the first with a
+    transaction open (records and offsets sent, not committed), the second right after a commit
+    (before anything that follows it), the third anywhere. Every output topic then holds exactly
+    one record per source record, also with request-id deduplication off, where a replay caused by
+    offsets committed outside the transaction would show as a duplicate."""
+    settings = settings_for(bootstrap, unique, batch_max_records=50, test_disable_request_dedupe=not dedupe)
     await create_topics(settings)
     valid = make_requests(6000, prefix=f"k9{unique[:4]}")
-    feeder = asyncio.create_task(
-        trickle(bootstrap, settings.topic_requests, [encode(r) for r in valid], rate=600)
-    )  # ~10 s of input, so every kill lands mid-stream
-    log = tmp_path / "worker.log"
+    records: list[tuple[bytes | None, bytes]] = []
+    for i, r in enumerate(valid):
+        records.append(encode(r))
+        if i % 100 == 0:
+            records.append((b"bad", GARBAGE[(i // 100) % len(GARBAGE)]))
+    feeder = asyncio.create_task(trickle(bootstrap, settings.topic_requests, records, rate=600))  # type: ignore[arg-type]
+    holds = [
+        ("inside an open transaction", {"TEST_TXN_HOLD": "open", "TEST_TXN_AFTER": "4"}),
+        ("right after a commit", {"TEST_TXN_HOLD": "committed", "TEST_TXN_AFTER": "4"}),
+        ("anywhere", {}),
+    ]
     async with Tail(bootstrap, settings.topic_determinations) as tail:
-        for kill in range(1, 4):
-            w = WorkerProcess(settings, "--no-scheduler", log_path=log).start()
+        for kill, (where, hold) in enumerate(holds, 1):
+            log = tmp_path / f"worker-{kill}.log"
+            w = WorkerProcess(settings, "--no-scheduler", log_path=log, module="tests.faults.proc", env=hold).start()
             try:
-                seen = await tail.wait(tail.count + 300, timeout=60)  # it is making progress...
+                before = tail.count
+                seen = await tail.reach(before + 300, timeout=90, what=f"progress before kill #{kill}")
+                if hold:
+                    await wait_for_log(log, f"TXN-HOLD {hold['TEST_TXN_HOLD']}", timeout=60)
             finally:
-                w.kill9()  # ...and dies in the middle of it
-            print(f"[kill-9] kill #{kill} with {seen} determinations visible of {len(valid)} requests")
+                w.kill9()
+            print(f"[kill-9] kill #{kill} {where}: {seen - before} new, {seen} of {len(valid)} determinations visible")
             assert seen < len(valid), "the kill must land mid-stream"
-        w = WorkerProcess(settings, "--no-scheduler", log_path=log).start()
+        w = WorkerProcess(settings, "--no-scheduler", log_path=tmp_path / "worker-last.log").start()
         try:
             await feeder
-            await tail.wait(len(valid), timeout=120)
-            await asyncio.sleep(2)  # anything extra (a duplicate) would show up now
-            dets = list(tail.records)
+            await tail.reach(len(valid), timeout=120, what="determinations after the last restart")
         finally:
-            assert w.terminate() == 0
-    _exactly_once(dets, {r["request_id"] for r in valid})
+            assert w.terminate() == 0  # the tail keeps reading while it shuts down
+        await tail.settle()
+    ledger = await read_ledger(bootstrap, settings)
+    ledger.assert_exactly_once(f"kill-9 dedupe={'on' if dedupe else 'off'}")
 
 
 async def test_two_workers_split_partitions_and_survive_one_dying(bootstrap: str, unique: str, tmp_path: Path) -> None:
     settings = settings_for(bootstrap, unique, batch_max_records=50, topic_partitions=6)
     await create_topics(settings)
     valid = make_requests(3000, prefix=f"tw{unique[:4]}")
-    a = WorkerProcess(settings, "--no-scheduler", log_path=tmp_path / "a.log").start()
-    b = WorkerProcess(settings, "--no-scheduler", log_path=tmp_path / "b.log").start()
+    a_log, b_log = tmp_path / "a.log", tmp_path / "b.log"
+    a = WorkerProcess(settings, "--no-scheduler", log_path=a_log).start()
+    b = WorkerProcess(settings, "--no-scheduler", log_path=b_log).start()
     try:
-        await asyncio.sleep(4)  # both join; the group splits the six partitions
+        # Both join and the group splits the six partitions: each worker's own log says which it took.
+        deadline = time.monotonic() + 60
+        while not (owned_partitions(a_log) and owned_partitions(b_log)) or (
+            owned_partitions(a_log) | owned_partitions(b_log) != set(range(6))
+        ):
+            assert time.monotonic() < deadline, (owned_partitions(a_log), owned_partitions(b_log))
+            await asyncio.sleep(0.2)
+        split = (owned_partitions(a_log), owned_partitions(b_log))
+        print(f"[two-workers] partitions from each worker's own log: A {sorted(split[0])}, B {sorted(split[1])}")
+        assert not split[0] & split[1]
         feeder = asyncio.create_task(trickle(bootstrap, settings.topic_requests, [encode(r) for r in valid], rate=500))
         async with Tail(bootstrap, settings.topic_determinations) as tail:
-            seen = await tail.wait(600, timeout=60)
+            seen = await tail.reach(600, timeout=60, what="progress before the kill")
             a.kill9()
             print(f"[two-workers] killed worker A with SIGKILL mid-stream ({seen}/{len(valid)} determined)")
-            assert 0 < seen < len(valid)
+            assert seen < len(valid)
             await feeder
-            await tail.wait(len(valid), timeout=120)
-            await asyncio.sleep(2)
-            dets = list(tail.records)
-        assert b.alive()
+            await tail.reach(len(valid), timeout=120, what="determinations after A died")
+            # B took A's partitions over (its own log) and keeps them
+            await wait_for_log(b_log, '"partition assigned"', timeout=30, count=len(split[1]) + len(split[0]))
+            assert owned_partitions(b_log) == set(range(6))
+            assert b.alive()
+            assert b.terminate() == 0  # the tail keeps reading while B shuts down
+            dets = await tail.settle()
     finally:
         a.ensure_dead()
-        assert b.terminate() == 0
+        b.ensure_dead()
     parts = Counter(d.partition for d in dets)
     print(f"[two-workers] determinations per output partition: {dict(sorted(parts.items()))}")
     _exactly_once(dets, {r["request_id"] for r in valid})
-    logs = (tmp_path / "a.log").read_text() + (tmp_path / "b.log").read_text()
-    assert "partition assigned" in logs
+    (await read_ledger(bootstrap, settings)).assert_exactly_once("two workers, one killed")
+    logs = a_log.read_text() + b_log.read_text()
     # Each process applied its runtime tuning (worker/runtime.py) before it started serving.
     starts = [json.loads(line) for line in logs.splitlines() if '"pa-worker starting"' in line]
     assert [s["gc_gen0_threshold"] for s in starts] == [50_000, 50_000]
