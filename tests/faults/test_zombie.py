@@ -20,14 +20,33 @@ import time
 from pathlib import Path
 
 import pytest
+from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from tests.faults.ledger import aborted_records, read_ledger
 from tests.faults.logwatch import assigned_partitions, log_events, owned_partitions, wait_for_log
 from tests.kafkautil import Tail, WorkerProcess, create_topics, encode, make_requests, produce, settings_for
+from worker.config import Settings
 
 pytestmark = [pytest.mark.kafka, pytest.mark.slow]
 
 MALFORMED = [b"", b"{not json", b'{"schema_version": "9"}', b"[1, 2, 3]", b"\xff\xfe\x00"]
+
+
+async def wait_committed(bootstrap: str, settings: Settings, partition: int, timeout: float) -> None:
+    """Until the group's committed offset of input ``partition`` is its end offset: all of it processed."""
+    tp = TopicPartition(settings.topic_requests, partition)
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=settings.group_id, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        end = (await consumer.end_offsets([tp]))[tp]
+        deadline = time.monotonic() + timeout
+        while (committed := await consumer.committed(tp)) is None or committed < end:
+            assert time.monotonic() < deadline, (
+                f"partition {partition}: committed {committed} of {end} after {timeout} s"
+            )
+            await asyncio.sleep(0.2)
+    finally:
+        await consumer.stop()
 
 
 def _input(n: int, prefix: str) -> list[tuple[bytes | None, bytes]]:
@@ -79,16 +98,20 @@ async def test_paused_request_processor_is_fenced_and_nothing_is_published_twice
         zombie.signal(signal.SIGSTOP)  # the owner freezes with its transaction open
         partition = int(held.split()[-1].rsplit("-", 1)[1])
         print(f"[zombie] {held.split()[-1]} held open, process stopped; waiting for the session to expire")
+        # The session expires, the other instance takes the partition over (its producer's
+        # init_transactions fences the zombie's) and commits the held records' offsets. Waited on
+        # the group's committed offset, not on the output: a zombie that is not fenced would hold
+        # the output partitions' last stable offset back until its transaction timed out.
+        await wait_committed(bootstrap, settings, partition, timeout=120)
+        assert partition in owned_partitions(other_log)
+        assert "producer fenced" not in zombie_log.read_text()
         async with Tail(bootstrap, settings.topic_determinations) as dets:
-            valid = sum(1 for key, _ in records if key != b"bad")
-            # the other instance takes the partition over (fencing the zombie's producer) and commits everything
-            await dets.reach(valid, timeout=120, what="determinations published by the instance that took over")
-            assert partition in assigned_partitions(other_log)
-            assert "producer fenced" not in zombie_log.read_text()
             resume.touch()
             zombie.signal(signal.SIGCONT)  # the zombie wakes up and commits its transaction
             fenced = await wait_for_log(zombie_log, r'"event": "producer fenced', 60)
-            await asyncio.sleep(2)  # give it the chance to do anything more
+            valid = sum(1 for key, _ in records if key != b"bad")
+            await dets.reach(valid, timeout=120, what="determinations")
+            await asyncio.sleep(2)  # give the zombie the chance to do anything more
             assert zombie.terminate() == 0
             assert other.terminate() == 0
             await dets.settle()
