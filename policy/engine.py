@@ -2,12 +2,16 @@
 
 Dates
 -----
-* ``now`` is the evaluation time: it becomes ``decided_at``, and its UTC date is the decision date.
-* Evidence currency is measured against the request's ``received_at`` (its UTC date), never ``now``
-  (:mod:`policy.evidence`).
-* Authorization period: ``valid_from`` = ``drug.requested_start_date`` or the decision date;
+* Every calendar date is a local date in the plan's time zone (``settings.timezone``,
+  America/Puerto_Rico): ``received_on`` is the local date of ``received_at``, ``decided_on`` the
+  local date of ``now`` (which also becomes ``decided_at``).
+* Evidence currency and the requested period's windows are measured from ``received_on``, never
+  from ``now`` (:mod:`policy.evidence`, :func:`policy.criteria.check_ql`).
+* Authorization period: ``valid_from`` = ``drug.requested_start_date``, or else the later of the
+  decision date and the receipt date (an early clock never starts a period before receipt);
   ``valid_through`` = ``valid_from`` + ``authorization_months`` months - 1 day (inclusive).
-* ``decision_due_by`` = ``received_at`` + 72 h (standard) or 24 h (expedited), CMS-4180-F.
+* ``decision_due_by`` = ``received_at`` + 72 h (standard) or 24 h (expedited), CMS-4180-F: an
+  absolute instant, not a local date.
 
 Decision
 --------
@@ -30,11 +34,11 @@ from typing import Final
 from contracts import Authorization, CriterionResult, PADetermination, PARequest, PolicyRef
 from contracts.models import Decision, PendReason
 from policy._build import build
-from policy.criteria import CONTINUATION_CRITERIA, INITIAL_CRITERIA, Facts, is_responder
-from policy.evidence import utc_date
+from policy.criteria import CONTINUATION_CRITERIA, INITIAL_CRITERIA, Facts, q2w_from
+from policy.evidence import local_date
 from policy.ids import authorization_id, determination_id
 from policy.schedule import authorization_period, quantity_plan
-from policy.settings import DEFAULT_SETTINGS, POLICY_ID, PolicySettings
+from policy.settings import DEFAULT_SETTINGS, POLICY_ID, PolicySettings, zone
 
 _POLICY_REFS: dict[str, PolicyRef] = {}
 _MAX_MOMENT: Final = datetime.max.replace(tzinfo=UTC)
@@ -72,19 +76,27 @@ def decide(results: list[CriterionResult], settings: PolicySettings) -> tuple[De
 
 
 def facts_for(request: PARequest, now: datetime, settings: PolicySettings = DEFAULT_SETTINGS) -> Facts:
-    """What the criteria read: the request, the settings, the receipt and decision dates, and
+    """What the criteria read: the request, the settings, the local receipt and decision dates, and
     the authorization period's labeled quantity plan."""
     if now.tzinfo is None or now.utcoffset() is None:
         raise ValueError("now must be a timezone-aware datetime")
-    decided_on = utc_date(now)
-    start: date = request.drug.requested_start_date or decided_on
+    tz = zone(settings.timezone)
+    decided_on = local_date(now, tz)
+    received_on = local_date(request.received_at, tz)
+    requested = request.drug.requested_start_date
+    start: date = requested or max(decided_on, received_on)
     valid_from, valid_through = authorization_period(start, settings.authorization_months)
     continuation = request.continuation
     therapy_start = continuation.therapy_start_date if continuation is not None else valid_from
     plan = quantity_plan(
-        therapy_start, valid_from, valid_through, is_responder(request, valid_from), settings.step_up_whole_vial_billing
+        therapy_start,
+        valid_from,
+        valid_through,
+        q2w_from(request, therapy_start, received_on),
+        settings.step_up_whole_vial_billing,
+        settings.dose_drift_days,
     )
-    return Facts(request, settings, utc_date(request.received_at), decided_on, plan)
+    return Facts(request, settings, received_on, decided_on, plan, requested)
 
 
 def evaluate(request: PARequest, now: datetime, settings: PolicySettings = DEFAULT_SETTINGS) -> PADetermination:

@@ -1,8 +1,9 @@
 """Currency of dated evidence (ECOG assessments, documents).
 
 Contract: "current" evidence is dated on or before ``received_at`` and inside a window that is
-a policy setting. Days are counted between calendar dates, with ``received_at`` taken as its UTC
-date (the receipt date):
+a policy setting. Days are counted between calendar dates, with ``received_at`` taken as its
+local date in the plan's time zone (``PolicySettings.timezone``, America/Puerto_Rico): a request
+received at 21:30 in San Juan on the 27th (01:30 UTC on the 28th) was received on the 27th.
 
 * ``age = receipt date - evidence date`` in days;
 * ``age < 0``: dated after receipt, **future-dated**: not accepted (``missing``);
@@ -13,17 +14,17 @@ date (the receipt date):
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import date, datetime, tzinfo
 from typing import Literal
 
 Currency = Literal["current", "stale", "future"]
 
 
-def utc_date(moment: datetime) -> date:
-    """The UTC calendar date of an aware datetime (its local date at the ends of the calendar)."""
+def local_date(moment: datetime, zone: tzinfo) -> date:
+    """The calendar date of an aware datetime in ``zone`` (its own date at the ends of the calendar)."""
     try:
-        return moment.astimezone(UTC).date()
-    except OverflowError:
+        return moment.astimezone(zone).date()
+    except (OverflowError, ValueError):
         return moment.date()
 
 

@@ -1,42 +1,54 @@
 """The labeled dosing schedule (policy Limits B) and the quantity-limit arithmetic.
 
-Dose table (policy Limits B, label 7/2025), by therapy day (day 1 = step-up dose 1):
+Phases, by therapy day (day 1 = step-up dose 1; week ``n`` starts on day ``7(n - 1) + 1``):
 
-=================  ================================================  ============  ===========
-phase              therapy days                                      dose (mg)     J1323 units
-=================  ================================================  ============  ===========
-``step_up``        1 (step-up 1), 4 (step-up 2), 8 (first dose)      12, 32, 76    44, 44, 76
-``weekly``         15, 22, ..., 162 (weeks 3-24)                     76            76
-``every_2_weeks``  169, 183, ..., 323 (weeks 25, 27, ..., 47)        76            76
-``every_4_weeks``  337, 365, ... (week 49 and every 4 weeks)         76            76
-=================  ================================================  ============  ===========
+=================  =========================================  ====================  ===========
+phase              therapy days                               dose (mg)             J1323 units
+=================  =========================================  ====================  ===========
+``step_up``        1, 4, 8 (step-up 1, step-up 2, first dose)  12, 32, 76           44, 44, 76
+``weekly``         from day 15, weekly                         76                   76
+``every_2_weeks``  from ``q2w_from`` (week 25 at the earliest)  76                  76
+``every_4_weeks``  from ``q2w_from`` + 24 weeks                 76                  76
+=================  =========================================  ====================  ===========
 
-``every_2_weeks`` and ``every_4_weeks`` apply to responders only.
+When the interval lengthens (policy Limits B and its footnotes):
 
-Non-responders stay on the weekly schedule for as long as they are treated (label: the interval
-changes only for patients with a response of PR or better maintained at least 2 months).
+* every 2 weeks: only for a patient with at least 24 weeks of treatment and a response of PR or
+  better maintained at least 2 months ("* Responders only week 25 onward"). ``q2w_from`` is the
+  later of day 169 (week 25) and the day the response had been held 2 months; ``None`` when the
+  request does not document such a response at receipt (initial requests, MR/SD/PD, no
+  ``response_since``): the patient then stays weekly for the whole period;
+* every 4 weeks: "in patients who have maintained the response following 24 weeks of treatment at
+  the biweekly dosing schedule", so 24 weeks (168 days) after ``q2w_from``, not at week 49 for
+  everyone.
 
 One unit is 1 mg. The 12 mg and 32 mg step-up doses are drawn from the 44 mg vial and billed as
 44 units each (whole vial, ``PolicySettings.step_up_whole_vial_billing``); every 76 mg dose is a
 whole 76 mg vial, 76 units.
 
-The maximum for an authorization period ``[valid_from, valid_through]`` is the sum of the units
-of the labeled doses whose date falls inside it.
+The maximum is the most doses each phase can hold in the period
+----------------------------------------------------------------
+Real dose dates drift from the label's grid by a day or two (clinic days, holidays, a delayed
+hospital bed). A maximum computed on a grid fixed to ``therapy_start_date`` would lose a whole
+76 mg dose to one day of drift. So, for each phase, the maximum counts the most doses of that
+phase's interval that fit in the days of the period the phase covers: doses are laid out from the
+first day of the period they may fall on, each one its phase's interval after the one before (as
+early as possible, which holds the most doses because the intervals only lengthen). The phase
+boundaries may also move by up to ``drift_days`` (``PolicySettings.dose_drift_days``, default 3)
+either way, and the maximum is the largest total over those shifts; a period that holds step-up
+dose 1 keeps it (therapy never starts before such a period). The ``schedule`` of the authorization
+lists the fullest layout, so its units add up to the maximum.
 
-Worked example (initial request, 6-month period 2026-12-01 .. 2027-05-31, 182 days; therapy
-day 1 = valid_from, so the period is therapy days 1..182)::
+Worked example (initial request, 6-month period 2026-12-01 .. 2027-05-31, 182 days; day 1 =
+valid_from, the patient stays weekly because no response can be documented yet)::
 
-    step-up        day 1 (12 mg) 44 + day 4 (32 mg) 44 + day 8 (76 mg) 76   =  164
-    weekly         days 15, 22, ..., 162: (162 - 15) / 7 + 1 = 22 doses x 76 = 1672
-    every 2 weeks  day 169 (week 25); day 183 is after day 182:  1 dose x 76 =   76
-                                                                      total  = 1912
-
-Any 6-month period is 181 to 184 days long; a 184-day period also holds day 183, so 1988.
+    step-up  day 1 (12 mg) 44 + day 4 (32 mg) 44 + day 8 (76 mg) 76    =  164
+    weekly   days 15, 22, ..., 176 (183 > 182): 24 doses x 76             = 1824
+                                                                 total  = 1988
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, timedelta
 from functools import lru_cache
@@ -55,11 +67,11 @@ PHASE_NAMES: Final[dict[Phase, str]] = {
     "every_2_weeks": "every 2 weeks",
     "every_4_weeks": "every 4 weeks",
 }
+INTERVALS: Final[dict[Phase, int]] = {"weekly": 7, "every_2_weeks": 14, "every_4_weeks": 28}
 
-_Q2W_FIRST: Final = label.week_start_day(label.Q2W_FROM_WEEK)  # 169
-_Q4W_FIRST: Final = label.week_start_day(label.Q4W_FROM_WEEK)  # 337
-_WEEKLY_LAST: Final = label.week_start_day(label.WEEKLY_THROUGH_WEEK)  # 162, the week-24 dose
-_Q2W_LAST: Final = _Q4W_FIRST - 1  # the every-2-weeks phase ends with week 48
+Q2W_EARLIEST: Final = label.week_start_day(label.Q2W_FROM_WEEK)  # 169, week 25
+Q2W_WEEKS_BEFORE_Q4W: Final = label.Q4W_FROM_WEEK - label.Q2W_FROM_WEEK  # 24 weeks at every 2 weeks
+_NEVER: Final = 10**9
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,50 +82,64 @@ class Dose:
     units: int
 
 
-def _every(start: int, step: int, last: int, lo: int, hi: int) -> Iterator[int]:
-    """Days ``start, start + step, ...`` up to ``last``, restricted to ``[lo, hi]``."""
-    top = min(last, hi)
-    if lo > top:
-        return
-    day = start if lo <= start else start + -(-(lo - start) // step) * step
-    while day <= top:
-        yield day
-        day += step
-
-
 @dataclass(frozen=True, slots=True)
 class DoseSet:
-    """The labeled doses on a range of therapy days, their unit total and its arithmetic."""
+    """The doses of the fullest labeled layout of a period, their unit total and its arithmetic."""
 
     doses: tuple[Dose, ...]
     max_units: int
     arithmetic: str
-    """E.g. ``"step-up 44 + 44 + 76 = 164; weekly 22 x 76 = 1672; every 2 weeks 1 x 76 = 76; total 1912"``."""
+    """E.g. ``"step-up 44 + 44 + 76 = 164; weekly 24 x 76 = 1824; total 1988"``."""
+    shift: int
+    """Days the layout's day 1 lies after the recorded therapy start (-drift .. +drift)."""
+
+
+def _layout(first_day: int, last_day: int, q2w_from: int | None, whole_vial: bool) -> tuple[Dose, ...]:
+    """The fullest labeled layout on therapy days ``first_day..last_day`` (no drift).
+
+    Step-up doses keep their days (1, 4, 8). Treatment doses are placed from the first day they
+    may fall on (day 15, or the period's first day if later), each one the interval of its phase
+    after the one before: as early as possible, which holds the most doses because the intervals
+    only lengthen."""
+    lo = max(first_day, 1)
+    if lo > last_day:
+        return ()
+    out: list[Dose] = []
+    for day, mg in label.STEP_UP_DOSES:
+        if lo <= day <= last_day:
+            units = label.STEP_UP_VIAL_MG if whole_vial and mg < label.STEP_UP_VIAL_MG else mg
+            out.append(Dose(day, "step_up", mg, units // label.UNIT_MG))
+    mg = label.TREATMENT_DOSE_MG
+    units = mg // label.UNIT_MG
+    q2w = _NEVER if q2w_from is None else max(q2w_from, Q2W_EARLIEST)
+    q4w = _NEVER if q2w_from is None else q2w + 7 * Q2W_WEEKS_BEFORE_Q4W
+    day = max(lo, label.WEEKLY_FIRST_DAY)
+    while day <= last_day:
+        phase: Phase = "weekly" if day < q2w else ("every_2_weeks" if day < q4w else "every_4_weeks")
+        out.append(Dose(day, phase, mg, units))
+        day += INTERVALS[phase]
+    return tuple(out)
 
 
 @lru_cache(maxsize=4096)
-def labeled_doses(first_day: int, last_day: int, responder: bool, whole_vial: bool) -> DoseSet:
-    """The labeled doses on therapy days ``first_day..last_day`` (inclusive), in day order."""
-    lo = max(first_day, 1)
-    out: list[Dose] = []
-    if lo <= last_day:
-        for day, mg in label.STEP_UP_DOSES:
-            if lo <= day <= last_day:
-                units = label.STEP_UP_VIAL_MG if whole_vial and mg < label.STEP_UP_VIAL_MG else mg
-                out.append(Dose(day, "step_up", mg, units // label.UNIT_MG))
-        mg = label.TREATMENT_DOSE_MG
-        units = mg // label.UNIT_MG
-        weekly_last = _WEEKLY_LAST if responder else last_day
-        out.extend(Dose(d, "weekly", mg, units) for d in _every(label.WEEKLY_FIRST_DAY, 7, weekly_last, lo, last_day))
-        if responder:
-            out.extend(Dose(d, "every_2_weeks", mg, units) for d in _every(_Q2W_FIRST, 14, _Q2W_LAST, lo, last_day))
-            out.extend(Dose(d, "every_4_weeks", mg, units) for d in _every(_Q4W_FIRST, 28, last_day, lo, last_day))
-    doses = tuple(out)
-    return DoseSet(doses, sum(d.units for d in doses), arithmetic(doses))
+def labeled_doses(first_day: int, last_day: int, q2w_from: int | None, whole_vial: bool, drift_days: int) -> DoseSet:
+    """The fullest labeled layout of the period ``first_day..last_day`` (therapy days of the recorded
+    start), the schedule allowed to start up to ``drift_days`` earlier or later."""
+    best: tuple[Dose, ...] = ()
+    best_units, best_shift = -1, 0
+    # A period that holds step-up dose 1 keeps it: the drift never starts therapy before the period.
+    lowest = max(-drift_days, min(first_day - 1, drift_days)) if first_day <= 1 else -drift_days
+    # shift 0 first, then 1, -1, 2, -2, ...: on a tie the smallest shift wins
+    for shift in sorted(range(lowest, drift_days + 1), key=lambda s: (abs(s), -s)):
+        doses = _layout(first_day - shift, last_day - shift, q2w_from, whole_vial)
+        units = sum(d.units for d in doses)
+        if units > best_units:
+            best, best_units, best_shift = doses, units, shift
+    return DoseSet(best, best_units, arithmetic(best), best_shift)
 
 
 def arithmetic(doses: tuple[Dose, ...]) -> str:
-    """The unit total written out by phase, e.g. ``"step-up 44 + 44 + 76 = 164; ...; total 1912"``."""
+    """The unit total written out by phase, e.g. ``"step-up 44 + 44 + 76 = 164; ...; total 1988"``."""
     parts: list[str] = []
     for phase in PHASE_ORDER:
         units = [d.units for d in doses if d.phase == phase]
@@ -131,8 +157,8 @@ def arithmetic(doses: tuple[Dose, ...]) -> str:
 class QuantityPlan:
     """The labeled maximum for one authorization period, with its arithmetic.
 
-    Immutable by convention. ``key`` is what it was computed from (whole-vial billing aside, which
-    is a setting). The dated schedule is built on first use, for approvals only."""
+    Immutable by convention. ``key`` is what it was computed from (billing and drift aside, which
+    are settings). The dated schedule is built on first use, for approvals only."""
 
     __slots__ = (
         "_schedule",
@@ -140,24 +166,25 @@ class QuantityPlan:
         "first_day",
         "key",
         "last_day",
-        "responder",
+        "q2w_from",
         "therapy_start",
         "valid_from",
         "valid_through",
     )
 
     def __init__(
-        self, therapy_start: date, valid_from: date, valid_through: date, responder: bool, dose_set: DoseSet
+        self, therapy_start: date, valid_from: date, valid_through: date, q2w_from: int | None, dose_set: DoseSet
     ) -> None:
         self.therapy_start = therapy_start
         self.valid_from = valid_from
         self.valid_through = valid_through
-        self.responder = responder
+        self.q2w_from = q2w_from
+        """Therapy day from which dosing is every 2 weeks (None: weekly throughout)."""
         self.first_day = (valid_from - therapy_start).days + 1
         """Therapy day of ``valid_from`` (< 1 when therapy starts inside the period)."""
         self.last_day = (valid_through - therapy_start).days + 1
         self.dose_set = dose_set
-        self.key = (therapy_start, valid_from, valid_through, responder)
+        self.key = (therapy_start, valid_from, valid_through, q2w_from)
         self._schedule: tuple[ScheduledDose, ...] | None = None
 
     @property
@@ -174,9 +201,9 @@ class QuantityPlan:
 
     @property
     def schedule(self) -> tuple[ScheduledDose, ...]:
-        """The covered doses as ``ScheduledDose`` (date = therapy start + therapy day - 1)."""
+        """The covered doses as ``ScheduledDose`` (date = therapy start + shift + therapy day - 1)."""
         if self._schedule is None:
-            start = self.therapy_start
+            start = self.therapy_start + timedelta(days=self.dose_set.shift)
             self._schedule = tuple(
                 build(
                     ScheduledDose,
@@ -195,14 +222,19 @@ class QuantityPlan:
 
 @lru_cache(maxsize=1024)
 def quantity_plan(
-    therapy_start: date, valid_from: date, valid_through: date, responder: bool, whole_vial: bool
+    therapy_start: date,
+    valid_from: date,
+    valid_through: date,
+    q2w_from: int | None,
+    whole_vial: bool,
+    drift_days: int = 3,
 ) -> QuantityPlan:
-    """The labeled doses dated within ``[valid_from, valid_through]`` for therapy starting on
-    ``therapy_start``, and their units. Cached: requests share periods and start dates."""
+    """The labeled maximum of ``[valid_from, valid_through]`` for therapy started on
+    ``therapy_start``. Cached: requests share periods and start dates."""
     first_day = (valid_from - therapy_start).days + 1
     last_day = (valid_through - therapy_start).days + 1
-    dose_set = labeled_doses(first_day, last_day, responder, whole_vial)
-    return QuantityPlan(therapy_start, valid_from, valid_through, responder, dose_set)
+    dose_set = labeled_doses(first_day, last_day, q2w_from, whole_vial, drift_days)
+    return QuantityPlan(therapy_start, valid_from, valid_through, q2w_from, dose_set)
 
 
 def add_months(d: date, months: int) -> date | None:

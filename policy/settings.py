@@ -3,8 +3,10 @@
 Version rule
 ------------
 ``version`` is ``"<UM/CMPC approval date of the policy revision>.<parameter-set revision>"``,
-today ``"2025-12-11.1"``: the annual review of 11/17/2025 was approved by UM/CMPC on 12/11/2025,
-and this is the first parameter set under it.
+today ``"2025-12-11.2"``: the annual review of 11/17/2025 was approved by UM/CMPC on 12/11/2025,
+and this is the second parameter set under it (``.2``: the plan's local calendar, the requested
+period's windows, continuation consistency, agent names and the drift-tolerant quantity limit of
+issue #12; ``policy/INTERPRETATION.md`` lists every rule).
 
 * A new policy revision (new UM/CMPC approval date) changes the date and resets the
   revision to 1.
@@ -27,7 +29,9 @@ import hashlib
 import json
 import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any, Final
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from policy.label import label_table
 
@@ -43,10 +47,31 @@ class PolicySettings:
     Change one with ``settings.replace(ecog_window_days=45)`` (or ``dataclasses.replace``).
     """
 
-    version: str = "2025-12-11.1"
+    version: str = "2025-12-11.2"
     """UM/CMPC approval date of the policy revision + parameter-set revision (see module doc)."""
 
-    # --- evidence currency: days before the request's received_at (UTC date) -------------
+    # --- the plan's calendar ------------------------------------------------------------------
+    timezone: str = "America/Puerto_Rico"
+    """IANA zone of the plan's calendar (MMM, Puerto Rico: UTC-4 all year, no daylight saving).
+    Every calendar date the policy reads is a local date in this zone: the receipt date that
+    evidence currency and the requested period are measured from, the decision date, the default
+    start date. Deadlines (``decision_due_by``) stay absolute instants."""
+
+    # --- the requested authorization period ---------------------------------------------------
+    start_max_days_before_receipt: int = 0
+    """How many days before the local receipt date a ``requested_start_date`` may lie and still be
+    approved by the engine. 0: the engine never approves a period that began before the plan
+    received the request; any earlier start is pended for a reviewer to decide on retroactive
+    coverage."""
+    start_max_days_ahead_initial: int = 30
+    """An initial request's ``requested_start_date`` at most this many days after receipt: the
+    ECOG (30 days) and the supporting documents must still describe the patient when therapy starts."""
+    start_max_days_ahead_continuation: int = 45
+    """A continuation's ``requested_start_date`` at most this many days after receipt. At least
+    ``reauth_lead_days``: a reauthorization filed when its reminder falls due, 30 days before the
+    current period ends, asks for a start up to 30 days ahead; 15 more days let it be filed early."""
+
+    # --- evidence currency: days before the request's local receipt date ---------------------
     ecog_window_days: int = 30
     """A.iii: ECOG assessed at most this many days before receipt is "current"."""
     oncology_note_window_days: int = 60
@@ -81,6 +106,11 @@ class PolicySettings:
     """Step-up doses (12 mg, 32 mg) are billed as the whole 44 mg vial they are drawn from
     (44 units each, discarded drug billed), as in published payer policy VP-0724. When false,
     they are billed at the dose (12 and 32 units)."""
+
+    dose_drift_days: int = 3
+    """QL: dose dates drift from the label's grid (clinic days, holidays); the maximum lets each
+    phase's boundaries move this many days either way and keeps the fullest layout, so one day of
+    drift never costs a whole dose (:mod:`policy.schedule`)."""
 
     # --- adverse decisions ------------------------------------------------------------------------
     allow_automated_denials: bool = False
@@ -130,12 +160,24 @@ def _problems(s: PolicySettings) -> list[str]:
         "standard_decision_hours": (1, 24 * 60),
         "expedited_decision_hours": (1, 24 * 60),
         "min_prior_lines": (0, 99),
+        "start_max_days_before_receipt": (0, 31),
+        "start_max_days_ahead_initial": (0, 366),
+        "start_max_days_ahead_continuation": (0, 366),
+        "dose_drift_days": (0, 7),
         "max_ecog": (0, 5),
     }
     for name, (lo, hi) in ints.items():
         value = getattr(s, name)
         if type(value) is not int or not lo <= value <= hi:
             problems.append(f"{name} must be an integer in {lo}..{hi}")
+    if not isinstance(s.timezone, str) or not _zone_ok(s.timezone):
+        problems.append("timezone must be an IANA time zone name, e.g. America/Puerto_Rico")
+    ahead = s.start_max_days_ahead_continuation
+    if type(ahead) is int and type(s.reauth_lead_days) is int and ahead < s.reauth_lead_days:
+        problems.append(
+            "start_max_days_ahead_continuation must be at least reauth_lead_days (a reauthorization filed "
+            "when its reminder falls due asks for a start that far ahead)"
+        )
     if not isinstance(s.lines_of_business, frozenset) or not s.lines_of_business:
         problems.append("lines_of_business must be a non-empty frozenset")
     elif not all(isinstance(x, str) and x for x in s.lines_of_business):
@@ -146,6 +188,21 @@ def _problems(s: PolicySettings) -> list[str]:
         if type(getattr(s, name)) is not bool:
             problems.append(f"{name} must be a bool")
     return problems
+
+
+def _zone_ok(name: str) -> bool:
+    try:
+        zone(name)
+    except (ValueError, ZoneInfoNotFoundError):
+        return False
+    return True
+
+
+@lru_cache(maxsize=16)
+def zone(name: str) -> ZoneInfo:
+    """The plan's time zone (loaded once; the IANA data comes from the ``tzdata`` package when the
+    system has none)."""
+    return ZoneInfo(name)
 
 
 def _fingerprint(s: PolicySettings) -> str:

@@ -112,35 +112,35 @@ CASES = [
         "ai-C90.03-not-a-policy-code",
         "A.i",
         "not_met",
-        "(C90.03) is not multiple myeloma (C90.00-C90.02)",
+        "(C90.03) does not identify multiple myeloma (C90.00-C90.02)",
         (set_("diagnosis", {"icd10_codes": ["C90.03"], "disease_status": "relapsed"}),),
     ),
     Case(
         "ai-C91.00-leukemia",
         "A.i",
         "not_met",
-        "(C91.00) is not multiple myeloma",
+        "(C91.00) does not identify multiple myeloma",
         (set_("diagnosis", {"icd10_codes": ["C91.00"], "disease_status": "relapsed"}),),
     ),
     Case(
         "ai-C90.0-category-only",
         "A.i",
-        "not_met",
-        "(C90.0) is not multiple myeloma",
+        "met",
+        "(C90.0, the multiple myeloma subcategory written without its fifth character)",
         (set_("diagnosis", {"icd10_codes": ["C90.0"], "disease_status": "relapsed"}),),
     ),
     Case(
         "ai-newly-diagnosed",
         "A.i",
         "not_met",
-        "that is newly diagnosed, not relapsed or refractory",
+        "described as newly diagnosed, not relapsed or refractory",
         (set_("diagnosis.disease_status", "newly_diagnosed"),),
     ),
     Case(
         "ai-in-remission",
         "A.i",
         "not_met",
-        "that is in remission, not relapsed or refractory",
+        "described as in remission, not relapsed or refractory",
         (set_("diagnosis.disease_status", "in_remission"),),
     ),
     Case(
@@ -195,35 +195,35 @@ CASES = [
         "aii-no-anti-cd38",
         "A.ii",
         "not_met",
-        "no anti-CD38 monoclonal antibody in any line",
+        "no anti-CD38 monoclonal antibody in any prior line",
         (lines(VRD, KD, ["pomalidomide"], ["ixazomib", "lenalidomide"]),),
     ),
     Case(
         "aii-no-pi-no-imid",
         "A.ii",
         "not_met",
-        "no proteasome inhibitor or immunomodulatory agent in any line",
+        "no proteasome inhibitor or immunomodulatory agent in any prior line",
         (lines(["daratumumab"], ["isatuximab"], ["melphalan"], ["cyclophosphamide"]),),
     ),
     Case(
         "aii-brand-names",
         "A.ii",
         "met",
-        "anti-CD38 monoclonal antibody (line 2: Darzalex)",
+        "an anti-CD38 monoclonal antibody (daratumumab, line 2)",
         (lines(["Velcade", "Revlimid"], ["Darzalex"], ["Kyprolis"], ["Ninlaro", "Thalomid"]),),
     ),
     Case(
         "aii-case-suffix-whitespace",
         "A.ii",
         "met",
-        "(line 1: daratumumab and hyaluronidase-FIHJ)",
+        "an anti-CD38 monoclonal antibody (daratumumab, line 1)",
         (lines(["daratumumab and hyaluronidase-FIHJ"], ["  BORTEZOMIB  "], ["ISATUXIMAB-IRFC"], ["Pomalyst\u00ae"]),),
     ),
     Case(
         "aii-faspro-brand",
         "A.ii",
         "met",
-        "(line 1: Darzalex  Faspro)",
+        "an anti-CD38 monoclonal antibody (daratumumab, line 1)",
         (lines(["Darzalex  Faspro"], ["ixazomib"], ["thalidomide"], ["Sarclisa"]),),
     ),
     Case(
@@ -298,7 +298,7 @@ CASES = [
         "bi-stable-disease-is-not-progression",
         "B.i",
         "met",
-        "best response of SD",
+        "best response of stable disease (SD)",
         (set_("continuation.best_response", "SD"),),
         continuation,
     ),
@@ -400,17 +400,17 @@ CASES = [
         "ql-exactly-the-maximum",
         "QL",
         "met",
-        "asks for 1912 units, within that maximum",
-        (set_("drug.requested_units", 1912),),
+        "asks for 1988 units, within that maximum",
+        (set_("drug.requested_units", 1988),),
     ),
     Case(
         "ql-one-above",
         "QL",
         "not_met",
-        "asks for 1913 units, 1 more than that maximum",
-        (set_("drug.requested_units", 1913),),
+        "asks for 1989 units, 1 more than that maximum",
+        (set_("drug.requested_units", 1989),),
     ),
-    Case("ql-continuation", "QL", "met", "allows 912 units", base=continuation),
+    Case("ql-continuation", "QL", "met", "allows at most 988 units", base=continuation),
 ]
 
 
@@ -458,7 +458,8 @@ def test_evidence_references_without_patient_identifiers() -> None:
     det = run(initial())
     evidence = {c.id: c.evidence for c in det.criteria}
     assert evidence["A.i"] == ["ICD-10-CM C90.02", "disease_status relapsed_and_refractory"]
-    assert evidence["A.ii"][1] == "line 2: Darzalex Faspro [anti-CD38], pomalidomide [IMiD], dexamethasone"
+    line_2 = "line 2: Darzalex Faspro (daratumumab) [anti-CD38], pomalidomide [IMiD], dexamethasone"
+    assert evidence["A.ii"][1] == line_2
     assert evidence["A.iii"] == ["ECOG 1 assessed 2026-11-20"]
     assert "oncology note DOC-88121 dated 2026-11-20" in evidence["A.docs"]
     text = det.model_dump_json()

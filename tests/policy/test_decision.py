@@ -109,14 +109,21 @@ def test_currency_is_measured_against_received_at_not_now() -> None:
     assert det.decision == "approved"
 
 
-def test_currency_edge_uses_the_utc_date_of_received_at() -> None:
-    # Received 2026-11-27 22:00 at -05:00 = 2026-11-28 03:00 UTC: the receipt date is 2026-11-28.
+def test_currency_edge_uses_the_plans_local_date_of_received_at() -> None:
+    # 2026-11-27T22:00-05:00 = 2026-11-28T03:00Z = 23:00 on 2026-11-27 in San Juan (UTC-4, no DST):
+    # the plan received it on the 27th (domain brief: "A request received at 21:30 local on the 27th
+    # was received on the 27th, not on the 28th as its UTC date says").
     data = change(initial(), set_("received_at", "2026-11-27T22:00:00-05:00"))
-    exactly_30 = run(change(data, set_("ecog.assessed_on", "2026-10-29")))
+    exactly_30 = run(change(data, set_("ecog.assessed_on", "2026-10-28")))
     assert criterion(exactly_30, "A.iii").result == "met"
-    days_31 = run(change(data, set_("ecog.assessed_on", "2026-10-28")))
+    days_31 = run(change(data, set_("ecog.assessed_on", "2026-10-27")))
     assert criterion(days_31, "A.iii").result == "missing"
-    assert "31 days old when the request was received on 2026-11-28" in criterion(days_31, "A.iii").reason
+    assert "31 days old when the request was received on 2026-11-27" in criterion(days_31, "A.iii").reason
+    # Local midnight: 03:59:59Z is still the 27th in San Juan, 04:00:00Z is the 28th.
+    ecog = set_("ecog.assessed_on", "2026-10-28")
+    before = run(change(initial(), set_("received_at", "2026-11-28T03:59:59Z"), ecog))
+    after = run(change(initial(), set_("received_at", "2026-11-28T04:00:00Z"), ecog))
+    assert (criterion(before, "A.iii").result, criterion(after, "A.iii").result) == ("met", "missing")
 
 
 def test_windows_are_settings() -> None:

@@ -20,11 +20,17 @@ from tests.policy.factory import change, continuation, criterion, drop, initial,
 def _continuation_at(
     therapy_start: str, valid_from: str, best_response: str = "VGPR", response_since: str | None = "2026-03-01"
 ) -> dict[str, object]:
+    """The approved continuation example, received on ``valid_from`` (11:04 in San Juan) for a period
+    starting that day, its evidence re-dated 5 days before."""
+    evidence = (date.fromisoformat(valid_from) - timedelta(days=5)).isoformat()
     data = change(
         continuation(),
+        set_("received_at", f"{valid_from}T15:04:05Z"),
         set_("continuation.therapy_start_date", therapy_start),
         set_("drug.requested_start_date", valid_from),
         set_("continuation.best_response", best_response),
+        set_("documents.0.date", evidence),
+        set_("documents.1.date", evidence),
     )
     if response_since is None:
         return change(data, drop("continuation.response_since"))
@@ -32,18 +38,18 @@ def _continuation_at(
 
 
 def test_initial_six_month_period_from_day_1() -> None:
-    # Period 2026-12-01 .. 2027-05-31 = therapy days 1..182.
-    #   step-up:        44 (day 1, 12 mg from a 44 mg vial) + 44 (day 4, 32 mg) + 76 (day 8)  =  164
-    #   weekly:         days 15, 22, ..., 162 -> (162 - 15) / 7 + 1 = 22 doses x 76          = 1672
-    #   every 2 weeks:  day 169 (week 25); day 183 falls after day 182 -> 1 x 76             =   76
-    #   total                                                                                = 1912
+    # Period 2026-12-01 .. 2027-05-31 = therapy days 1..182. No response can be documented before
+    # therapy starts, and the label keeps a patient without a maintained response weekly, so:
+    #   step-up:  44 (day 1, 12 mg from a 44 mg vial) + 44 (day 4, 32 mg) + 76 (day 8)      =  164
+    #   weekly:   days 15, 22, ..., 176 (the next, 183, is after day 182) -> 24 doses x 76  = 1824
+    #   total                                                                              = 1988
     det = strictly_valid(run(initial()))
     auth = det.authorization
     assert auth is not None
     assert (auth.valid_from, auth.valid_through) == (date(2026, 12, 1), date(2027, 5, 31))
-    assert 44 + 44 + 76 + 22 * 76 + 1 * 76 == 1912
-    assert auth.max_units == 1912
-    assert sum(d.units for d in auth.schedule) == 1912
+    assert 44 + 44 + 76 + 24 * 76 == 1988
+    assert auth.max_units == 1988
+    assert sum(d.units for d in auth.schedule) == 1988
     first = [(d.date, d.therapy_day, d.phase, d.dose_mg, d.units) for d in auth.schedule[:4]]
     assert first == [
         (date(2026, 12, 1), 1, "step_up", 12, 44),
@@ -52,51 +58,58 @@ def test_initial_six_month_period_from_day_1() -> None:
         (date(2026, 12, 15), 15, "weekly", 76, 76),
     ]
     last = auth.schedule[-1]
-    assert (last.date, last.therapy_day, last.phase) == (date(2027, 5, 18), 169, "every_2_weeks")
-    assert [d.phase for d in auth.schedule].count("weekly") == 22
+    assert (last.date, last.therapy_day, last.phase) == (date(2027, 5, 25), 176, "weekly")
+    assert [d.phase for d in auth.schedule].count("weekly") == 24
     reason = criterion(det, "QL").reason
-    assert (
-        "allows 1912 units (step-up 44 + 44 + 76 = 164; weekly 22 x 76 = 1672; every 2 weeks 1 x 76 = 76; "
-        "total 1912)" in reason
+    assert "allows at most 1988 units" in reason
+    assert "(step-up 44 + 44 + 76 = 164; weekly 24 x 76 = 1824; total 1988)" in reason
+
+
+def test_initial_184_day_period_holds_a_twenty_fifth_weekly_dose() -> None:
+    # 2026-07-01 .. 2026-12-31 = days 1..184: weekly doses on days 15..183 (25 doses).
+    #   164 + 25 x 76 = 164 + 1900 = 2064
+    data = change(
+        initial(), set_("drug.requested_start_date", "2026-07-01"), set_("received_at", "2026-06-25T15:04:05Z")
     )
-
-
-def test_initial_184_day_period_holds_a_second_every_2_weeks_dose() -> None:
-    # 2026-07-01 .. 2026-12-31 = days 1..184: every-2-weeks doses on days 169 and 183.
-    #   164 + 22 x 76 + 2 x 76 = 164 + 1672 + 152 = 1988
-    det = run(change(initial(), set_("drug.requested_start_date", "2026-07-01")))
-    assert det.authorization is not None
+    for i in range(3):
+        data = change(data, set_(f"documents.{i}.date", "2026-06-20"))
+    data = change(data, set_("ecog.assessed_on", "2026-06-20"))
+    det = run(data)
+    assert det.authorization is not None, [c.reason for c in det.criteria if c.result != "met"]
     assert det.authorization.valid_through == date(2026, 12, 31)
-    assert det.authorization.max_units == 164 + 22 * 76 + 2 * 76 == 1988
+    assert det.authorization.max_units == 164 + 25 * 76 == 2064
 
 
 def test_step_up_billed_at_dose_when_whole_vial_billing_is_off() -> None:
-    # 12 + 32 + 76 + 22 x 76 + 76 = 1868 (44 units fewer than whole vials: 88 - 44)
+    # 12 + 32 + 76 + 24 x 76 = 1944, 44 units fewer than whole vials: (44 - 12) + (44 - 32) = 44
     det = run(initial(), settings=DEFAULT_SETTINGS.replace(step_up_whole_vial_billing=False))
     assert det.authorization is not None
-    assert det.authorization.max_units == 12 + 32 + 76 + 22 * 76 + 76 == 1868
+    assert det.authorization.max_units == 12 + 32 + 76 + 24 * 76 == 1944
 
 
 def test_continuation_week_20_crosses_into_every_2_weeks() -> None:
     # Therapy start 2026-01-05; valid_from 2026-05-18 = day 134 (week 20); valid_through 2026-11-17 = day 317.
-    # Responder (VGPR since 2026-03-01, > 2 months before valid_from):
-    #   weekly:        days 134, 141, 148, 155, 162          = 5 doses
-    #   every 2 weeks: days 169, 183, ..., 309 (169 + 14k, k = 0..10; 323 > 317) = 11 doses
-    #   (5 + 11) x 76 = 1216
+    # Responder: VGPR since 2026-03-01, held 2 months on 2026-05-01 (day 117), before receipt, so dosing
+    # is every 2 weeks from day 169 (week 25). On the recorded grid:
+    #   weekly 134, 141, 148, 155, 162 (5) then every 2 weeks 169, 183, ..., 309 (11): 16 doses = 1216.
+    # With the schedule one day later than recorded (drift +1), week 24 ends on recorded day 169, so
+    #   weekly 134, 141, ..., 169 (6) then every 2 weeks 176 ... 316 (11): 17 doses = 1292, the maximum.
     det = strictly_valid(run(_continuation_at("2026-01-05", "2026-05-18")))
     auth = det.authorization
     assert auth is not None and auth.valid_through == date(2026, 11, 17)
-    assert [d.therapy_day for d in auth.schedule] == [134, 141, 148, 155, 162, *range(169, 310, 14)]
-    assert auth.max_units == (5 + 11) * 76 == 1216
+    assert auth.max_units == 17 * 76 == 1292
+    assert [d.phase for d in auth.schedule].count("weekly") == 6
+    assert auth.schedule[0].date == date(2026, 5, 18)
+    assert auth.schedule[-1].date <= date(2026, 11, 17)
     assert "therapy day 134 (week 20)" in criterion(det, "QL").reason
 
 
 def test_continuation_week_45_crosses_into_every_4_weeks() -> None:
     # Therapy start 2026-01-05; valid_from 2026-11-09 = day 309 (week 45); valid_through 2027-05-08 = day 489.
-    # Responder:
+    # Every 2 weeks from day 169, every 4 weeks 24 weeks later, day 337 (week 49):
     #   every 2 weeks: days 309, 323                        = 2 doses
     #   every 4 weeks: days 337, 365, 393, 421, 449, 477    = 6 doses (505 > 489)
-    #   (2 + 6) x 76 = 608
+    #   (2 + 6) x 76 = 608; no shift of up to 3 days fits a ninth dose.
     det = strictly_valid(run(_continuation_at("2026-01-05", "2026-11-09")))
     auth = det.authorization
     assert auth is not None and auth.valid_through == date(2027, 5, 8)
@@ -109,6 +122,21 @@ def test_continuation_week_45_crosses_into_every_4_weeks() -> None:
     assert auth.schedule[2].date == date(2026, 1, 5) + timedelta(days=336)
 
 
+def test_every_4_weeks_waits_24_weeks_after_every_2_weeks_began() -> None:
+    # Therapy start 2026-01-05. PR reached late, on 2026-08-03 (day 211), held 2 months on 2026-10-03
+    # (day 272): every 2 weeks from day 272, every 4 weeks only from day 272 + 168 = 440, not week 49.
+    # Period from 2026-11-09 (day 309) to 2027-05-08 (day 489):
+    #   every 2 weeks from 309: 309, 323, ..., 435 (10 doses); every 4 weeks 449, 477 (2): 12 x 76 = 912
+    # A 3-day drift fits no extra dose (e.g. shift +3: 306..432 is 10 doses, then 446, 474: 12).
+    det = run(_continuation_at("2026-01-05", "2026-11-09", best_response="PR", response_since="2026-08-03"))
+    auth = det.authorization
+    assert auth is not None
+    phases = [d.phase for d in auth.schedule]
+    assert phases.count("every_2_weeks") == 10 and phases.count("every_4_weeks") == 2
+    assert auth.max_units == 12 * 76 == 912
+    assert "every 2 weeks from therapy day 272 (week 39), every 4 weeks from day 440" in criterion(det, "QL").reason
+
+
 def test_non_responder_stays_weekly() -> None:
     # Same period, best response SD (not PR or better): weekly days 309, 316, ..., 484
     #   (484 - 309) / 7 + 1 = 26 doses x 76 = 1976
@@ -117,36 +145,39 @@ def test_non_responder_stays_weekly() -> None:
     assert auth is not None
     assert {d.phase for d in auth.schedule} == {"weekly"}
     assert auth.max_units == 26 * 76 == 1976
-    assert "best response of SD (not PR or better) keeps weekly dosing" in criterion(det, "QL").reason
+    assert "best response of stable disease (SD), less than a partial response, keeps weekly dosing" in (
+        criterion(det, "QL").reason
+    )
 
 
 def test_responder_without_response_date_is_dosed_weekly() -> None:
-    # Documented choice: without response_since the 2 months cannot be shown -> weekly (the larger quantity).
+    # Without response_since the 2 months cannot be shown -> weekly (the larger quantity).
     det = run(_continuation_at("2026-01-05", "2026-11-09", response_since=None))
     assert det.authorization is not None and det.authorization.max_units == 1976
     assert "without the date it was reached" in criterion(det, "QL").reason
 
 
-def test_response_not_yet_held_two_months_is_dosed_weekly() -> None:
-    # PR since 2026-09-10: 2 months later is 2026-11-10, after valid_from 2026-11-09 -> weekly.
+def test_response_not_yet_held_two_months_at_receipt_is_dosed_weekly() -> None:
+    # Received 2026-11-09. PR since 2026-09-10: held 2 months only on 2026-11-10, after receipt -> weekly.
     det = run(_continuation_at("2026-01-05", "2026-11-09", best_response="PR", response_since="2026-09-10"))
     assert det.authorization is not None and det.authorization.max_units == 1976
-    # Exactly 2 months (2026-09-09 + 2 months = 2026-11-09 = valid_from) is enough: responder, 608.
+    # Exactly 2 months (2026-09-09 + 2 months = 2026-11-09 = the receipt date, day 309) is enough: every
+    # 2 weeks from day 309, every 4 weeks from 309 + 168 = 477. Period days 309..489. With the schedule
+    # one day later than recorded (drift +1, shifted days 308..488): 308 is still weekly (before 309),
+    # then every 2 weeks 315, 329, ..., 469 (12 doses), then every 4 weeks 483: 14 doses = 1064.
+    # (On the recorded grid: 309, 323, ..., 463 (12) every 2 weeks + 477 every 4 weeks = 13 = 988.)
     det = run(_continuation_at("2026-01-05", "2026-11-09", best_response="PR", response_since="2026-09-09"))
-    assert det.authorization is not None and det.authorization.max_units == 608
+    assert det.authorization is not None and det.authorization.max_units == 14 * 76 == 1064
 
 
-def test_continuation_restarting_inside_the_period_repeats_the_step_up() -> None:
-    # Therapy start 2026-12-20, 5 days after valid_from 2026-12-15: days 1, 4, 8 fall in the period.
+def test_continuation_that_has_not_started_is_not_a_continuation() -> None:
+    # Therapy start 2026-12-20, after receipt on 2026-11-27: B.i is not met, QL does not claim it is
+    # "inside the period" as a continuation would.
     det = run(change(continuation(), set_("continuation.therapy_start_date", "2026-12-20")))
-    auth = det.authorization
-    assert auth is not None
-    assert [(d.date, d.phase, d.units) for d in auth.schedule[:3]] == [
-        (date(2026, 12, 20), "step_up", 44),
-        (date(2026, 12, 23), "step_up", 44),
-        (date(2026, 12, 27), "step_up", 76),
-    ]
-    assert "inside the period" in criterion(det, "QL").reason
+    assert (det.decision, det.pend_reason, det.authorization) == ("pended", "clinical_review", None)
+    assert criterion(det, "B.i").result == "not_met"
+    assert "therapy has not started" in criterion(det, "B.i").reason
+    assert "after the period begins" in criterion(det, "QL").reason
 
 
 def test_therapy_starting_after_the_period_has_nothing_to_authorize() -> None:
@@ -154,15 +185,17 @@ def test_therapy_starting_after_the_period_has_nothing_to_authorize() -> None:
     ql = criterion(det, "QL")
     assert ql.result == "not_met"
     assert "no labeled quantity to authorize" in ql.reason
+    assert "after the period ends" in ql.reason
+    assert "after the requested period ends" in criterion(det, "B.i").reason
 
 
 def test_requested_units_above_the_maximum_is_not_met_with_the_arithmetic() -> None:
-    # 2000 requested, 1912 allowed: 2000 - 1912 = 88 too many.
-    det = run(change(initial(), set_("drug.requested_units", 2000)))
+    # 2100 requested, 1988 allowed: 2100 - 1988 = 112 too many.
+    det = run(change(initial(), set_("drug.requested_units", 2100)))
     ql = criterion(det, "QL")
     assert ql.result == "not_met"
-    assert "allows 1912 units" in ql.reason and "asks for 2000 units, 88 more than that maximum" in ql.reason
-    assert "requested_units 2000" in ql.evidence and "max_units 1912" in ql.evidence
+    assert "allows at most 1988 units" in ql.reason and "asks for 2100 units, 112 more than that maximum" in ql.reason
+    assert "requested_units 2100" in ql.evidence and "max_units 1988" in ql.evidence
     assert (det.decision, det.pend_reason, det.authorization) == ("pended", "clinical_review", None)
 
 
@@ -170,7 +203,7 @@ def test_authorization_carries_the_requested_units_when_within_the_maximum() -> 
     det = run(change(initial(), set_("drug.requested_units", 1500)))
     assert det.authorization is not None
     assert det.authorization.max_units == 1500
-    assert sum(d.units for d in det.authorization.schedule) == 1912  # the labeled doses the units cover
+    assert sum(d.units for d in det.authorization.schedule) == 1988  # the labeled doses the units cover
 
 
 @pytest.mark.parametrize(
@@ -194,11 +227,12 @@ def test_add_months() -> None:
 
 
 def test_labeled_doses_table() -> None:
-    responder = labeled_doses(1, 400, True, True).doses
+    # Responder from week 25 (q2w_from = 169): every 4 weeks from 169 + 168 = 337 (week 49).
+    responder = labeled_doses(1, 400, 169, True, 0).doses
     days = [d.therapy_day for d in responder]
     assert days[:3] == [1, 4, 8]
     assert days[3:25] == list(range(15, 163, 7))  # weekly, weeks 3-24
     assert days[25:37] == list(range(169, 324, 14))  # every 2 weeks, weeks 25-47
     assert days[37:] == [337, 365, 393]  # every 4 weeks from week 49
-    weekly = labeled_doses(1, 400, False, True).doses
+    weekly = labeled_doses(1, 400, None, True, 0).doses
     assert [d.therapy_day for d in weekly][3:] == list(range(15, 401, 7))

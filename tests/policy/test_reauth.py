@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime
 
 from contracts import PAReauthDue
 from policy import DEFAULT_SETTINGS, build_reauth_due, reauth_due_on
@@ -21,8 +21,10 @@ def test_due_at_once_when_approved_inside_the_window() -> None:
 
 
 def test_the_reauth_due_now_example() -> None:
-    det = run(example("initial_approved_reauth_due_now"))
-    assert det.authorization is not None
+    # Received 2026-06-19 for a period from 2026-06-20 (6 months: through 2026-12-19), decided late,
+    # on 2026-11-27: the reminder, due 30 days before 2026-12-19 (2026-11-19), is due at once.
+    det = run(example("initial_approved_reauth_due_now"), now=datetime(2026, 11, 27, 15, 4, 5, tzinfo=UTC))
+    assert det.decision == "approved" and det.authorization is not None
     approved_on = det.decided_at.date()
     due = reauth_due_on(det.authorization.valid_through, approved_on, DEFAULT_SETTINGS.reauth_lead_days)
     assert det.authorization.valid_through == date(2026, 12, 19)

@@ -11,7 +11,11 @@ from policy import DEFAULT_SETTINGS, PolicySettings
 
 def test_defaults() -> None:
     s = DEFAULT_SETTINGS
-    assert s.version == "2025-12-11.1"
+    assert s.version == "2025-12-11.2"
+    assert s.timezone == "America/Puerto_Rico"
+    assert (s.start_max_days_before_receipt, s.start_max_days_ahead_initial) == (0, 30)
+    assert s.start_max_days_ahead_continuation == 45 >= s.reauth_lead_days
+    assert s.dose_drift_days == 3
     assert (s.ecog_window_days, s.oncology_note_window_days, s.objective_measures_window_days) == (30, 60, 90)
     assert s.supporting_docs_window_days == 90
     assert (s.authorization_months, s.standard_decision_hours, s.expedited_decision_hours) == (6, 72, 24)
@@ -31,7 +35,12 @@ def test_frozen_and_hashable() -> None:
 
 def test_fingerprint_covers_every_setting() -> None:
     changes = {
-        "version": "2025-12-11.2",
+        "version": "2025-12-11.3",
+        "timezone": "America/New_York",
+        "start_max_days_before_receipt": 3,
+        "start_max_days_ahead_initial": 14,
+        "start_max_days_ahead_continuation": 60,
+        "dose_drift_days": 2,
         "ecog_window_days": 31,
         "oncology_note_window_days": 61,
         "objective_measures_window_days": 91,
@@ -68,6 +77,11 @@ def test_fingerprint_covers_every_setting() -> None:
         {"allow_automated_denials": "yes"},
         {"hcpcs": ""},
         {"min_prior_lines": 1.5},
+        {"timezone": "Mars/Olympus_Mons"},
+        {"timezone": ""},
+        {"start_max_days_ahead_continuation": 29},  # below reauth_lead_days (30)
+        {"dose_drift_days": 8},
+        {"start_max_days_before_receipt": -1},
     ],
 )
 def test_invalid_settings_are_rejected(bad: dict[str, object]) -> None:
