@@ -99,6 +99,19 @@ def facts_for(request: PARequest, now: datetime, settings: PolicySettings = DEFA
     return Facts(request, settings, received_on, decided_on, plan, requested)
 
 
+def _findings(request: PARequest, facts: Facts) -> list[tuple[CriterionResult, str]]:
+    criteria = INITIAL_CRITERIA if request.request_type == "initial" else CONTINUATION_CRITERIA
+    return [c.evaluate_with_code(facts) for c in criteria]
+
+
+def findings(
+    request: PARequest, now: datetime, settings: PolicySettings = DEFAULT_SETTINGS
+) -> list[tuple[CriterionResult, str]]:
+    """Each criterion's result with the code of its finding (:data:`policy.criteria.CODES`), as
+    :func:`evaluate` computes them."""
+    return _findings(request, facts_for(request, now, settings))
+
+
 def evaluate(request: PARequest, now: datetime, settings: PolicySettings = DEFAULT_SETTINGS) -> PADetermination:
     """Evaluate ``request`` under policy MP-RX-FP-120-24 at time ``now`` (timezone-aware).
 
@@ -107,8 +120,7 @@ def evaluate(request: PARequest, now: datetime, settings: PolicySettings = DEFAU
     """
     facts = facts_for(request, now, settings)
     plan = facts.plan
-    criteria = INITIAL_CRITERIA if request.request_type == "initial" else CONTINUATION_CRITERIA
-    results = [c.evaluate(facts) for c in criteria]
+    results = [result for result, _ in _findings(request, facts)]
     decision, pend_reason = decide(results, settings)
     det_id = determination_id(request, settings)
 
