@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import random
 import subprocess
 import sys
@@ -18,6 +19,7 @@ import pytest
 
 from contracts import PADetermination, PAReauthDue, PARequest
 from tests.broker import KAFKA_SH, Broker
+from tests.conftest import REQUIRE_KAFKA
 from tests.kafkautil import (
     ROOT,
     Tail,
@@ -126,9 +128,25 @@ async def test_kill9_three_times_during_20000_requests(bootstrap: str, unique: s
     assert set(counts) == approved and all(c == 1 for c in counts.values())
 
 
-async def test_broker_restart_mid_run(broker: Broker, bootstrap: str, unique: str, logdir: Path) -> None:
-    if broker.kind != "local":
-        pytest.skip("restarts only the project's own local broker")  # CI always uses the local broker
+def _restartable_bootstrap(broker: Broker) -> str:
+    """The project's own local broker (scripts/kafka.sh), the only one this test may restart.
+
+    With REQUIRE_KAFKA=1 (``make test``) the test never skips: when the session's broker came from
+    ``KAFKA_BOOTSTRAP_SERVERS`` or testcontainers, it runs against the project's broker instead
+    (started here if it is not running). Elsewhere it skips unless the session's broker is that one."""
+    local = "127.0.0.1:" + os.environ.get("KAFKA_PORT", "9092")
+    running = subprocess.run([str(KAFKA_SH), "status"], capture_output=True, check=False).returncode == 0
+    if broker.kind == "local" or (running and broker.bootstrap_servers == local):
+        return local
+    if not REQUIRE_KAFKA:
+        pytest.skip("restarts only the project's own local broker (set REQUIRE_KAFKA=1 to run it there)")
+    up = subprocess.run([str(KAFKA_SH), "up"], capture_output=True, text=True, check=False)
+    assert up.returncode == 0, f"REQUIRE_KAFKA=1: the project's broker did not start: {up.stdout}{up.stderr}"
+    return local
+
+
+async def test_broker_restart_mid_run(broker: Broker, unique: str, logdir: Path) -> None:
+    bootstrap = _restartable_bootstrap(broker)
     settings = settings_for(bootstrap, unique, batch_max_records=100)
     await create_topics(settings)
     requests = make_requests(12_000, prefix=f"b{unique[:5]}")
@@ -229,6 +247,26 @@ async def test_malformed_flood_interleaved(bootstrap: str, unique: str, logdir: 
     assert len(dlq_records) == len(bad)
     assert Counter(r.value for r in dlq_records) == Counter(b for _, b in bad), "original bytes kept, once each"
     assert all(r.headers["pa_error_message"] for r in dlq_records)
+    # Each kind lands in the class the README's "Bad input" gives it (not JSON includes wrong
+    # encodings, binary, empty values and nesting too deep; larger than PA_MAX_MESSAGE_BYTES is too_large).
+    expected = {
+        "truncated_json": "not_json",
+        "wrong_types": "schema_invalid",
+        "long_string": "schema_invalid",
+        "huge_message": "too_large",
+        "deep_nesting": "not_json",
+        "utf16_encoding": "not_json",
+        "latin1_encoding": "not_json",
+        "missing_fields": "schema_invalid",
+        "bad_npi": "schema_invalid",
+        "unknown_schema_version": "unknown_schema_version",
+        "empty_value": "not_json",
+        "binary_garbage": "not_json",
+    }
+    assert set(expected) == set(kinds)
+    class_of = {r.value: r.headers["pa_error_class"].decode() for r in dlq_records}
+    got = {(kind, class_of[value]) for kind, value in bad}
+    assert got == set(expected.items()), sorted(got - set(expected.items()))
 
 
 async def test_hypothesis_requests_through_the_full_pipeline(bootstrap: str, unique: str, logdir: Path) -> None:

@@ -49,6 +49,13 @@ async def wait_committed(bootstrap: str, settings: Settings, partition: int, tim
         await consumer.stop()
 
 
+def _partition_of(marker: str, prefix: str) -> int:
+    """The partition of the transactional id ``{group}-{topic}-{partition}`` a hold marker names."""
+    tid = marker.split()[-1]
+    assert tid.startswith(prefix), (tid, prefix)
+    return int(tid[len(prefix) :].split("-")[0])
+
+
 def _input(n: int, prefix: str) -> list[tuple[bytes | None, bytes]]:
     records: list[tuple[bytes | None, bytes]] = []
     for i, r in enumerate(make_requests(n, prefix=prefix)):
@@ -96,7 +103,7 @@ async def test_paused_request_processor_is_fenced_and_nothing_is_published_twice
         await produce(bootstrap, settings.topic_requests, records)
         (held,) = await wait_for_log(zombie_log, r"TXN-HOLD open", 60)
         zombie.signal(signal.SIGSTOP)  # the owner freezes with its transaction open
-        partition = int(held.split()[-1].rsplit("-", 1)[1])
+        partition = _partition_of(held, f"{settings.group_id}-{settings.topic_requests}-")
         print(f"[zombie] {held.split()[-1]} held open, process stopped; waiting for the session to expire")
         # The session expires, the other instance takes the partition over (its producer's
         # init_transactions fences the zombie's) and commits the held records' offsets. Waited on
@@ -148,7 +155,7 @@ async def test_paused_reauth_scheduler_is_fenced_and_reminds_once(bootstrap: str
         zombie.start()
         (held,) = await wait_for_log(zombie_log, r"TXN-HOLD open", 60)
         zombie.signal(signal.SIGSTOP)
-        partition = int(held.split()[-1].rsplit("-", 1)[1])
+        partition = _partition_of(held, f"{settings.reauth_group_id}-{settings.topic_authorizations}-")
         print(f"[zombie-scheduler] {held.split()[-1]} held open with its reminders, process stopped")
         ledger = await read_ledger(bootstrap, settings)
         assert ledger.approved, "the mix holds approvals"

@@ -5,11 +5,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import os
+import subprocess
+import sys
 import time
 import urllib.error
 import urllib.request
 from collections import Counter
 from collections.abc import AsyncIterator
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -20,10 +24,12 @@ from tests.faults.ledger import read_ledger
 from tests.faults.logwatch import owned_partitions, wait_for_log
 from tests.kafkautil import (
     EXAMPLES,
+    ROOT,
     Tail,
     WorkerProcess,
     create_topics,
     encode,
+    env_for,
     make_requests,
     produce,
     read_all,
@@ -90,7 +96,9 @@ async def test_mixed_stream_one_determination_per_valid_one_dlq_per_invalid(boot
         assert d.headers["ce_id"] == det.determination_id.encode()
         assert d.headers["ce_type"] == b"org.mmm.pa.determination.v1"
         assert d.headers["content-type"] == b"application/json"
-        assert {"ce_source", "ce_time"} <= set(d.headers)
+        assert d.headers["ce_source"] == b"urn:mmm:pa-worker"  # contracts/schemas: the CloudEvents headers
+        ce_time = d.headers["ce_time"].decode()
+        assert ce_time.endswith("Z") and datetime.fromisoformat(ce_time) == det.decided_at  # UTC, the decision time
 
     print(f"[dlq] expected={n_bad} got={len(dlq)}")
     assert len(dlq) == n_bad
@@ -183,10 +191,11 @@ async def test_kill_minus_9_and_restart_loses_and_duplicates_nothing(
             await feeder
             await tail.reach(len(valid), timeout=120, what="determinations after the last restart")
         finally:
-            assert w.terminate() == 0  # the tail keeps reading while it shuts down
+            code = w.terminate()  # the tail keeps reading while it shuts down
         await tail.settle()
     ledger = await read_ledger(bootstrap, settings)
     ledger.assert_exactly_once(f"kill-9 dedupe={'on' if dedupe else 'off'}")
+    assert code == 0, f"the last worker exited {code}: {(tmp_path / 'worker-last.log').read_text()[-2000:]}"
 
 
 async def test_two_workers_split_partitions_and_survive_one_dying(bootstrap: str, unique: str, tmp_path: Path) -> None:
@@ -439,15 +448,18 @@ async def test_slow_commit_on_one_partition_holds_up_no_other(
             return sum(json.loads(r.value)["request_id"] in ids[p] for r in dets.records)
 
         deadline = time.monotonic() + 60
-        while seen(1) < len(ids[1]) and time.monotonic() < deadline:
+        while seen(1) < len(ids[1]):
+            assert time.monotonic() < deadline, f"partition 1: {seen(1)} of {len(ids[1])} determined after 60 s"
             await asyncio.sleep(0.05)
         at_p1_done = time.monotonic()
         p0_then = seen(0)
         in_flight_then = m.REGISTRY.get_sample_value("pa_worker_in_flight_requests")
-        await dets.wait(len(ids[0]) + len(ids[1]), timeout=60)
-        await asyncio.sleep(1)
-        in_flight_after = m.REGISTRY.get_sample_value("pa_worker_in_flight_requests")
-        records = list(dets.records)
+        await dets.reach(len(ids[0]) + len(ids[1]), timeout=60, what="both partitions determined")
+        deadline = time.monotonic() + 30
+        while (in_flight_after := m.REGISTRY.get_sample_value("pa_worker_in_flight_requests")) != 0:
+            assert time.monotonic() < deadline, f"in flight still {in_flight_after} 30 s after the last determination"
+            await asyncio.sleep(0.05)
+        records = await dets.settle()
     print(
         f"[lanes] partition 1: {len(ids[1])} determined while partition 0's commit hung "
         f"({p0_then} of partition 0 visible then, {in_flight_then} in flight); partition 0 paused "
@@ -606,3 +618,59 @@ async def test_misspelt_output_topic_keeps_the_worker_out_of_the_group(
     out, _ = capfd.readouterr()
     assert f"topics not found: {typo}" in out
     assert "partition assigned" not in out
+
+
+async def test_pa_worker_scheduler_command_takes_its_partitions_and_stops_cleanly(
+    bootstrap: str, unique: str, tmp_path: Path
+) -> None:
+    """`pa-worker scheduler`: the reauth scheduler alone, as its own process."""
+    from tests.faults.logwatch import assigned_partitions
+
+    port = _free_port()
+    settings = settings_for(bootstrap, unique, topic_partitions=2).model_copy(update={"metrics_port": port})
+    await create_topics(settings)
+    log = tmp_path / "scheduler.log"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "worker.cli", "scheduler"],
+        env=env_for(settings),
+        cwd=ROOT,
+        stdout=log.open("ab"),
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        await wait_for_log(log, "reauth partition assigned; rebuilding", timeout=60, count=2)
+        deadline = time.monotonic() + 30
+        status, body = 0, ""
+        while status != 200:
+            assert time.monotonic() < deadline, f"/readyz: {status} {body}"
+            try:
+                status, body = await asyncio.to_thread(_get, port, "/readyz")
+            except OSError:
+                await asyncio.sleep(0.3)
+        assert body.strip() == "ready reauth partitions=2"  # the scheduler only: no request partitions
+        assert sorted(assigned_partitions(log, "reauth partition assigned; rebuilding")) == [0, 1]
+    finally:
+        proc.terminate()
+        code = proc.wait(30)
+    assert code == 0
+    assert "partition assigned" not in log.read_text().replace("reauth partition assigned", "")
+
+
+async def test_make_demo_runs_end_to_end(bootstrap: str, tmp_path: Path) -> None:
+    """Smoke test of worker/demo.py (`make demo`) against the session's broker."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PA_")}
+    env.update(KAFKA_BOOTSTRAP_SERVERS=bootstrap, PA_METRICS_PORT="0", COLUMNS="160")
+    proc = await asyncio.to_thread(
+        subprocess.run,
+        [sys.executable, "-m", "worker.demo"],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=240,
+        check=False,
+    )
+    print(proc.stdout[-600:])
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert "Demo complete" in proc.stdout
+    assert "pa.determinations.v1" in proc.stdout and "pa.requests.dlq.v1" in proc.stdout

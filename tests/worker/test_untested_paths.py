@@ -1,0 +1,90 @@
+"""Paths no other test reached (issue 17): the past-deadline metric, the automated-denial switch
+of the worker and of ``pa-worker evaluate``, the HTTP 404. Expected values come from the policy
+and the README (Medicare Advantage: never deny on its own; ``denied`` only behind the switch)."""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import sys
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from contracts import PADetermination
+from worker import metrics as m
+from worker.config import Settings
+from worker.handler import Handled, Source, Summary
+from worker.http import HealthServer
+from worker.service import record_request_metrics, request_handler
+
+ROOT = Path(__file__).resolve().parents[2]
+VALID = ROOT / "contracts" / "examples" / "valid"
+SOURCE = Source("pa.requests.v1", 0, 7)
+# Three lines of therapy and ECOG 3: criteria A.ii and A.iii are not met (README, "The policy, as code").
+NOT_MET = VALID / "pended_clinical_review_three_lines_ecog3.json"
+
+
+def _summary(priority: str, received_at: datetime, due: datetime) -> Summary:
+    return Summary("approved", None, "initial", priority, "MMM_MA", received_at, due)
+
+
+def test_past_deadline_counted_only_when_committed_after_the_due_time() -> None:
+    committed = datetime(2026, 11, 30, 12, tzinfo=UTC)
+    late = _summary("expedited", committed - timedelta(hours=30), committed - timedelta(hours=6))
+    on_time = _summary("expedited", committed - timedelta(hours=1), committed + timedelta(hours=23))
+    before = m.PAST_DEADLINE.labels("expedited")._value.get()
+    record_request_metrics([Handled(summary=late), Handled(summary=on_time)], committed.timestamp())
+    assert m.PAST_DEADLINE.labels("expedited")._value.get() - before == 1
+
+
+@pytest.mark.parametrize(
+    ("allow", "decision", "pend_reason"), [(False, "pended", "clinical_review"), (True, "denied", None)]
+)
+def test_worker_denies_only_behind_its_switch(allow: bool, decision: str, pend_reason: str | None) -> None:
+    handler = request_handler(Settings(allow_automated_denials=allow), clock=lambda: datetime(2026, 11, 28, tzinfo=UTC))
+    h = handler.handle(b"k", NOT_MET.read_bytes(), SOURCE)
+    assert h.determination is not None
+    assert (h.determination.decision, h.determination.pend_reason) == (decision, pend_reason)
+    assert {c.result for c in h.determination.criteria} >= {"not_met"}
+
+
+def test_worker_never_denies_missing_information_even_with_the_switch() -> None:
+    handler = request_handler(Settings(allow_automated_denials=True))
+    h = handler.handle(b"k", (VALID / "pended_missing_information_no_ecog.json").read_bytes(), SOURCE)
+    assert h.determination is not None
+    assert (h.determination.decision, h.determination.pend_reason) == ("pended", "missing_information")
+
+
+@pytest.mark.parametrize(("flag", "decision"), [((), "pended"), (("--allow-automated-denials",), "denied")])
+def test_evaluate_cli_denies_only_with_the_flag(flag: tuple[str, ...], decision: str) -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "worker.cli", "evaluate", str(NOT_MET), *flag],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        cwd=ROOT,
+    )
+    assert proc.returncode == 0, proc.stderr
+    (line,) = proc.stdout.splitlines()
+    det = PADetermination.model_validate_json(line)
+    assert det.decision == decision
+    assert det.pend_reason == (None if decision == "denied" else "clinical_review")
+
+
+async def test_unknown_path_answers_404() -> None:
+    server = HealthServer("127.0.0.1", 0, lambda: (True, "ready"))
+    port = await server.start()
+    try:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(b"GET /nope HTTP/1.1\r\nHost: x\r\n\r\n")
+        await writer.drain()
+        answer = await asyncio.wait_for(reader.read(), 5)
+        writer.close()
+    finally:
+        await server.stop()
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 404 Not Found\r\n")
+    assert body == b"not found\n"
