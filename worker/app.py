@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import gc
 import signal
 from collections.abc import Callable
@@ -16,7 +17,7 @@ from worker import __version__
 from worker import metrics as m
 from worker.config import Settings
 from worker.http import HealthServer
-from worker.kafka import ensure_topics
+from worker.kafka import ensure_topics, start_checked
 from worker.logs import get_logger
 from worker.scheduler import ReauthScheduler
 from worker.service import TransactionalProcessor, record_request_metrics, request_handler
@@ -114,7 +115,7 @@ async def serve(
     status = 0
     try:
         for c in components:
-            if not await _start_with_retry(c.start, type(c).__name__, stop):
+            if not await _start_with_retry(functools.partial(start_checked, settings, c.start), type(c).__name__, stop):
                 break
             started.append(c)
         if on_ready is not None:

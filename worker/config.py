@@ -5,6 +5,7 @@ from __future__ import annotations
 import ssl
 from typing import Any, Literal
 
+from aiokafka.errors import KafkaError
 from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -63,9 +64,20 @@ class Settings(BaseSettings):
     )
     kafka_sasl_username: str | None = Field(None, description="SASL user name.")
     kafka_sasl_password: SecretStr | None = Field(None, description="SASL password (never logged).")
-    kafka_ssl_cafile: str | None = Field(None, description="CA bundle for TLS (SSL, SASL_SSL).")
-    kafka_ssl_certfile: str | None = Field(None, description="Client certificate for mutual TLS.")
-    kafka_ssl_keyfile: str | None = Field(None, description="Client key for mutual TLS.")
+    kafka_sasl_password_file: str | None = Field(
+        None,
+        description="File holding the SASL password (a mounted Secret), instead of PA_KAFKA_SASL_PASSWORD; "
+        "read again at every connection attempt, so a corrected or rotated file needs no restart.",
+    )
+    kafka_ssl_cafile: str | None = Field(
+        None,
+        description="CA bundle (PEM) the brokers' certificates must chain to (SSL, SASL_SSL; default: the system's).",
+    )
+    kafka_ssl_certfile: str | None = Field(None, description="Client certificate (PEM) for mutual TLS.")
+    kafka_ssl_keyfile: str | None = Field(None, description="Client key (PEM) for mutual TLS.")
+    kafka_ssl_key_password_file: str | None = Field(
+        None, description="File holding the password of an encrypted PA_KAFKA_SSL_KEYFILE."
+    )
 
     allow_automated_denials: bool = Field(
         False,
@@ -114,13 +126,19 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _security_is_complete(self) -> Settings:
+        if self.kafka_sasl_password is not None and self.kafka_sasl_password_file:
+            raise ValueError("set PA_KAFKA_SASL_PASSWORD or PA_KAFKA_SASL_PASSWORD_FILE, not both")
         if self.kafka_security_protocol.startswith("SASL") and not (
-            self.kafka_sasl_mechanism and self.kafka_sasl_username and self.kafka_sasl_password
+            self.kafka_sasl_mechanism
+            and self.kafka_sasl_username
+            and (self.kafka_sasl_password is not None or self.kafka_sasl_password_file)
         ):
             raise ValueError(
                 "PA_KAFKA_SECURITY_PROTOCOL=SASL_* needs PA_KAFKA_SASL_MECHANISM, "
-                "PA_KAFKA_SASL_USERNAME and PA_KAFKA_SASL_PASSWORD"
+                "PA_KAFKA_SASL_USERNAME and PA_KAFKA_SASL_PASSWORD (or PA_KAFKA_SASL_PASSWORD_FILE)"
             )
+        if self.kafka_ssl_keyfile and not self.kafka_ssl_certfile:
+            raise ValueError("PA_KAFKA_SSL_KEYFILE needs PA_KAFKA_SSL_CERTFILE")
         topics = [
             self.topic_requests,
             self.topic_determinations,
@@ -138,23 +156,81 @@ class Settings(BaseSettings):
         return self.scheduler_group_id or f"{self.group_id}-reauth"
 
     def kafka_kwargs(self) -> dict[str, Any]:
-        """Connection settings shared by every aiokafka client."""
+        """Connection settings shared by every aiokafka client.
+
+        Secret and TLS files are read here, at every call: each client (re)start sees the files
+        as they are now, so a corrected password file or a renewed certificate is picked up
+        without a restart. An unreadable file raises :class:`SecretFileError` (a ``KafkaError``:
+        the start is retried), naming the variable and the path, never a secret."""
         kw: dict[str, Any] = {
             "bootstrap_servers": self.bootstrap_servers,
             "security_protocol": self.kafka_security_protocol,
         }
         if self.kafka_security_protocol in ("SSL", "SASL_SSL"):
-            ctx = ssl.create_default_context(cafile=self.kafka_ssl_cafile)
-            if self.kafka_ssl_certfile:
-                ctx.load_cert_chain(self.kafka_ssl_certfile, self.kafka_ssl_keyfile)
-            kw["ssl_context"] = ctx
+            kw["ssl_context"] = self.ssl_context()
         if self.kafka_security_protocol.startswith("SASL"):
             kw["sasl_mechanism"] = self.kafka_sasl_mechanism
             kw["sasl_plain_username"] = self.kafka_sasl_username
-            kw["sasl_plain_password"] = (
-                self.kafka_sasl_password.get_secret_value() if self.kafka_sasl_password else None
-            )
+            kw["sasl_plain_password"] = self.sasl_password()
         return kw
+
+    def sasl_password(self) -> str | None:
+        if self.kafka_sasl_password_file:
+            return _read_secret("PA_KAFKA_SASL_PASSWORD_FILE", self.kafka_sasl_password_file)
+        return self.kafka_sasl_password.get_secret_value() if self.kafka_sasl_password is not None else None
+
+    def ssl_context(self) -> ssl.SSLContext:
+        """TLS 1.2+, the broker's certificate verified against PA_KAFKA_SSL_CAFILE (or the system's
+        CAs) and its host name or IP checked against the certificate (always on)."""
+        try:
+            ctx = ssl.create_default_context(cafile=self.kafka_ssl_cafile)
+        except (OSError, ssl.SSLError) as exc:
+            raise SecretFileError(_file_problem("PA_KAFKA_SSL_CAFILE", self.kafka_ssl_cafile, exc)) from None
+        ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+        if self.kafka_ssl_certfile:
+            key_password = (
+                _read_secret("PA_KAFKA_SSL_KEY_PASSWORD_FILE", self.kafka_ssl_key_password_file)
+                if self.kafka_ssl_key_password_file
+                else None
+            )
+            try:
+                ctx.load_cert_chain(self.kafka_ssl_certfile, self.kafka_ssl_keyfile, password=key_password)
+            except (OSError, ssl.SSLError) as exc:
+                raise SecretFileError(
+                    _file_problem(
+                        "PA_KAFKA_SSL_CERTFILE/PA_KAFKA_SSL_KEYFILE",
+                        f"{self.kafka_ssl_certfile}, {self.kafka_ssl_keyfile or '(key in the certificate file)'}",
+                        exc,
+                    )
+                ) from None
+        return ctx
+
+
+class SecretFileError(KafkaError):  # type: ignore[misc]
+    """A secret or TLS file cannot be read or used. The message names the variable and the path,
+    never the content; the start that raised it is retried."""
+
+
+def _file_problem(var: str, path: str | None, exc: BaseException) -> str:
+    if isinstance(exc, OSError):
+        why = exc.strerror or type(exc).__name__
+    else:  # ssl.SSLError: reason is OpenSSL's short code (e.g. NO_CERTIFICATE_OR_CRL_FOUND), no content
+        why = getattr(exc, "reason", None) or type(exc).__name__
+    return f"{var}: cannot use {path}: {why}"
+
+
+def _read_secret(var: str, path: str) -> str:
+    try:
+        with open(path, encoding="utf-8") as fh:
+            value = fh.read()
+    except OSError as exc:
+        raise SecretFileError(_file_problem(var, path, exc)) from None
+    except UnicodeDecodeError:
+        raise SecretFileError(f"{var}: cannot use {path}: not UTF-8 text") from None
+    value = value.rstrip("\r\n")  # `kubectl create secret --from-file` keeps a final newline
+    if not value:
+        raise SecretFileError(f"{var}: {path} is empty")
+    return value
 
 
 def describe() -> str:

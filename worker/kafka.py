@@ -4,13 +4,19 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ssl
 from collections.abc import Awaitable, Callable, Sequence
 from functools import lru_cache
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import KafkaError, TopicAlreadyExistsError
+from aiokafka.errors import (
+    KafkaError,
+    SaslAuthenticationFailed,
+    TopicAlreadyExistsError,
+    TopicAuthorizationFailedError,
+)
 from aiokafka.partitioner import murmur2
 
 from worker.config import Settings
@@ -42,7 +48,107 @@ async def require_topics(consumer: AIOKafkaConsumer, topics: Sequence[str]) -> N
     before subscribing, so a worker started ahead of its topics is not ready and retries."""
     missing = sorted(set(topics) - set(await consumer.topics()))
     if missing:
+        # A topic this principal may not describe is left out of the all-topics metadata just
+        # like one that does not exist; asked for by name, the broker says which it is.
+        denied = await _unauthorized(consumer, missing)
+        if denied:
+            found = [t for t in missing if t not in denied]
+            raise TopicsMissing(
+                f"not authorized (missing ACL for this principal): {', '.join(denied)}"
+                + (f"; topics not found: {', '.join(found)}" if found else "")
+            )
         raise TopicsMissing(f"topics not found: {', '.join(missing)}")
+
+
+async def _unauthorized(consumer: AIOKafkaConsumer, topics: list[str]) -> list[str]:
+    from aiokafka.protocol.metadata import MetadataRequest
+
+    client = consumer._client
+    try:
+        node = client.get_random_node()
+        if node is None:
+            return []
+        resp = await client.send(node, MetadataRequest(topics=topics, allow_auto_topic_creation=False))
+    except KafkaError:
+        return []
+    return sorted(t[1] for t in resp.topics if t[0] == TopicAuthorizationFailedError.errno)
+
+
+class KafkaSecurityError(KafkaError):  # type: ignore[misc]
+    """TLS or SASL keeps the worker from connecting: an unknown CA, an expired certificate, a
+    host name the certificate does not name, a wrong password. The message names the cause,
+    never a secret; the start that raised it is retried (and the secret files read again)."""
+
+
+def _tls_cause(exc: ssl.SSLError, host: str) -> str:
+    if isinstance(exc, ssl.SSLCertVerificationError):
+        msg = exc.verify_message or exc.reason or "verification failed"
+        if "expired" in msg:
+            hint = "renew the broker's certificate"
+        elif "mismatch" in msg:
+            hint = f"the certificate does not name {host}: check KAFKA_BOOTSTRAP_SERVERS and the certificate's SAN"
+        elif "issuer" in msg or "self-signed" in msg or "self signed" in msg:
+            hint = "unknown CA: PA_KAFKA_SSL_CAFILE must hold the CA that signed the broker's certificate"
+        else:
+            hint = "check PA_KAFKA_SSL_CAFILE and the broker's certificate"
+        return f"TLS: the broker's certificate was rejected: {msg} ({hint})"
+    reason = exc.reason or type(exc).__name__
+    if "ALERT" in str(reason).upper():
+        return f"TLS: the broker ended the handshake: {reason} (client certificate rejected or TLS settings differ)"
+    return f"TLS handshake failed: {reason}"
+
+
+async def check_access(settings: Settings, timeout_ms: int = 10_000) -> None:
+    """Connect and authenticate once, as every client of the worker will, and say why it fails.
+
+    aiokafka logs a failed bootstrap connection and then raises a bare "Unable to bootstrap";
+    this raises :class:`KafkaSecurityError` with the cause instead (TLS verification, handshake,
+    SASL). A broker that does not answer at all is left to the clients' own error. No-op for
+    PLAINTEXT."""
+    if settings.kafka_security_protocol == "PLAINTEXT":
+        return
+    from aiokafka.conn import create_conn
+
+    kw = settings.kafka_kwargs()  # SecretFileError when a file cannot be read
+    causes: list[str] = []
+    for server in settings.bootstrap_servers.split(","):
+        host, _, port = server.strip().rpartition(":")
+        host = host.strip("[]")
+        try:
+            conn = await create_conn(
+                host,
+                int(port),
+                request_timeout_ms=timeout_ms,
+                ssl_context=kw.get("ssl_context"),
+                security_protocol=kw["security_protocol"],
+                sasl_mechanism=kw.get("sasl_mechanism"),
+                sasl_plain_username=kw.get("sasl_plain_username"),
+                sasl_plain_password=kw.get("sasl_plain_password"),
+            )
+        except ssl.SSLError as exc:
+            causes.append(f"{server}: {_tls_cause(exc, host)}")
+        except SaslAuthenticationFailed as exc:
+            causes.append(
+                f"{server}: SASL {settings.kafka_sasl_mechanism} authentication of user "
+                f"{settings.kafka_sasl_username!r} failed (wrong password or unknown user): {exc}"
+            )
+        except (KafkaError, OSError, TimeoutError) as exc:
+            cause = exc.__cause__ or exc.__context__
+            if isinstance(cause, ssl.SSLError):
+                causes.append(f"{server}: {_tls_cause(cause, host)}")
+            else:
+                return  # unreachable or not a security problem: the clients report it themselves
+        else:
+            conn.close()
+            return
+    if causes:
+        raise KafkaSecurityError("; ".join(causes))
+
+
+async def start_checked(settings: Settings, start: Callable[[], Awaitable[None]]) -> None:
+    """``start`` after :func:`check_access`: a failed start names its security cause."""
+    await check_access(settings)
+    await start()
 
 
 def producer_kwargs(settings: Settings) -> dict[str, Any]:
