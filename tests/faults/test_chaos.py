@@ -20,6 +20,8 @@ import pytest
 from contracts import PADetermination, PAReauthDue, PARequest
 from tests.broker import KAFKA_SH, Broker
 from tests.conftest import REQUIRE_KAFKA
+from tests.faults.ledger import read_ledger
+from tests.faults.logwatch import wait_for_log
 from tests.kafkautil import (
     ROOT,
     Tail,
@@ -89,9 +91,17 @@ async def test_kill9_three_times_during_20000_requests(bootstrap: str, unique: s
     LOGS.append(log)
     async with Tail(bootstrap, settings.topic_determinations) as dets:
         for kill in range(1, 4):
-            w = WorkerProcess(settings, "--no-scheduler", log_path=log).start()
+            hold = {"TEST_TXN_HOLD": "open", "TEST_TXN_AFTER": "10"} if kill == 1 else {}
+            if hold:
+                log = logdir / "kill9-worker-held.log"
+                LOGS.append(log)
+            else:
+                log = logdir / "kill9-worker.log"
+            w = WorkerProcess(settings, "--no-scheduler", log_path=log, module="tests.faults.proc", env=hold).start()
             try:
-                seen = await dets.wait(dets.count + 2000, timeout=90)
+                seen = await dets.reach(dets.count + 2000, timeout=90, what=f"progress before kill #{kill}")
+                if hold:  # the kill lands inside an open transaction
+                    await wait_for_log(log, "TXN-HOLD open", timeout=60, count=1)
             finally:
                 w.kill9()
             print(f"[chaos kill-9] kill #{kill}: {seen} of {len(requests)} determinations visible")
@@ -99,10 +109,11 @@ async def test_kill9_three_times_during_20000_requests(bootstrap: str, unique: s
         w = WorkerProcess(settings, "--no-scheduler", log_path=log).start()
         try:
             await feeder
-            await dets.wait(len(requests), timeout=180)
-            await asyncio.sleep(2)
+            await dets.reach(len(requests), timeout=180, what="determinations after the last restart")
         finally:
-            assert w.terminate() == 0
+            code = w.terminate()  # the tail keeps reading while the worker shuts down
+        await dets.settle()
+        assert code == 0
         _check_exactly_once(dets.records, {r["request_id"] for r in requests}, "chaos kill-9")
         approved = {
             d.authorization.authorization_id
@@ -115,8 +126,8 @@ async def test_kill9_three_times_during_20000_requests(bootstrap: str, unique: s
     sched = _scheduler_proc(settings, "2030-01-01T00:00:00+00:00", slog)
     try:
         async with Tail(bootstrap, settings.topic_reauth_due) as reminders:
-            await reminders.wait(len(approved), timeout=120)
-            await asyncio.sleep(3)
+            await reminders.reach(len(approved), timeout=120, what="reauth-due reminders")
+            await asyncio.sleep(3)  # a second reminder for any approval would show up now
             counts = Counter(PAReauthDue.model_validate_json(r.value).authorization_id for r in reminders.records)
     finally:
         sched.terminate()
@@ -126,6 +137,8 @@ async def test_kill9_three_times_during_20000_requests(bootstrap: str, unique: s
         f"doubled={sum(1 for c in counts.values() if c > 1)}"
     )
     assert set(counts) == approved and all(c == 1 for c in counts.values())
+    # every output topic, per source record: determinations, index entries, authorization states, reminders
+    (await read_ledger(bootstrap, settings, reauth_due=True)).assert_exactly_once("chaos kill-9, every topic")
 
 
 def _restartable_bootstrap(broker: Broker) -> str:
