@@ -119,8 +119,10 @@ def _cell(text: str) -> str:
 def _changes(case: Case) -> str:
     if not case.set and not case.now and not case.settings:
         return "(as the example)"
-    parts = [f"`{k}` {'removed' if v == DROP else '= ' + _cell(repr(v) if not isinstance(v, str) else v)}"
-             for k, v in case.set.items()]
+    parts = [
+        f"`{k}` {'removed' if v == DROP else '= ' + _cell(repr(v) if not isinstance(v, str) else v)}"
+        for k, v in case.set.items()
+    ]
     if case.now:
         parts.append(f"decided at {case.now}")
     parts.extend(f"setting `{k}` = {v}" for k, v in case.settings.items())

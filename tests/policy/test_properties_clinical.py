@@ -1,0 +1,237 @@
+"""Clinical properties of the engine (hypothesis), each read independently of the engine's code.
+
+* The quantity maximum covers the label's own dosing grid with the therapy start moved by up to
+  three days: routine drift never costs a whole dose (INTERPRETATION.md R23).
+* No approval has a period that starts before the plan's local receipt date or ends before the
+  decision date (R3, R5).
+* No reason contradicts the facts it cites: day counts equal the date arithmetic they describe,
+  every date it names is a date of the request or of the decision, a continuation's diagnosis is
+  never called "not relapsed or refractory", a therapy start after the period is never "inside".
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
+
+from contracts import PADetermination
+from policy import DEFAULT_SETTINGS, evaluate
+from policy.schedule import labeled_doses
+from tests.policy.factory import example, parse
+
+SAN_JUAN = ZoneInfo("America/Puerto_Rico")
+PROPERTY = settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+# --- the label's grid, written out independently -------------------------------------------------
+
+
+def label_grid(q2w_from: int | None, last: int) -> list[tuple[int, int]]:
+    """(therapy day, units) of every labeled dose up to day ``last``: step-up days 1, 4, 8 (44, 44,
+    76 units), then 76 mg from day 15, weekly; every 2 weeks from the first dose on or after
+    ``q2w_from`` (not before week 25, day 169); every 4 weeks from the first dose on or after
+    ``q2w_from`` + 24 weeks."""
+    doses = [(1, 44), (4, 44), (8, 76)]
+    q2w = None if q2w_from is None else max(q2w_from, 169)
+    q4w = None if q2w is None else q2w + 24 * 7
+    day = 15
+    while day <= last:
+        doses.append((day, 76))
+        if q4w is not None and day >= q4w:
+            day += 28
+        elif q2w is not None and day >= q2w:
+            day += 14
+        else:
+            day += 7
+    return doses
+
+
+def grid_units(first_day: int, last_day: int, q2w_from: int | None) -> int:
+    return sum(u for d, u in label_grid(q2w_from, last_day) if first_day <= d <= last_day)
+
+
+@PROPERTY
+@given(
+    first_day=st.integers(min_value=-40, max_value=700),
+    length=st.integers(min_value=28, max_value=366),
+    q2w_from=st.one_of(st.none(), st.integers(min_value=100, max_value=600)),
+    shift=st.integers(min_value=-3, max_value=3),
+)
+def test_the_maximum_covers_the_labeled_schedule_drifted_by_up_to_three_days(
+    first_day: int, length: int, q2w_from: int | None, shift: int
+) -> None:
+    last_day = first_day + length - 1
+    # A period holding step-up dose 1 (therapy starting in it) never moves therapy before the period.
+    assume(not (first_day <= 1 and first_day - shift > 1))
+    maximum = labeled_doses(first_day, last_day, q2w_from, True, DEFAULT_SETTINGS.dose_drift_days).max_units
+    drifted = grid_units(first_day - shift, last_day - shift, q2w_from)
+    assert maximum >= drifted, (first_day, last_day, q2w_from, shift, maximum, drifted)
+
+
+@PROPERTY
+@given(
+    phase=st.sampled_from(["weekly", "every_2_weeks", "every_4_weeks"]),
+    offset=st.integers(min_value=0, max_value=400),
+    length=st.integers(min_value=28, max_value=366),
+    shift=st.sampled_from([-3, -2, -1, 1, 2, 3]),
+)
+def test_shifting_therapy_start_by_one_to_three_days_never_removes_a_whole_dose(
+    phase: str, offset: int, length: int, shift: int
+) -> None:
+    """Moving ``therapy_start_date`` by 1-3 days moves the period's therapy days by as much. Inside
+    one dosing phase nothing but the alignment of the doses changes, and the maximum does not
+    change at all. (Across an interval change or the step-up, moving the start moves labeled doses
+    in or out of the period, which is the label, not drift; the property above covers those.)"""
+    q2w_from = {"weekly": None, "every_2_weeks": 169, "every_4_weeks": 169}[phase]
+    lo = {"weekly": 20, "every_2_weeks": 175, "every_4_weeks": 343}[phase]
+    hi = {"weekly": 10**6, "every_2_weeks": 330, "every_4_weeks": 10**6}[phase]
+    first_day = lo + offset
+    last_day = first_day + length - 1
+    assume(last_day <= hi and first_day - shift >= lo and last_day - shift <= hi)
+    drift = DEFAULT_SETTINGS.dose_drift_days
+    before = labeled_doses(first_day, last_day, q2w_from, True, drift).max_units
+    moved = labeled_doses(first_day - shift, last_day - shift, q2w_from, True, drift).max_units
+    assert moved == before, (phase, first_day, last_day, shift, before, moved)
+
+
+# --- requests around the receipt date ------------------------------------------------------------
+
+
+@st.composite
+def requests_around_receipt(draw: st.DrawFn) -> tuple[dict[str, Any], datetime]:
+    """An approvable example with its receipt time, requested start, therapy start, response date
+    and decision time drawn around the receipt date (every hour of the San Juan day)."""
+    base = draw(st.sampled_from(["initial_approved", "continuation_approved", "initial_expedited_approved"]))
+    data = copy.deepcopy(example(base))
+    local_day = date(2026, 11, 27) + timedelta(days=draw(st.integers(min_value=-3, max_value=3)))
+    local_time = time(draw(st.integers(0, 23)), draw(st.integers(0, 59)), draw(st.integers(0, 59)))
+    received = datetime.combine(local_day, local_time, SAN_JUAN)
+    data["received_at"] = received.astimezone(UTC).isoformat().replace("+00:00", "Z")
+    start = draw(st.one_of(st.none(), st.integers(min_value=-40, max_value=60)))
+    if start is None:
+        data["drug"].pop("requested_start_date", None)
+    else:
+        data["drug"]["requested_start_date"] = (local_day + timedelta(days=start)).isoformat()
+    if draw(st.booleans()):
+        data["drug"]["requested_units"] = draw(st.integers(min_value=1, max_value=2200))
+    if data.get("continuation"):
+        c = data["continuation"]
+        c["therapy_start_date"] = (local_day - timedelta(days=draw(st.integers(-20, 500)))).isoformat()
+        c["best_response"] = draw(st.sampled_from(["sCR", "CR", "VGPR", "PR", "MR", "SD"]))
+        if draw(st.booleans()):
+            c["response_since"] = (local_day - timedelta(days=draw(st.integers(-10, 400)))).isoformat()
+        else:
+            c.pop("response_since", None)
+    now = received + timedelta(hours=draw(st.integers(min_value=-30, max_value=24 * 400)))
+    return data, now
+
+
+def _local(moment: datetime) -> date:
+    return moment.astimezone(SAN_JUAN).date()
+
+
+@PROPERTY
+@given(requests_around_receipt())
+def test_no_approval_starts_before_receipt_or_ends_before_the_decision(drawn: tuple[dict[str, Any], datetime]) -> None:
+    data, now = drawn
+    det = evaluate(parse(data), now)
+    if det.decision != "approved":
+        return
+    auth = det.authorization
+    assert auth is not None
+    assert auth.valid_from >= _local(det.received_at), (auth.valid_from, det.received_at)
+    assert auth.valid_through >= _local(det.decided_at), (auth.valid_through, det.decided_at)
+    assert auth.max_units <= sum(d.units for d in auth.schedule)
+    assert all(auth.valid_from <= d.date <= auth.valid_through for d in auth.schedule)
+
+
+def test_the_generator_draws_approvals_and_continuation_approvals() -> None:
+    """The property above is not vacuous: the draws include approvals of both request types."""
+    seen: set[str] = set()
+
+    @settings(max_examples=300, deadline=None, database=None)
+    @given(requests_around_receipt())
+    def collect(drawn: tuple[dict[str, Any], datetime]) -> None:
+        data, now = drawn
+        det = evaluate(parse(data), now)
+        if det.decision == "approved":
+            seen.add(det.request_type)
+
+    collect()
+    assert seen == {"initial", "continuation"}
+
+
+# --- reasons against their facts ------------------------------------------------------------------
+
+ISO = r"\d{4}-\d{2}-\d{2}"
+DAYS_BEFORE = re.compile(rf"(?:dated|on) ({ISO})[^;]*?, (\d+) days? before the request was received on ({ISO})")
+DAYS_OLD = re.compile(rf"dated ({ISO}) is (\d+) days old when the request was received on ({ISO})")
+START_OFFSET = re.compile(
+    rf"requested start date ({ISO}) is (\d+) days? (before|after) the request was received on ({ISO})"
+)
+THERAPY_DAY = re.compile(rf"therapy started on ({ISO}), so the period begins on therapy day (\d+)")
+
+
+def _dates_in(value: Any) -> set[str]:
+    return set(re.findall(ISO, str(value)))
+
+
+def check_reasons(det: PADetermination, data: dict[str, Any]) -> None:
+    received_on = _local(det.received_at)
+    allowed = _dates_in(data) | {received_on.isoformat(), _local(det.decided_at).isoformat()}
+    ql = next(c for c in det.criteria if c.id == "QL")
+    allowed |= _dates_in(ql.evidence)  # the period's own dates
+    for c in det.criteria:
+        text = c.reason
+        for found in _dates_in(text):
+            assert found in allowed, (c.id, found, text)
+        for on, n, rec in DAYS_BEFORE.findall(text) + DAYS_OLD.findall(text):
+            assert (date.fromisoformat(rec) - date.fromisoformat(on)).days == int(n), (c.id, text)
+            assert rec == received_on.isoformat(), (c.id, text)
+        for start, n, direction, rec in START_OFFSET.findall(text):
+            delta = (date.fromisoformat(start) - date.fromisoformat(rec)).days
+            assert delta == (int(n) if direction == "after" else -int(n)), text
+        for ts, day in THERAPY_DAY.findall(text):
+            valid_from = next(e for e in ql.evidence if e.startswith("valid_from ")).split()[1]
+            assert (date.fromisoformat(valid_from) - date.fromisoformat(ts)).days + 1 == int(day) >= 1, text
+        if c.id == "A.i" and det.request_type == "continuation":
+            assert "not relapsed or refractory" not in text
+        if "within the" in text and "-day window" in text:
+            assert c.result == "met" or c.id == "QL", text
+    if "inside the period" in ql.reason:
+        raise AssertionError(ql.reason)
+    cont = data.get("continuation")
+    if cont and "after the period ends" in ql.reason:
+        vt = next(e for e in ql.evidence if e.startswith("valid_through ")).split()[1]
+        assert cont["therapy_start_date"] > vt
+    if det.authorization is not None and data["drug"].get("requested_units") is None:
+        assert f"allows at most {det.authorization.max_units} units" in ql.reason
+
+
+@PROPERTY
+@given(requests_around_receipt())
+def test_no_reason_contradicts_the_facts_it_cites(drawn: tuple[dict[str, Any], datetime]) -> None:
+    data, now = drawn
+    check_reasons(evaluate(parse(data), now), data)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.sampled_from(["initial_approved", "continuation_approved", "pended_missing_information_stale_evidence"]),
+    st.integers(min_value=-5, max_value=200),
+    st.integers(min_value=-5, max_value=200),
+)
+def test_evidence_day_counts_in_reasons(base: str, ecog_age: int, doc_age: int) -> None:
+    data = copy.deepcopy(example(base))
+    received_on = date(2026, 11, 27)
+    if data.get("ecog"):
+        data["ecog"]["assessed_on"] = (received_on - timedelta(days=ecog_age)).isoformat()
+    for d in data["documents"]:
+        d["date"] = (received_on - timedelta(days=doc_age)).isoformat()
+    det = evaluate(parse(data), datetime(2026, 11, 27, 15, 4, 5, tzinfo=UTC))
+    check_reasons(det, data)
