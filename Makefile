@@ -7,6 +7,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
 .PHONY: help venv test lint typecheck unit contracts contracts-check demo kafka-up kafka-down kafka-reset \
+        kafka-up-secure kafka-down-secure kafka-reset-secure \
         bench profile chaos deploy-check clean
 
 help:
@@ -14,6 +15,8 @@ help:
 	@echo "make test          lint, type-check, contract drift, deploy checks and all tests (real Kafka)"
 	@echo "make kafka-up      start the local Apache Kafka broker (KRaft) on 127.0.0.1:9092"
 	@echo "make kafka-down    stop it (data kept in .kafka/)"
+	@echo "make kafka-up-secure  the same broker with SASL_SSL (SCRAM-SHA-512) and ACLs on 127.0.0.1:9192"
+	@echo "make kafka-down-secure  stop it (CA, passwords and data kept in .kafka-secure/)"
 	@echo "make bench         benchmarks: throughput ratio, latency, offline evaluator, memory"
 	@echo "make profile       pyinstrument call tree of the worker draining 20,000 requests"
 	@echo "make chaos         fault tests: kill -9, broker restart, malformed flood"
@@ -62,6 +65,15 @@ kafka-down:
 
 kafka-reset:
 	@scripts/kafka.sh reset
+
+kafka-up-secure:
+	@scripts/kafka-secure.sh up
+
+kafka-down-secure:
+	@scripts/kafka-secure.sh down
+
+kafka-reset-secure:
+	@scripts/kafka-secure.sh reset
 
 bench: venv
 	$(PY) bench/run.py

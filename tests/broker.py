@@ -65,3 +65,44 @@ def kafka_broker() -> Iterator[Broker]:
     finally:
         if started_here and not os.environ.get("PA_KEEP_KAFKA"):
             subprocess.run([str(KAFKA_SH), "down"], capture_output=True, check=False)
+
+
+KAFKA_SECURE_SH = ROOT / "scripts" / "kafka-secure.sh"
+
+
+@dataclass(frozen=True)
+class SecureBroker:
+    """The project's broker with security on (``scripts/kafka-secure.sh``): SASL_SSL, SCRAM-SHA-512,
+    deny-by-default ACLs from ``deploy/kafka-acls/acls.txt``."""
+
+    bootstrap_servers: str
+    home: Path
+
+    @property
+    def cafile(self) -> Path:
+        return self.home / "tls" / "ca.crt"
+
+    def password_file(self, user: str) -> Path:
+        return self.home / "secrets" / f"{user}.password"
+
+    def secret_files(self) -> list[Path]:
+        """Every generated secret: SCRAM passwords, keystore passwords, private keys, client configs."""
+        return sorted((self.home / "secrets").glob("*")) + sorted((self.home / "tls").glob("*.key"))
+
+
+@contextmanager
+def secure_kafka_broker() -> Iterator[SecureBroker]:
+    """The secure local broker, started here (and stopped at the end) unless already running."""
+    home = Path(os.environ.get("KAFKA_SECURE_HOME_DIR", ROOT / ".kafka-secure"))
+    port = os.environ.get("KAFKA_SECURE_PORT", "9192")
+    status = subprocess.run([str(KAFKA_SECURE_SH), "status"], capture_output=True, text=True, check=False)
+    started_here = status.returncode != 0
+    if started_here:
+        proc = subprocess.run([str(KAFKA_SECURE_SH), "up"], capture_output=True, text=True, check=False)
+        if proc.returncode != 0:
+            raise RuntimeError(f"secure Kafka broker did not start:\n{proc.stdout}\n{proc.stderr}")
+    try:
+        yield SecureBroker(f"127.0.0.1:{port}", home)
+    finally:
+        if started_here and not os.environ.get("PA_KEEP_KAFKA"):
+            subprocess.run([str(KAFKA_SECURE_SH), "down"], capture_output=True, check=False)
