@@ -6,7 +6,7 @@ each determination, the dead-lettered messages, the reauthorization-due events a
 metrics, and stops what it started.
 
 Each run re-dates the examples so they were received a minute ago (and stay inside their
-evidence windows) and gives them fresh request ids, so every run shows a full, new set.
+evidence windows; the one example decided five months after receipt keeps that gap) and gives them fresh request ids, so every run shows a full, new set.
 ``DEMO_HOLD_SECONDS=60 make demo`` keeps the worker up that long at the end, for ``curl
 localhost:9108/metrics``.
 """
@@ -33,6 +33,8 @@ from contracts import PADetermination, PAReauthDue
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "contracts" / "examples"
 _DATE = re.compile(r"^(\d{4}-\d{2}-\d{2})(.*)$")
+EXAMPLES_DECIDED_ON = date(2026, 11, 27)
+"""The examples are written to be decided on this day; the demo moves them to today."""
 
 console = Console(width=160)
 
@@ -58,8 +60,11 @@ def demo_requests(run: str, now: datetime) -> tuple[list[tuple[str, bytes, bytes
     for path in sorted((EXAMPLES / "valid").glob("*.json")):
         req = json.loads(path.read_text())
         received = datetime.fromisoformat(req["received_at"])
-        req = _shift(req, (now.date() - received.date()).days)
-        req["received_at"] = (now - timedelta(minutes=1)).isoformat().replace("+00:00", "Z")
+        req = _shift(req, (now.date() - EXAMPLES_DECIDED_ON).days)
+        if received.date() >= EXAMPLES_DECIDED_ON:
+            req["received_at"] = (now - timedelta(minutes=1)).isoformat().replace("+00:00", "Z")
+        # else: an example received earlier and decided late (initial_approved_reauth_due_now keeps
+        # its five months between receipt and decision, so its reminder falls due at once)
         req["request_id"] = f"{req['request_id']}-{run}"
         valid.append((path.stem, req["member"]["member_id"].encode(), json.dumps(req).encode()))
     invalid = [(p.stem, b"demo-invalid", p.read_bytes()) for p in sorted((EXAMPLES / "invalid").glob("*"))]

@@ -93,11 +93,16 @@ def _at(received_at: str, **drug: Any) -> PARequest:
 
 
 def test_ends_of_the_calendar() -> None:
-    for request in (
-        _at("9999-12-31T23:00:00Z"),
-        _at("9999-12-31T23:00:00Z", requested_start_date="9999-12-30"),
-        _at("0001-01-01T00:30:00+01:00"),
-        _at("0001-01-01T00:30:00+01:00", requested_start_date="0001-01-01"),
-    ):
+    # The example's evidence (2026) is stale in 9999: missing information, except where a start the
+    # day before the local receipt date is retroactive (R3: clinical review). In year 1 its prior lines
+    # (2021-2024) start after receipt and are not prior lines (R13): clinical review.
+    cases = [
+        (_at("9999-12-31T23:00:00Z"), ("pended", "missing_information")),
+        (_at("9999-12-31T23:00:00Z", requested_start_date="9999-12-30"), ("pended", "clinical_review")),
+        (_at("0001-01-01T00:30:00+01:00"), ("pended", "clinical_review")),
+        (_at("0001-01-01T00:30:00+01:00", requested_start_date="0001-01-01"), ("pended", "clinical_review")),
+    ]
+    for request, expected in cases:
         det = evaluate(request, request.received_at)
-        PADetermination.model_validate_json(det.model_dump_json())
+        assert PADetermination.model_validate_json(det.model_dump_json()) == det
+        assert (det.decision, det.pend_reason) == expected, [c.reason for c in det.criteria if c.result != "met"]
