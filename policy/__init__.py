@@ -11,35 +11,15 @@ Modules: :mod:`~policy.criteria` (the criteria as data, with the policy's words 
 
 Choices made where the policy and the contract leave room
 ----------------------------------------------------------
-* Currency: evidence dated ``age = receipt date (UTC) - evidence date`` days before receipt is
-  current when ``0 <= age <= window`` (exactly N days is current, N + 1 is stale); dated after
-  receipt is future-dated. Stale and future-dated evidence are ``missing``, never ``not_met``
-  (a stale ECOG of 3 is missing too: it is not current evidence of anything).
-* A.i: an empty code list, or a myeloma code without a disease status, is ``missing``; only
-  non-C90.00-C90.02 codes (C90.03, C91.00, the category C90.0), newly diagnosed or in remission
-  are ``not_met``. C90.01 (in remission) with a relapsed status is accepted: the policy lists it.
-* A.ii: lines are distinct ``line`` numbers (two entries with one number are one line); an empty
-  list is ``missing``, documented but insufficient lines ``not_met``. Unknown agents count toward
-  lines, not toward a class; abbreviations (VRd) are not guessed.
-* A.docs: chart notes, lab results, pathology report, imaging or oncology note dated within
-  ``supporting_docs_window_days`` (90); a document of type ``other`` alone does not count.
-* B.docs.B: imaging or lab results (the policy's "other objective measures"); pathology does not.
-* B.i: stable disease is not progression; the label sets no maximum duration of therapy.
-* QL: initial requests assume the labeled schedule as printed (weekly to week 24, then every 2
-  weeks). Continuations follow the responder schedule (every 2 weeks from week 25, every 4 from
-  week 49) when the best response is PR or better since a ``response_since`` at least 2 months
-  before ``valid_from``; otherwise weekly (so a missing ``response_since`` gives the larger
-  quantity). Step-ups are billed as whole 44 mg vials (setting). A therapy start inside the period
-  repeats the step-up; a period with no labeled dose is ``not_met``. The authorization carries
-  ``requested_units`` when given (and within the maximum), else the maximum; ``schedule`` lists
-  every labeled dose in the period.
-* Period: ``valid_from`` = requested start or the UTC date of ``now``; ``valid_through`` =
-  ``valid_from`` + 6 months - 1 day, the day clamped to the month's end (Aug 31 -> Feb 27).
-* Decision: ``not_met`` -> pended / clinical_review (``denied`` only with
-  ``allow_automated_denials``); only ``missing`` -> pended / missing_information, even with
-  denials on.
-* Ids: ``DET-<version>-<fingerprint8>-<sha256 of fingerprint + canonical request JSON>``, never
-  dependent on ``now``; authorization and reminder ids are hashes of the id before them.
+Every one is a row of ``policy/INTERPRETATION.md`` (R1-R28): the policy's words, the rule, why,
+the setting and the tests that pin it; ``tests/policy/GOLDEN.md`` lists the golden clinical cases.
+In short: local dates in America/Puerto_Rico; a requested period that starts before receipt, too
+far ahead, or ends before the decision is pended; a continuation that has not started, or whose
+response predates it, is pended; a continuation does not re-test disease status; C90.0 is myeloma;
+the requested drug is not a prior line; Spanish names and regimen abbreviations are read, and names
+that are not are named; the quantity limit covers weekly dosing until a response is documented,
+every 4 weeks 24 weeks after every 2 weeks began, and 3 days of dose-date drift.
+
 * Hot path: outbound models are built without re-validation (:mod:`policy._build`), criterion
   results that depend on a few inputs are memoized and shared (bounded tables), schedules are
   cached per period. The tests validate every output strictly and compare cold and warm runs.
