@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import copy
+import json
 import sys
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -163,7 +164,18 @@ def render(cases: list[Case]) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--check", action="store_true", help="fail if GOLDEN.md is out of date")
+    parser.add_argument(
+        "--requests",
+        action="store_true",
+        help="print, as JSON Lines, the request of every case decided at its receipt time under the default "
+        "settings (for `pa-worker evaluate -`)",
+    )
     args = parser.parse_args(argv)
+    if args.requests:
+        for case in load():
+            if case.now is None and not case.settings:
+                print(json.dumps(case.request_data(), ensure_ascii=False))
+        return 0
     text = render(load())
     if args.check:
         if TABLE_FILE.read_text() != text:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 from datetime import date
 
 import pytest
@@ -54,3 +57,23 @@ def test_golden_case(case: Case) -> None:
         reason = next(c.reason for c in det.criteria if c.id == cid)
         for phrase in phrases:
             assert phrase in reason, (cid, phrase, reason)
+
+
+def test_pa_worker_evaluate_gives_each_case_its_expected_answer() -> None:
+    """The command line, as a reviewer would run it: `pa-worker evaluate -` on the cases' requests."""
+    offline = [c for c in CASES if c.now is None and not c.settings]
+    lines = "".join(json.dumps(c.request_data(), ensure_ascii=False) + "\n" for c in offline)
+    proc = subprocess.run(
+        [sys.executable, "-m", "worker.cli", "evaluate", "-"],
+        input=lines.encode(),
+        capture_output=True,
+        check=False,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr.decode()
+    dets = [json.loads(line) for line in proc.stdout.decode().splitlines()]
+    assert len(dets) == len(offline) >= 60
+    for case, det in zip(offline, dets, strict=True):
+        assert (det["decision"], det["pend_reason"]) == (case.decision, case.pend_reason), case.name
+        if case.max_units is not None:
+            assert det["authorization"]["max_units"] == case.max_units, case.name
