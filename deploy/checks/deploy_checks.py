@@ -342,16 +342,41 @@ def cmd_k8s_policy(args: argparse.Namespace) -> None:
             for e in c.get("env", [])
             if dig(e, "valueFrom", "secretKeyRef")
         }
-        for var in ("PA_KAFKA_SASL_USERNAME", "PA_KAFKA_SASL_PASSWORD"):
-            p.require(var in secret_env, f"{name}: {var} must come from a secretKeyRef")
-            p.require(var not in config, f"{var} must not be in the ConfigMap")
-        plain_env = {e["name"] for e in c.get("env", []) if "value" in e}
         p.require(
-            not plain_env & {"PA_KAFKA_SASL_PASSWORD", "PA_KAFKA_SASL_USERNAME"},
+            "PA_KAFKA_SASL_USERNAME" in secret_env, f"{name}: PA_KAFKA_SASL_USERNAME must come from a secretKeyRef"
+        )
+        for var in ("PA_KAFKA_SASL_USERNAME", "PA_KAFKA_SASL_PASSWORD"):
+            p.require(var not in config, f"{var} must not be in the ConfigMap")
+        plain_env = {e["name"]: e["value"] for e in c.get("env", []) if "value" in e}
+        p.require(
+            not plain_env.keys() & {"PA_KAFKA_SASL_PASSWORD", "PA_KAFKA_SASL_USERNAME"},
             f"{name}: SASL credentials as plain env values",
         )
+        # The password: a file of a mounted Secret (preferred), or a secretKeyRef.
+        secret_volumes = {
+            v["name"]: dig(v, "secret", "secretName") for v in pod_spec.get("volumes", []) if dig(v, "secret")
+        }
+        password_file = plain_env.get("PA_KAFKA_SASL_PASSWORD_FILE") or config.get("PA_KAFKA_SASL_PASSWORD_FILE")
+        if password_file:
+            mounts = [
+                m for m in c.get("volumeMounts", []) if password_file.startswith(m["mountPath"].rstrip("/") + "/")
+            ]
+            p.require(
+                len(mounts) == 1 and mounts[0]["name"] in secret_volumes and mounts[0].get("readOnly") is True,
+                f"{name}: PA_KAFKA_SASL_PASSWORD_FILE={password_file} must lie in a read-only mount of a Secret volume",
+            )
+            file_secrets = {secret_volumes[m["name"]] for m in mounts if m["name"] in secret_volumes}
+            p.require(
+                "PA_KAFKA_SASL_PASSWORD" not in secret_env, f"{name}: both PA_KAFKA_SASL_PASSWORD and its _FILE set"
+            )
+        else:
+            file_secrets = set()
+            p.require(
+                "PA_KAFKA_SASL_PASSWORD" in secret_env,
+                f"{name}: the SASL password must come from a Secret (PA_KAFKA_SASL_PASSWORD_FILE or a secretKeyRef)",
+            )
 
-    secret_names = {ref["name"] for ref in secret_env.values()} if containers else set()
+    secret_names = ({ref["name"] for ref in secret_env.values()} | file_secrets) if containers else set()
 
     # Service / ServiceMonitor / PDB wiring.
     svc_ports = {port.get("name"): port.get("port") for port in svc["spec"].get("ports", [])}
