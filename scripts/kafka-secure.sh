@@ -9,10 +9,13 @@
 #   scripts/kafka-secure.sh down    stop the broker started here (by its pid file only)
 #   scripts/kafka-secure.sh status  print running/stopped
 #   scripts/kafka-secure.sh reset   down, then delete the folder (CA, keys, passwords, data)
+#   scripts/kafka-secure.sh certs   generate only, and copy what the compose profile "secure"
+#                                   mounts as secrets into .kafka-secure/compose/
 #
 # Generated into KAFKA_SECURE_HOME_DIR (.kafka-secure/, git-ignored, mode 0700), never committed:
 #   tls/ca.crt, ca.key                 a throw-away CA (openssl, EC P-256, 30 days)
-#   tls/broker.p12, truststore.p12     the broker's keystore (SAN IP:127.0.0.1, DNS:localhost) and
+#   tls/broker.p12, truststore.p12     the broker's keystore (SAN IP:127.0.0.1, DNS:localhost and
+#                                      DNS:kafka-secure, the compose service) and
 #                                      truststore (keytool), for both listeners
 #   tls/client-<user>.crt/.key         client certificates signed by the CA, for the mutual TLS option
 #   secrets/<user>.password            one SCRAM-SHA-512 password per principal of acls.txt, and admin
@@ -68,15 +71,20 @@ sign() {  # sign: NAME SUBJECT EXTENSIONS -> tls/NAME.key, tls/NAME.crt
 
 tls() {
   # Regenerated when missing or expiring within a day (the broker restarts with the new ones).
-  if [[ -f "$TLS/broker.p12" ]] && openssl x509 -checkend 86400 -noout -in "$TLS/broker.crt" >/dev/null; then
+  if [[ -f "$TLS/broker.p12" ]] && openssl x509 -checkend 86400 -noout -in "$TLS/broker.crt" >/dev/null \
+    && openssl x509 -noout -ext subjectAltName -in "$TLS/broker.crt" | grep -q "DNS:kafka-secure"; then
     return 0
+  fi
+  if running; then
+    echo "kafka-secure: the certificates are missing or expiring; stop the broker first (scripts/kafka-secure.sh down)" >&2
+    exit 1
   fi
   echo "kafka-secure: generating a CA, the broker's keystore and client certificates (openssl, keytool)" >&2
   rm -rf "$TLS"; mkdir -p "$TLS"
   openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days "$DAYS" -sha256 \
     -keyout "$TLS/ca.key" -out "$TLS/ca.crt" -subj "/O=pa-worker-dev/CN=pa-worker local dev CA" \
     -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign,cRLSign" 2>/dev/null
-  sign broker "/O=pa-worker-dev/CN=kafka-broker" "subjectAltName=IP:127.0.0.1,DNS:localhost
+  sign broker "/O=pa-worker-dev/CN=kafka-broker" "subjectAltName=IP:127.0.0.1,DNS:localhost,DNS:kafka-secure
 keyUsage=critical,digitalSignature
 extendedKeyUsage=serverAuth,clientAuth"
   local user
@@ -236,10 +244,29 @@ down() {
   echo "kafka-secure: stopped"
 }
 
+certs() {
+  need openssl; need keytool
+  mkdir -p "$STATE" "$SECRETS"; chmod 700 "$STATE" "$SECRETS"
+  tls
+  local user c="$STATE/compose"
+  for user in $(principals) keystore truststore; do password "$user" >/dev/null; done
+  # Compose mounts file secrets as they are: readable copies for the containers' users, inside
+  # the 0700 folder.
+  rm -rf "$c"; mkdir -p "$c"
+  cp "$TLS/broker.p12" "$c/kafka_keystore"; cp "$TLS/truststore.p12" "$c/kafka_truststore"; cp "$TLS/ca.crt" "$c/kafka_ca"
+  cp "$SECRETS/keystore.password" "$c/kafka_keystore_password"
+  cp "$SECRETS/truststore.password" "$c/kafka_truststore_password"
+  cp "$SECRETS/admin.password" "$c/kafka_admin_password"
+  cp "$SECRETS/pa-worker.password" "$c/kafka_password_pa_worker"
+  chmod 444 "$c"/*
+  echo "kafka-secure: compose secrets in ${c#$ROOT/}/ (docker compose -f deploy/compose/compose.yaml --profile secure up)"
+}
+
 case "${1:-}" in
   up) up ;;
+  certs) certs ;;
   down) down ;;
   status) if running; then echo "running (pid $(cat "$PIDFILE"))"; else echo "stopped"; exit 3; fi ;;
   reset) down; rm -rf "$STATE" ;;
-  *) echo "usage: $0 up|down|status|reset" >&2; exit 2 ;;
+  *) echo "usage: $0 up|down|status|reset|certs" >&2; exit 2 ;;
 esac
