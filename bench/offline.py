@@ -10,7 +10,7 @@ request id, member id and document ids, jittered ECOG, document, start and thera
 three agent spellings (generic, brand, upper case) and ICD-10 formats, sometimes a requested
 quantity, sometimes no ECOG or one prior line fewer: approvals, pends for clinical review and for
 missing information all occur. Seeded: every run measures the same mix. The process runs
-with the worker's runtime tuning (``worker/runtime.py``, ``PA_GC_GEN0_THRESHOLD``).
+with the worker's runtime tuning (``worker/runtime/gc.py``, ``PA_GC_GEN0_THRESHOLD``).
 
 ``--stages`` prints what each stage costs on its own (best of five passes over the mix), the
 engine's parts too (each criterion timed over the requests it applies to, memo tables warm):
@@ -220,7 +220,7 @@ def main() -> int:
     args = parser.parse_args()
 
     payloads = variants(args.variants)
-    tune_gc(Settings().gc_gen0_threshold)  # the worker's runtime tuning (worker/runtime.py)
+    tune_gc(Settings().gc_gen0_threshold)  # the worker's runtime tuning (worker/runtime/gc.py)
     run(payloads, 0.5)  # warm up caches and the interpreter
     if args.stages:
         for name, us in stages(payloads):

@@ -88,7 +88,7 @@ async def serve(
         ok = True
         if processor is not None:
             ok = ok and processor.ready
-            parts.append(f"requests partitions={len(processor.writers)}")
+            parts.append(f"requests partitions={processor.partitions}")
         if sched is not None:
             ok = ok and sched.ready
             parts.append(f"reauth partitions={len(sched.parts)}")

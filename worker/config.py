@@ -93,6 +93,13 @@ class Settings(BaseSettings):
     scheduler_enabled: bool = Field(True, description="Run the reauthorization scheduler inside `pa-worker run`.")
     scheduler_group_id: str | None = Field(None, description="Scheduler consumer group (default: GROUP_ID-reauth).")
     scheduler_interval_seconds: float = Field(5.0, gt=0, le=3600, description="How often due reminders are checked.")
+    reauth_state_grace_days: int | None = Field(
+        90,
+        ge=0,
+        le=3650,
+        description="Delete an authorization's state (a tombstone in the compacted authorizations topic) this "
+        "many days after its valid_through, so that state stays bounded; unset: keep it forever.",
+    )
 
     kafka_session_timeout_ms: int = Field(
         30_000,
@@ -116,7 +123,7 @@ class Settings(BaseSettings):
         ge=0,
         le=10_000_000,
         description="Allocations between young-generation garbage collections (Python's default is 700; "
-        "0 keeps Python's defaults). See worker/runtime.py.",
+        "0 keeps Python's defaults). See worker/runtime/gc.py.",
     )
 
     @field_validator("log_level", "log_format", mode="before")

@@ -151,6 +151,44 @@ async def start_checked(settings: Settings, start: Callable[[], Awaitable[None]]
     await start()
 
 
+def group_consumer_kwargs(settings: Settings, group_id: str) -> dict[str, Any]:
+    """The one set of consumer settings of every stage's group consumer: offsets committed only
+    inside transactions, read_committed, a new partition read from its start."""
+    return {
+        **settings.kafka_kwargs(),
+        "group_id": group_id,
+        "enable_auto_commit": False,
+        "isolation_level": "read_committed",
+        "auto_offset_reset": "earliest",
+        "max_partition_fetch_bytes": max(1_048_576, settings.max_message_bytes * 2),
+        "fetch_max_bytes": 16 * 1_048_576,
+        "session_timeout_ms": settings.kafka_session_timeout_ms,
+        "heartbeat_interval_ms": max(1_000, settings.kafka_session_timeout_ms // 10),
+        "max_poll_interval_ms": 300_000,
+        "rebalance_timeout_ms": 60_000,
+        "metadata_max_age_ms": METADATA_MAX_AGE_MS,
+    }
+
+
+def changelog_reader(settings: Settings) -> AIOKafkaConsumer:
+    """A group-less read_committed consumer for restoring state stores (``worker.runtime``).
+    ``auto_offset_reset=earliest``: a newly assigned partition's own reset must never race the
+    explicit seek to the beginning and land at the end."""
+    return AIOKafkaConsumer(
+        **settings.kafka_kwargs(),
+        isolation_level="read_committed",
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+        max_partition_fetch_bytes=max(1_048_576, settings.max_message_bytes * 2),
+    )
+
+
+async def refresh_metadata(consumer: AIOKafkaConsumer) -> None:
+    """Fetch the cluster's metadata now (partitions just added). aiokafka has no public call for
+    it: the one use of its private client in the runtime."""
+    await consumer._client.force_metadata_update()
+
+
 def producer_kwargs(settings: Settings) -> dict[str, Any]:
     return {
         **settings.kafka_kwargs(),

@@ -5,17 +5,14 @@ approved authorization there (status ``scheduled``) in the same transaction as t
 determination; the record's partition follows ``member_id``, so one member's authorizations
 share a partition.
 
-The scheduler is a consumer group over that topic. On assignment of a partition it opens a
-transactional producer (``{group}-{topic}-{partition}``; ``init_transactions`` fences a
-previous owner and settles its open transaction), then rebuilds the partition's state by
-reading it from the beginning to its last stable offset. Only then does it act, on a clock
-it is given:
-
-- an authorization superseded by a later approval of the same member (ordered by
-  ``decided_at``) that is still ``scheduled`` is marked ``cancelled``;
-- an authorization whose reminder is due (``valid_through - lead`` or, when the approval
-  is already inside the window, at once) gets its ``pa.reauth_due`` event and its
-  ``sent`` mark in ONE transaction.
+The scheduler is a consumer group over that topic, on the shared runtime (``worker.runtime``).
+On assignment the partition is paused and registered; the loop then opens the partition's
+writer (``{group}-{topic}-{partition}``; ``init_transactions`` fences a previous owner and
+settles its open transaction), restores the partition's :class:`~worker.reminders.ReminderBook`
+by reading it from the beginning to its last stable offset, and resumes it from there. Only
+then does it act, on a clock it is given: each tick the book's plan for today (supersede, due
+reminders, replay guard, expiry; see :mod:`worker.reminders`) is written in ONE transaction:
+the ``pa.reauth_due`` events with the ``sent`` marks.
 
 So a reminder is sent exactly once: killed before the commit, nothing is visible and the
 next owner sends it; killed after, the ``sent`` mark is in the log it rebuilds from.
@@ -25,24 +22,40 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from datetime import time as dtime
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
-from aiokafka.errors import KafkaError, ProducerFenced
-from pydantic import ValidationError
+from aiokafka.errors import KafkaError
 
-from contracts.internal import AuthorizationState
 from policy import DEFAULT_SETTINGS, PolicySettings
-from policy.reauth import build_reauth_due, reauth_due_on
+from policy.reauth import build_reauth_due
 from worker import metrics as m
 from worker.config import Settings
 from worker.handler import CE_TYPE_REAUTH_DUE, cloudevent_headers
-from worker.kafka import METADATA_MAX_AGE_MS, PartitionListener, producer_kwargs, require_topics
+from worker.kafka import (
+    PartitionListener,
+    changelog_reader,
+    group_consumer_kwargs,
+    producer_kwargs,
+    refresh_metadata,
+    require_topics,
+)
 from worker.logs import get_logger
+from worker.reminders import Applied, Plan, ReminderBook
+from worker.runtime import (
+    POLL_STALE_SECONDS,
+    ChangelogReader,
+    ChangelogStore,
+    PartitionLost,
+    PartitionWriter,
+    Transaction,
+    TransactionAborted,
+)
 
 log = get_logger("pa_worker.scheduler")
 
@@ -52,12 +65,20 @@ Clock = Callable[[], datetime]
 @dataclass
 class _Partition:
     tp: TopicPartition
-    producer: AIOKafkaProducer
-    end_at_assignment: int
-    caught_up: bool = False
-    auths: dict[str, AuthorizationState] = field(default_factory=dict)
-    restore: dict[str, AuthorizationState] = field(default_factory=dict)
-    """Terminal states to write again: a replayed approval must not outlive them in compaction."""
+    writer: PartitionWriter
+    store: ChangelogStore[ReminderBook]
+    task: asyncio.Task[None] | None = None
+    """The restore in progress."""
+    end_at_assignment: int | None = None
+    """Records from here on are new since this instance took the partition (counted as scheduled)."""
+
+    @property
+    def book(self) -> ReminderBook:
+        return self.store.state
+
+    @property
+    def ready(self) -> bool:
+        return self.store.restored and self.writer.is_open
 
 
 class ReauthScheduler:
@@ -76,36 +97,36 @@ class ReauthScheduler:
         self.lock = asyncio.Lock()
         self.parts: dict[TopicPartition, _Partition] = {}
         self.consumer: AIOKafkaConsumer | None = None
+        self.restorer: ChangelogReader | None = None
+        self.listener: PartitionListener | None = None
         self.last_poll = 0.0
-        self.fenced: set[TopicPartition] = set()
-        """Partitions another instance took over: not taken up again until the group assigns them."""
 
     @property
     def ready(self) -> bool:
-        return self.consumer is not None and (time.monotonic() - self.last_poll) < 60.0
+        return (
+            self.listener is not None
+            and self.listener.joined
+            and (time.monotonic() - self.last_poll) < POLL_STALE_SECONDS
+        )
 
     async def start(self) -> None:
         self.consumer = AIOKafkaConsumer(
-            **self.settings.kafka_kwargs(),
-            group_id=self.group_id,
-            enable_auto_commit=False,  # state is rebuilt from the start of the log on every assignment
-            isolation_level="read_committed",
-            auto_offset_reset="earliest",
-            session_timeout_ms=self.settings.kafka_session_timeout_ms,
-            heartbeat_interval_ms=max(1_000, self.settings.kafka_session_timeout_ms // 10),
-            rebalance_timeout_ms=60_000,
-            metadata_max_age_ms=METADATA_MAX_AGE_MS,
+            # no offsets committed: state is restored from the start of the log on every assignment
+            **group_consumer_kwargs(self.settings, self.group_id)
         )
         await self.consumer.start()
+        reader = None
         try:
             await require_topics(self.consumer, [self.topic, self.settings.topic_reauth_due])
+            reader = changelog_reader(self.settings)
+            await reader.start()
         except KafkaError:
             await self.consumer.stop()
             self.consumer = None
             raise
-        self.consumer.subscribe(
-            [self.topic], listener=PartitionListener(self.lock, self.acquire, self.release, self.refresh_gauges)
-        )
+        self.restorer = ChangelogReader(reader, lambda: refresh_metadata(reader))
+        self.listener = PartitionListener(self.lock, self.acquire, self.release, self.refresh_gauges)
+        self.consumer.subscribe([self.topic], listener=self.listener)
 
     async def stop(self) -> None:
         if self.consumer is not None:
@@ -115,222 +136,166 @@ class ReauthScheduler:
                 async with self.lock:
                     await asyncio.gather(*(self.release(tp) for tp in list(self.parts)))
                 self.refresh_gauges()
+                if self.restorer is not None:
+                    await self.restorer.reader.stop()  # type: ignore[attr-defined]
+
+    def _writer(self, tp: TopicPartition) -> PartitionWriter:
+        def factory(tid: str) -> AIOKafkaProducer:
+            return AIOKafkaProducer(**producer_kwargs(self.settings), transactional_id=tid)
+
+        return PartitionWriter(tp, self.group_id, "reauth", factory, log_prefix="scheduler ")
 
     async def acquire(self, tp: TopicPartition) -> None:
+        """Assigned: pause the partition and register its book; the loop restores it."""
         assert self.consumer is not None
-        self.fenced.discard(tp)
         if tp in self.parts:
             return
-        tid = f"{self.group_id}-{tp.topic}-{tp.partition}"
-        producer = AIOKafkaProducer(**producer_kwargs(self.settings), transactional_id=tid)
-        await producer.start()  # fences the previous owner and settles its open transaction
-        end = (await self.consumer.end_offsets([tp]))[tp]
-        await self.consumer.seek_to_beginning(tp)
-        part = _Partition(tp, producer, end, caught_up=(end == 0))
-        self.parts[tp] = part
-        log.info("reauth partition assigned; rebuilding", partition=tp.partition, end_offset=end)
+        with contextlib.suppress(Exception):  # revoked meanwhile: nothing to pause
+            self.consumer.pause(tp)
+        grace = self.settings.reauth_state_grace_days
+        store = ChangelogStore(tp, lambda: ReminderBook(self.lead_days, grace))
+        part = self.parts[tp] = _Partition(tp, self._writer(tp), store)
+        with contextlib.suppress(KafkaError):  # one offset lookup, for the metric only
+            part.end_at_assignment = (await self.consumer.end_offsets([tp]))[tp]
+        log.info("reauth partition assigned; rebuilding", partition=tp.partition)
 
     async def release(self, tp: TopicPartition) -> None:
         part = self.parts.pop(tp, None)
         if part is None:
             return
+        if part.task is not None and not part.task.done():
+            part.task.cancel()
+            with contextlib.suppress(BaseException):
+                await part.task
+        await part.writer.close()
+
+    async def _restore(self, part: _Partition) -> None:
+        """Open the writer (fencing the previous owner), restore the book, resume the partition."""
+        assert self.consumer is not None and self.restorer is not None
+        await part.writer.backoff()
         try:
-            await part.producer.stop()
+            if not part.writer.is_open:
+                await part.writer.open()
+            if not part.store.restored:
+                await self.restorer.restore(part.store, functools.partial(self._count_new, part))
+                async with self.lock:
+                    if self.parts.get(part.tp) is not part:
+                        return
+                    self.consumer.seek(part.tp, part.store.restored_to)  # live records from here on
+                    self.consumer.resume(part.tp)
+                log.info(
+                    "reauth partition rebuilt",
+                    partition=part.tp.partition,
+                    authorizations=len(part.book),
+                    records=part.store.records_restored,
+                    seconds=round(part.store.restore_seconds, 3),
+                )
+        except asyncio.CancelledError:
+            raise
         except Exception as exc:
-            log.warning("scheduler producer close failed", partition=tp.partition, error=type(exc).__name__)
+            part.writer.failures += 1
+            log.error(
+                "reauth partition not restored; will retry", partition=part.tp.partition, error=type(exc).__name__
+            )
+
+    @staticmethod
+    def _count_new(part: _Partition, offset: int, applied: object) -> None:
+        if applied is Applied.NEW and part.end_at_assignment is not None and offset >= part.end_at_assignment:
+            m.REMINDERS_SCHEDULED.inc()  # new since this instance took the partition (not a rebuild)
 
     async def run(self, stop: asyncio.Event) -> None:
         assert self.consumer is not None, "start() first"
         next_tick = 0.0
         while not stop.is_set():
+            for part in self.parts.values():  # restored in the loop, never in the rebalance callback
+                if not part.ready and (part.task is None or part.task.done()):
+                    part.task = asyncio.create_task(self._restore(part), name=f"restore-reauth-{part.tp.partition}")
             batch = await self.consumer.getmany(timeout_ms=200, max_records=2000)
             self.last_poll = time.monotonic()
             async with self.lock:
                 for tp, msgs in batch.items():
-                    part = self.parts.get(tp)
-                    if part is None:
-                        continue
+                    live = self.parts.get(tp)
+                    if live is None or not live.store.restored:
+                        continue  # fetched before the pause: the restore reads them
                     for msg in msgs:
-                        self._apply(part, msg.key, msg.value, msg.offset)
-                    if not part.caught_up and msgs[-1].offset + 1 >= part.end_at_assignment:
-                        part.caught_up = True
-                        log.info("reauth partition rebuilt", partition=tp.partition, authorizations=len(part.auths))
-                for part in self.parts.values():
-                    if not part.caught_up:
-                        position = await self.consumer.position(part.tp)
-                        if position >= part.end_at_assignment:
-                            part.caught_up = True
+                        if msg.offset < live.store.restored_to:
+                            continue
+                        applied = live.book.apply(msg.key, msg.value)
+                        if applied is Applied.NEW:
+                            m.REMINDERS_SCHEDULED.inc()  # new since this instance took the partition
+                        elif applied is Applied.UNREADABLE:
+                            log.error("unreadable authorization state record skipped", partition=tp.partition)
                 now_mono = time.monotonic()
                 if now_mono >= next_tick:  # O(authorizations owned): on the tick, not on every poll
                     next_tick = now_mono + self.settings.scheduler_interval_seconds
-                    for tp in self.consumer.assignment() - set(self.parts) - self.fenced:
-                        try:  # dropped after a failure: take it up again (rebuilds from the log)
-                            await self.acquire(tp)
-                        except Exception as exc:
-                            log.error(
-                                "reauth partition not reopened; will retry",
-                                partition=tp.partition,
-                                error=type(exc).__name__,
-                            )
                     for part in list(self.parts.values()):
-                        if part.caught_up:
+                        if part.ready:
                             await self._act(part)
                     self.refresh_gauges()
 
-    # -- state -----------------------------------------------------------------------------
-
-    def _apply(self, part: _Partition, key: bytes | None, value: bytes | None, offset: int) -> None:
-        if key is None:
-            return
-        auth_id = key.decode("utf-8", "replace")
-        if value is None:
-            part.auths.pop(auth_id, None)  # tombstone
-            return
-        try:
-            state = AuthorizationState.model_validate_json(value)
-        except ValidationError:
-            log.error("unreadable authorization state record skipped", partition=part.tp.partition)
-            return
-        previous = part.auths.get(auth_id)
-        if previous is not None and previous.status != "scheduled" and state.status == "scheduled":
-            # A replayed approval (the same request submitted again) never re-opens a reminder
-            # already sent or cancelled; re-assert the terminal state so compaction keeps it.
-            part.restore[auth_id] = previous
-            return
-        part.restore.pop(auth_id, None)
-        if previous is None and state.status == "scheduled" and offset >= part.end_at_assignment:
-            m.REMINDERS_SCHEDULED.inc()  # new since this instance took the partition (not a rebuild)
-        part.auths[auth_id] = state
-
-    def due_on(self, state: AuthorizationState) -> date:
-        return reauth_due_on(state.valid_through, state.approved_on, self.lead_days)
-
-    def _latest_by_member(self, part: _Partition) -> dict[str, str]:
-        latest: dict[str, AuthorizationState] = {}
-        for st in part.auths.values():
-            cur = latest.get(st.member_id)
-            if cur is None or (st.decided_at, st.authorization_id) > (cur.decided_at, cur.authorization_id):
-                latest[st.member_id] = st
-        return {member: st.authorization_id for member, st in latest.items()}
-
     async def _act(self, part: _Partition) -> None:
-        today = self.clock().astimezone(UTC).date()
-        latest = self._latest_by_member(part)
-        cancel: list[AuthorizationState] = []
-        send: list[AuthorizationState] = []
-        for st in part.auths.values():
-            if st.status != "scheduled":
-                continue
-            if latest.get(st.member_id) != st.authorization_id:
-                cancel.append(st)
-            elif self.due_on(st) <= today:
-                send.append(st)
-        restore = list(part.restore.values())
-        if not cancel and not send and not restore:
+        """Write today's plan in one transaction; apply it to the book once committed."""
+        plan = part.book.plan(self.clock().astimezone(UTC).date())
+        if not plan:
             return
-        producer = part.producer
         try:
-            await producer.begin_transaction()
-            try:
-                futures: list[asyncio.Future[object]] = []
-                for st in restore:
-                    futures.append(await self._send_state(producer, part.tp, st))
-                for st in cancel:
-                    updated = st.model_copy(update={"status": "cancelled"})
-                    futures.append(await self._send_state(producer, part.tp, updated))
-                for st in send:
-                    due = self.due_on(st)
-                    event = build_reauth_due(
-                        authorization_id=st.authorization_id,
-                        member_id=st.member_id,
-                        prescriber_npi=st.prescriber_npi,
-                        valid_through=st.valid_through,
-                        reauth_due_on=due,
-                        determination_id=st.determination_id,
-                        settings=self.policy_settings,
-                    )
-                    futures.append(
-                        await producer.send(
-                            self.settings.topic_reauth_due,
-                            event.model_dump_json().encode(),
-                            key=st.member_id.encode(),
-                            headers=cloudevent_headers(
-                                event.event_id,
-                                CE_TYPE_REAUTH_DUE,
-                                self.clock(),
-                                [("pa_authorization_id", st.authorization_id.encode())],
-                            ),
-                        )
-                    )
-                    updated = st.model_copy(update={"status": "sent", "reauth_due_on": due})
-                    futures.append(await self._send_state(producer, part.tp, updated))
-                await asyncio.gather(*futures)
-                await producer.commit_transaction()
-            except ProducerFenced:
-                raise
-            except BaseException:
-                with contextlib.suppress(Exception):
-                    await producer.abort_transaction()
-                raise
-        except ProducerFenced:
-            m.TRANSACTIONS.labels("aborted").inc()
-            log.warning("scheduler producer fenced: partition owned elsewhere", partition=part.tp.partition)
-            self.fenced.add(part.tp)
-            await self.release(part.tp)
+            async with part.writer.transaction() as txn:
+                await self._write(txn, part.tp, plan)
+        except PartitionLost:
+            # Not taken up again until the group assigns it again.
+            self.parts.pop(part.tp, None)
             return
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:
-            m.TRANSACTIONS.labels("aborted").inc()
-            log.error(
-                "reminder transaction aborted; rebuilding the partition with a new producer",
-                partition=part.tp.partition,
-                error=type(exc).__name__,
-            )
-            # The producer may be unusable after a failed transaction (e.g. across a broker
-            # restart): drop it; the next tick takes the partition up again and rebuilds it.
-            await self.release(part.tp)
-            return
-        m.TRANSACTIONS.labels("committed").inc()
-        for st in restore:
-            if part.restore.get(st.authorization_id) is st:
-                del part.restore[st.authorization_id]
-        for st in cancel:
-            part.auths[st.authorization_id] = st.model_copy(update={"status": "cancelled"})
+        except TransactionAborted:
+            return  # the next tick opens a new producer (the book holds only what committed)
+        for key, value in plan.records():
+            part.book.apply(key, value)
+        for st in plan.cancel:
             m.REMINDERS_CANCELLED.inc()
             log.info("reminder cancelled: superseded", authorization_id=st.authorization_id)
-        for st in send:
-            part.auths[st.authorization_id] = st.model_copy(update={"status": "sent", "reauth_due_on": self.due_on(st)})
+        for st in plan.send:
             m.REMINDERS_EMITTED.inc()
             log.info("reauth reminder sent", authorization_id=st.authorization_id)
+        if plan.expire:
+            log.info("authorization states deleted: past valid_through and grace", count=len(plan.expire))
 
-    async def _send_state(
-        self, producer: AIOKafkaProducer, tp: TopicPartition, st: AuthorizationState
-    ) -> asyncio.Future[object]:
-        fut: asyncio.Future[object] = await producer.send(
-            tp.topic,
-            st.model_dump_json().encode(),
-            key=st.authorization_id.encode(),
-            partition=tp.partition,
-            headers=[("content-type", b"application/json")],
-        )
-        return fut
+    async def _write(self, txn: Transaction, tp: TopicPartition, plan: Plan) -> None:
+        """The plan as records: each reminder with its ``sent`` mark, every state to ``tp``."""
+        for st in plan.send:
+            assert st.reauth_due_on is not None
+            event = build_reauth_due(
+                authorization_id=st.authorization_id,
+                member_id=st.member_id,
+                prescriber_npi=st.prescriber_npi,
+                valid_through=st.valid_through,
+                reauth_due_on=st.reauth_due_on,
+                determination_id=st.determination_id,
+                settings=self.policy_settings,
+            )
+            await txn.send(
+                self.settings.topic_reauth_due,
+                event.model_dump_json().encode(),
+                key=st.member_id.encode(),
+                headers=cloudevent_headers(
+                    event.event_id,
+                    CE_TYPE_REAUTH_DUE,
+                    self.clock(),
+                    [("pa_authorization_id", st.authorization_id.encode())],
+                ),
+            )
+        for key, value in plan.records():
+            headers = [("content-type", b"application/json")] if value is not None else []
+            await txn.send(tp.topic, value, key=key, partition=tp.partition, headers=headers)
 
     def refresh_gauges(self) -> None:
         today = self.clock().astimezone(UTC).date()
         pending = due = 0
-        next_due: date | None = None
+        next_due = None
         for part in self.parts.values():
-            latest = self._latest_by_member(part)
-            for st in part.auths.values():
-                if st.status != "scheduled" or latest.get(st.member_id) != st.authorization_id:
-                    continue
-                pending += 1
-                d = self.due_on(st)
-                if d <= today:
-                    due += 1
-                if next_due is None or d < next_due:
-                    next_due = d
+            p, d, n = part.book.outlook(today)
+            pending += p
+            due += d
+            if n is not None and (next_due is None or n < next_due):
+                next_due = n
         m.REMINDERS_PENDING.set(pending)
         m.REMINDERS_DUE.set(due)
         m.NEXT_REMINDER.set(datetime.combine(next_due, dtime(), UTC).timestamp() if next_due else 0)

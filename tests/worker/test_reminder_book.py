@@ -1,0 +1,225 @@
+"""The reminder book without a broker: supersede, due dates, the replay guard and expiry.
+
+The scheduler's loop is modelled exactly: each day the book's plan is "committed", i.e. its
+records are applied back to the book, as the scheduler does after a commit.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from datetime import UTC, date, datetime, timedelta
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from contracts.internal import AuthorizationState
+from worker.reminders import Applied, Plan, ReminderBook
+
+LEAD = 30
+DAY0 = date(2026, 1, 1)
+
+
+def _state(auth: str, member: str, decided: date, valid_days: int, status: str = "scheduled") -> AuthorizationState:
+    return AuthorizationState(
+        status=status,  # type: ignore[arg-type]
+        authorization_id=auth,
+        member_id=member,
+        prescriber_npi="1234567893",
+        valid_from=decided,
+        valid_through=decided + timedelta(days=valid_days),
+        approved_on=decided,
+        decided_at=datetime(decided.year, decided.month, decided.day, 12, tzinfo=UTC),
+        determination_id=f"DET-{auth}",
+        request_id=f"REQ-{auth}",
+        request_type="initial",
+        policy_version="2025-12-11.2",
+    )
+
+
+def _put(book: ReminderBook, s: AuthorizationState) -> Applied:
+    return book.apply(s.authorization_id.encode(), s.model_dump_json().encode())
+
+
+def _commit(book: ReminderBook, plan: Plan) -> None:
+    for key, value in plan.records():
+        book.apply(key, value)
+
+
+def test_a_due_reminder_is_planned_once_and_then_marked_sent() -> None:
+    book = ReminderBook(LEAD)
+    assert _put(book, _state("A1", "m1", DAY0, 180)) is Applied.NEW
+    assert not book.plan(DAY0 + timedelta(days=149))
+    plan = book.plan(DAY0 + timedelta(days=150))
+    assert [s.authorization_id for s in plan.send] == ["A1"]
+    assert plan.send[0].status == "sent" and plan.send[0].reauth_due_on == DAY0 + timedelta(days=150)
+    _commit(book, plan)
+    assert not book.plan(DAY0 + timedelta(days=151))
+
+
+def test_an_approval_inside_the_window_is_due_at_once() -> None:
+    book = ReminderBook(LEAD)
+    _put(book, _state("A1", "m1", DAY0, 10))
+    assert [s.authorization_id for s in book.plan(DAY0).send] == ["A1"]
+
+
+def test_a_later_approval_of_the_same_member_cancels_the_earlier() -> None:
+    book = ReminderBook(LEAD)
+    _put(book, _state("A1", "m1", DAY0, 180))
+    _put(book, _state("A2", "m1", DAY0 + timedelta(days=5), 180))
+    plan = book.plan(DAY0 + timedelta(days=6))
+    assert [(s.authorization_id, s.status) for s in plan.cancel] == [("A1", "cancelled")]
+    assert not plan.send
+
+
+def test_replay_guard_a_replayed_approval_never_reopens_a_reminder_already_sent() -> None:
+    book = ReminderBook(LEAD)
+    approval = _state("A1", "m1", DAY0, 10)
+    _put(book, approval)
+    _commit(book, book.plan(DAY0))  # sent
+    assert _put(book, approval) is Applied.REPLAY_BLOCKED  # the same approval, published again
+    plan = book.plan(DAY0 + timedelta(days=1))
+    assert not plan.send, "a replayed approval re-opened a reminder already sent"
+    assert [(s.authorization_id, s.status) for s in plan.restore] == [("A1", "sent")]
+    _commit(book, plan)  # the terminal state is written again, after the replay in the log
+    assert not book.plan(DAY0 + timedelta(days=2))
+    assert book.auths["A1"].status == "sent"
+
+
+def test_replay_guard_holds_for_a_cancelled_reminder_too() -> None:
+    book = ReminderBook(LEAD)
+    first = _state("A1", "m1", DAY0, 180)
+    _put(book, first)
+    _put(book, _state("A2", "m1", DAY0 + timedelta(days=1), 180))
+    _commit(book, book.plan(DAY0 + timedelta(days=2)))
+    assert book.auths["A1"].status == "cancelled"
+    _put(book, first)
+    plan = book.plan(DAY0 + timedelta(days=3))
+    assert not plan.cancel and [s.status for s in plan.restore] == ["cancelled"]
+
+
+def test_expiry_deletes_terminal_states_past_valid_through_and_grace_only() -> None:
+    book = ReminderBook(LEAD, grace_days=10)
+    _put(book, _state("A1", "m1", DAY0, 40))
+    _commit(book, book.plan(DAY0 + timedelta(days=10)))  # sent
+    assert not book.plan(DAY0 + timedelta(days=50)).expire  # valid_through + grace, not past it
+    plan = book.plan(DAY0 + timedelta(days=51))
+    assert plan.expire == ("A1",)
+    assert list(plan.records()) == [(b"A1", None)]
+    _commit(book, plan)
+    assert len(book) == 0
+
+
+def test_a_scheduled_authorization_found_past_its_grace_is_reminded_first_then_deleted() -> None:
+    book = ReminderBook(LEAD, grace_days=0)
+    _put(book, _state("A1", "m1", DAY0, 40))
+    late = DAY0 + timedelta(days=400)  # the scheduler was down for a year
+    plan = book.plan(late)
+    assert [s.authorization_id for s in plan.send] == ["A1"] and not plan.expire
+    _commit(book, plan)
+    assert book.plan(late).expire == ("A1",)
+
+
+approvals = st.lists(
+    st.tuples(
+        st.integers(0, 4),  # member
+        st.integers(0, 60),  # decided, days after DAY0
+        st.integers(1, 200),  # validity in days
+        st.booleans(),  # replayed later
+    ),
+    max_size=25,
+)
+
+
+@given(approvals, st.integers(0, 60))
+@settings(max_examples=100, deadline=None)
+def test_properties_each_reminder_at_most_once_never_for_a_superseded_approval(
+    items: list[tuple[int, int, int, bool]], grace: int
+) -> None:
+    """Whatever the order and replays: at most one reminder per authorization, only for the
+    member's latest approval at the time it is sent, none once sent or cancelled (replays come
+    while the state is kept: within validity plus grace), and every authorization gone once the
+    book has run past its validity plus grace."""
+    book = ReminderBook(LEAD, grace_days=grace)
+    by_day: dict[int, list[AuthorizationState]] = {}
+    for i, (member, decided, valid, replay) in enumerate(items):
+        s = _state(f"A{i}", f"m{member}", DAY0 + timedelta(days=decided), valid)
+        by_day.setdefault(decided, []).append(s)
+        if replay:  # replayed while its state is kept (the documented bound of the guard)
+            by_day.setdefault(decided + min(7, valid + grace), []).append(s)
+    sent: list[str] = []
+    for day in range(0, 330):
+        today = DAY0 + timedelta(days=day)
+        for s in by_day.get(day, []):
+            _put(book, s)
+        plan = book.plan(today)
+        latest = book._latest_by_member()
+        for s in plan.send:
+            assert latest[s.member_id] == s.authorization_id
+            assert s.reauth_due_on is not None and s.reauth_due_on <= today
+        sent.extend(s.authorization_id for s in plan.send)
+        _commit(book, plan)
+    assert len(sent) == len(set(sent)), "a reminder was sent twice"
+    assert len(book) == 0, "state outlived validity plus grace"
+
+
+PER_DAY = 8
+
+
+def _simulated_year(grace: int) -> tuple[list[int], list[int], dict[int, list[tuple[bytes, bytes | None]]]]:
+    """A year of steady approvals (PER_DAY a day, one member each, validity 90-180 days); each
+    day the plan is committed. Returns the book's live keys after each day, the compacted log's
+    size after each day, and the compacted log (latest value per key, tombstones dropped) on
+    days 280 and 364."""
+    book = ReminderBook(LEAD, grace_days=grace)
+    log: dict[bytes, bytes | None] = {}
+    live, sizes = [], []
+    snapshots: dict[int, list[tuple[bytes, bytes | None]]] = {}
+    n = 0
+    for day in range(365):
+        today = DAY0 + timedelta(days=day)
+        for _ in range(PER_DAY):
+            s = _state(f"A{n}", f"m{n}", today, 90 + n % 91)
+            key, value = s.authorization_id.encode(), s.model_dump_json().encode()
+            book.apply(key, value)
+            log[key] = value
+            n += 1
+        plan = book.plan(today)
+        for key, value in plan.records():
+            book.apply(key, value)
+            if value is None:
+                log.pop(key, None)  # compaction drops the tombstone too (after delete.retention.ms)
+            else:
+                log[key] = value
+        live.append(len(book))
+        sizes.append(len(log))
+        if day in (280, 364):
+            snapshots[day] = list(log.items())
+    return live, sizes, snapshots
+
+
+def _rebuild(entries: list[tuple[bytes, bytes | None]]) -> tuple[float, int]:
+    started = time.perf_counter()
+    fresh = ReminderBook(LEAD, grace_days=30)
+    for key, value in entries:
+        fresh.apply(key, value)
+    return time.perf_counter() - started, sys.getsizeof(fresh.auths)
+
+
+def test_a_simulated_year_leaves_live_keys_memory_and_rebuild_time_bounded() -> None:
+    """With expiry, what the scheduler holds and what a restore reads stop growing once the
+    first authorizations are past validity plus grace (180 + 30 days here): the same on day 280
+    as on day 364. Without expiry every approval of the year would still be there."""
+    live, sizes, snapshots = _simulated_year(grace=30)
+    plateau = 180 + 30 + 1
+    cap = PER_DAY * plateau
+    assert max(live) <= cap and max(sizes) <= cap
+    assert max(live[plateau:]) <= max(live[plateau - 30 : plateau]) + PER_DAY, "live keys still growing"
+    assert live[-1] < 0.6 * PER_DAY * 365  # without expiry: PER_DAY * 365 live keys
+    assert sizes == live
+    early, late = snapshots[280], snapshots[364]
+    assert abs(len(late) - len(early)) <= PER_DAY * 31
+    took_early, mem_early = _rebuild(early)
+    took_late, mem_late = _rebuild(late)
+    assert mem_late <= 2 * mem_early
+    assert took_late <= 3 * took_early + 0.05
