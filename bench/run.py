@@ -3,16 +3,21 @@
 1. Throughput: the worker draining a pre-loaded topic of N requests, against the passthrough
    baseline (same consumer, transactional producers and batch settings; copies bytes).
    Reports both rates and worker/passthrough.
-2. Latency under load: a steady offered rate; produce -> determination visible to a
-   read_committed consumer; p50, p99, max. After 3 seconds at the same rate, not measured.
+2. Latency under load: the same steady offered rate, to the passthrough and then to the worker;
+   produce -> output visible to a read_committed consumer; p50, p99, max, and the worker's p99
+   over the passthrough's (goal <= 1.5). After 3 seconds at the same rate, not measured.
 3. Offline evaluator: parse + evaluate + serialize per request on one core.
 4. Memory: peak RSS (VmHWM) of the worker process in the throughput run.
+5. ``pa-worker evaluate`` on JSON Lines (bench/evaluate_stream.py): time to first output and
+   microseconds per line at 20,000 and 200,000 lines (linear time: the same per line).
+
+Bench history goes to bench/RESULTS.md.
 
 First a warm-up the worker drains, not measured: a broker just started is still compiling its hot
 paths (its CPU per record measured several times that of a warm broker).
 
 Environment: BENCH_N (default 40000), BENCH_RATE (500/s), BENCH_SECONDS (30), BENCH_PARTITIONS (6),
-BENCH_WARMUP (20000 requests; 0 to skip).
+BENCH_WARMUP (20000 requests; 0 to skip), BENCH_EVAL_LINES (20000,200000).
 """
 
 from __future__ import annotations
@@ -38,6 +43,7 @@ from rich.table import Table
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench import evaluate_stream  # noqa: E402
 from tests.broker import kafka_broker  # noqa: E402
 from tests.kafkautil import create_topics, encode, env_for, make_requests, settings_for  # noqa: E402
 
@@ -143,11 +149,13 @@ async def drain(bootstrap: str, settings, n: int, cmd: list[str], bpid: int | No
     return Drain(records / (t_end - t_first), rss, (cpu1 - cpu0) * 1e6 / records, (bcpu1 - bcpu0) * 1e6 / records)
 
 
-async def latency(bootstrap: str, unique: str, rate: int, seconds: int) -> list[float]:
+async def latency(bootstrap: str, unique: str, rate: int, seconds: int, cmd: list[str]) -> list[float]:
+    """``cmd`` (the worker or the passthrough: both write each request's output, keyed by its
+    request_id, to the determinations topic) offered ``rate`` requests/s for ``seconds``."""
     settings = settings_for(bootstrap, unique)
     await create_topics(settings)
     proc = subprocess.Popen(
-        [sys.executable, "-m", "worker.cli", "run", "--no-scheduler"],
+        cmd,
         env=env_for(settings),
         cwd=ROOT,
         stdout=subprocess.DEVNULL,
@@ -255,13 +263,24 @@ async def main() -> int:
                 f"{name}: {d.rate:,.0f} records/s, peak RSS {d.rss_mb:.0f} MB, CPU per record: "
                 f"{d.cpu_us:.0f} us in the process, {d.broker_cpu_us:.0f} us in the broker"
             )
-        console.print(f"latency: offering {rate}/s for {seconds}s...")
-        lat = await latency(bootstrap, uuid.uuid4().hex[:8], rate, seconds)
-        console.print(f"latency: p50 {lat[len(lat) // 2] * 1000:.1f} ms, max {lat[-1] * 1000:.1f} ms")
+        lats = {}
+        for name, cmd in (("passthrough", passthrough), ("worker", worker)):
+            console.print(f"latency, {name}: offering {rate}/s for {seconds}s...")
+            lats[name] = lat = await latency(bootstrap, uuid.uuid4().hex[:8], rate, seconds, cmd)
+            console.print(f"latency, {name}: p50 {lat[len(lat) // 2] * 1000:.1f} ms, max {lat[-1] * 1000:.1f} ms")
         off = offline()
-    p50 = lat[len(lat) // 2] * 1000
-    p99 = lat[min(len(lat) - 1, int(len(lat) * 0.99))] * 1000
-    mx = lat[-1] * 1000
+    console.print("pa-worker evaluate on JSON Lines...")
+    evals = [
+        evaluate_stream.run(n) for n in (int(x) for x in os.environ.get("BENCH_EVAL_LINES", "20000,200000").split(","))
+    ]
+
+    def pct(lat: list[float], q: float) -> float:
+        return lat[min(len(lat) - 1, int(len(lat) * q))] * 1000
+
+    lat = lats["worker"]
+    p50, p99, mx = pct(lat, 0.5), pct(lat, 0.99), lat[-1] * 1000
+    pt_lat = lats["passthrough"]
+    pt_p50, pt_p99, pt_mx = pct(pt_lat, 0.5), pct(pt_lat, 0.99), pt_lat[-1] * 1000
     pt, wk = results["passthrough"], results["worker"]
     ratio = wk.rate / pt.rate
     table = Table(title="make bench (one run, one broker; figures are of this machine, ratios are the claim)")
@@ -282,8 +301,18 @@ async def main() -> int:
     table.add_row(f"latency p50 @ {rate}/s (ms)", f"{p50:.1f}", "")
     table.add_row(f"latency p99 @ {rate}/s (ms)", f"{p99:.1f}", "< 250")
     table.add_row(f"latency max @ {rate}/s (ms)", f"{mx:.1f}", "")
+    table.add_row(
+        f"passthrough latency p50 / p99 / max @ {rate}/s (ms)", f"{pt_p50:.1f} / {pt_p99:.1f} / {pt_mx:.1f}", ""
+    )
+    table.add_row("worker p99 / passthrough p99", f"{p99 / pt_p99:.2f}", "<= 1.5")
     table.add_row("offline evaluator, one core (requests/s)", f"{off:,.0f}", ">= 20,000")
     table.add_row("worker peak RSS, throughput run (MB)", f"{wk.rss_mb:.0f}", "< 200")
+    for e in evals:
+        table.add_row(
+            f"evaluate {e.lines:,} JSON Lines: first output / total (s), us per line, RSS (MB)",
+            f"{e.first_output_s:.2f} / {e.total_s:.1f}, {e.us_per_line:.0f}, {e.rss_mb:.0f}",
+            "",
+        )
     console.print(table)
     return 0
 

@@ -4,7 +4,9 @@ Input is either JSON Lines (one ``pa.request`` per line, blank lines skipped), o
 document holding a request object or an array of them (a pretty-printed file such as
 ``contracts/examples/valid/*.json``), or pretty-printed objects one after the other
 (``cat contracts/examples/valid/*.json | pa-worker evaluate -``; positions are start lines).
-Each valid request gives one ``pa.determination`` JSON line on ``out``, in input order; each
+Input is read and output written line by line, in constant memory and linear time: the first
+determination is out before the second line is read (JSON Lines), or before the second document
+is (pretty-printed). Each valid request gives one ``pa.determination`` JSON line on ``out``, in input order; each
 rejected one gives one JSON error object on ``err``::
 
     {"line": 3, "error": "validation_error", "errors": [{"field": "prescriber.npi", "message": "..."}]}
@@ -20,7 +22,8 @@ always gives byte-identical output. Exit status: 1 if any input was rejected, el
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+import re
+from collections.abc import Iterable, Iterator
 from datetime import datetime
 from typing import Any, BinaryIO, TextIO
 
@@ -38,56 +41,84 @@ def _error(position: dict[str, int], kind: str, errors: list[dict[str, str]]) ->
     return json.dumps({**position, "error": kind, "errors": errors}, ensure_ascii=False)
 
 
-def _stream(data: bytes) -> list[tuple[int, bytes]] | None:
-    """(start line, bytes) of each JSON value when the input is a concatenation of pretty-printed
-    JSON values (``cat examples/*.json``); None when it is not (then it is JSON Lines)."""
-    try:
-        text = data.decode()
-    except UnicodeDecodeError:
-        return None
-    decoder = json.JSONDecoder()
-    out: list[tuple[int, bytes]] = []
-    pos, multiline = 0, False
-    while True:
-        while pos < len(text) and text[pos] in " \t\r\n":
-            pos += 1
-        if pos == len(text):
-            break
-        try:
-            _, end = decoder.raw_decode(text, pos)
-        except ValueError:
-            return None
-        chunk = text[pos:end]
-        multiline = multiline or "\n" in chunk
-        out.append((text.count("\n", 0, pos) + 1, chunk.encode()))
-        pos = end
-    return out if multiline else None
+_TOKENS = re.compile(rb'"(?:[^"\\]|\\.)*"|[][{}]')
+"""JSON strings (skipped whole: brackets inside them do not count) and brackets. A JSON string
+never spans lines (a newline in it must be escaped), so lines are scanned one at a time."""
 
 
-def _documents(data: bytes) -> Iterator[tuple[dict[str, int], bytes]]:
-    """(position, JSON bytes of one request) for every request in the input."""
-    head = data.lstrip()[:1]
-    if head in (b"{", b"["):
-        try:
-            whole: Any = json.loads(data)
-        except ValueError:
-            stream = _stream(data)
-            if stream is not None:
-                for start, chunk in stream:
-                    yield {"line": start}, chunk
-                return
-        else:
-            if isinstance(whole, list):
-                for i, item in enumerate(whole, start=1):
-                    yield {"line": 1, "item": i}, json.dumps(item).encode()
-                return
-            if isinstance(whole, dict):
-                yield {"line": 1}, data
-                return
-    for number, raw in enumerate(data.split(b"\n"), start=1):
-        line = raw.strip()
-        if line:
+def _depth_change(line: bytes) -> int:
+    """Brackets opened minus brackets closed on ``line``, strings skipped."""
+    depth = 0
+    for match in _TOKENS.finditer(line):
+        tok = match.group()
+        if tok in (b"{", b"["):
+            depth += 1
+        elif tok in (b"}", b"]"):
+            depth -= 1
+    return depth
+
+
+def _documents(lines: Iterable[bytes]) -> Iterator[tuple[dict[str, int], bytes]]:
+    """(position, JSON bytes of one request) for every request, read line by line.
+
+    The first document decides the layout. When it ends on its own line, the input is JSON
+    Lines: every non-blank line is one document, on its own (a malformed line is one error and
+    the next line starts afresh). When it spans lines, the input is pretty-printed JSON values
+    one after the other (``cat examples/*.json``): a document ends on the line where its
+    brackets close, and its position is its start line. A top-level array is expanded into its
+    items (``"item"``: 1-based). Memory: one document; time: linear in the input.
+    """
+    pretty: bool | None = None
+    held: tuple[int, bytes] | None = None
+    """JSON Lines: a first line holding an array, expanded only if it is the whole input."""
+    buf: list[bytes] = []
+    start = depth = 0
+    for number, raw in enumerate(lines, start=1):
+        if pretty is None or not pretty:
+            line = raw.strip()
+            if not line:
+                continue
+            if pretty is None:
+                opened = _depth_change(line) if line[:1] in (b"{", b"[") else 0
+                if opened > 0:
+                    pretty = True
+                    buf, start, depth = [raw], number, opened
+                    continue
+                pretty = False
+                if line[:1] == b"[":
+                    held = (number, line)
+                    continue
+            if held is not None:
+                yield {"line": held[0]}, held[1]
+                held = None
             yield {"line": number}, line
+            continue
+        if not buf:
+            if not raw.strip():
+                continue
+            start, depth = number, 0
+        buf.append(raw)
+        depth += _depth_change(raw)
+        if depth <= 0:
+            yield from _pretty_document(start, b"".join(buf))
+            buf = []
+    if held is not None:
+        yield from _pretty_document(held[0], held[1])
+    if buf:
+        yield {"line": start}, b"".join(buf)  # never closed: reported as not JSON
+
+
+def _pretty_document(start: int, chunk: bytes) -> Iterator[tuple[dict[str, int], bytes]]:
+    if chunk.lstrip()[:1] == b"[":
+        try:
+            items: Any = json.loads(chunk)
+        except ValueError:
+            items = None
+        if isinstance(items, list):
+            for i, item in enumerate(items, start=1):
+                yield {"line": start, "item": i}, json.dumps(item).encode()
+            return
+    yield {"line": start}, chunk
 
 
 def run_evaluate(infile: BinaryIO, out: TextIO, err: TextIO, *, now: datetime | None, settings: PolicySettings) -> int:
@@ -95,7 +126,7 @@ def run_evaluate(infile: BinaryIO, out: TextIO, err: TextIO, *, now: datetime | 
     if now is not None and now.utcoffset() is None:
         raise ValueError("now must be timezone-aware")
     rejected = False
-    for position, document in _documents(infile.read()):
+    for position, document in _documents(infile):
         try:
             request = PARequest.model_validate_json(document)
         except ValidationError as exc:

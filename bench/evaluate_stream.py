@@ -1,0 +1,86 @@
+"""``pa-worker evaluate`` on large JSON Lines input: linear time, output from the start.
+
+    python bench/evaluate_stream.py [N ...]     # default: 20000 200000 (BENCH_EVAL_LINES)
+
+For each N: N distinct requests (the realistic mix of the examples), one per line, in a file;
+``pa-worker evaluate FILE`` runs as its own process. Reported: the time to the first
+determination line on stdout, the total time, microseconds per line and the process's peak RSS.
+Linear time shows as the same microseconds per line at every N; constant memory as the same RSS.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from tests.kafkautil import make_requests  # noqa: E402
+
+
+@dataclass
+class EvalRun:
+    lines: int
+    first_output_s: float
+    total_s: float
+    us_per_line: float
+    rss_mb: float
+
+
+def _write_input(path: Path, n: int) -> None:
+    base = make_requests(11, prefix="ev")
+    with path.open("w") as fh:
+        for i in range(n):
+            req = base[i % len(base)]
+            req["request_id"] = f"EV-{i:08d}"
+            req["member"]["member_id"] = f"MEV{i:09d}"
+            fh.write(json.dumps(req) + "\n")
+
+
+def run(n: int) -> EvalRun:
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "requests.jsonl"
+        _write_input(path, n)
+        started = time.perf_counter()
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "worker.cli", "evaluate", str(path)],
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        )
+        assert proc.stdout is not None
+        first = proc.stdout.readline()
+        first_at = time.perf_counter() - started
+        count = 1 if first else 0
+        for _ in proc.stdout:
+            count += 1
+        _, status, usage = os.wait4(proc.pid, 0)
+        total = time.perf_counter() - started
+    if count != n:
+        raise RuntimeError(f"pa-worker evaluate wrote {count} determinations for {n} lines (status {status})")
+    return EvalRun(n, first_at, total, total * 1e6 / n, usage.ru_maxrss / 1024)
+
+
+def main() -> int:
+    sizes = [int(a) for a in sys.argv[1:]] or [
+        int(x) for x in os.environ.get("BENCH_EVAL_LINES", "20000,200000").split(",")
+    ]
+    for n in sizes:
+        r = run(n)
+        print(
+            f"evaluate {r.lines} lines: first output after {r.first_output_s:.2f} s, total {r.total_s:.1f} s, "
+            f"{r.us_per_line:.0f} us/line, peak RSS {r.rss_mb:.0f} MB"
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
