@@ -3,6 +3,9 @@
 ``scrub_patient_data`` runs on every event, last before rendering: it drops any key that can
 carry a patient identifier (names, date of birth, member id), however deep, and masks
 member-id-shaped values that slipped into free text. Request and determination ids stay.
+
+Library logs (aiokafka's, through the standard library) go through the same scrubber and the
+same renderer: JSON lines in production, like the worker's own.
 """
 
 from __future__ import annotations
@@ -97,8 +100,35 @@ def configure(fmt: str = "auto", level: str = "info", stream: Any = None) -> Non
         logger_factory=structlog.PrintLoggerFactory(file=stream),
         cache_logger_on_first_use=False,
     )
-    # aiokafka logs through the standard library: route it to the same stream, at warning and up.
-    logging.basicConfig(stream=stream, level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    # aiokafka (and any other library) logs through the standard library: the same renderer (JSON in
+    # production), the same timestamp and level keys, and the same patient-data scrubber, at warning
+    # and up. ``extra`` fields become keys, so the scrubber sees them too.
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(
+        structlog.stdlib.ProcessorFormatter(
+            foreign_pre_chain=[
+                structlog.stdlib.add_log_level,
+                structlog.stdlib.add_logger_name,
+                structlog.stdlib.ExtraAdder(),
+                structlog.processors.TimeStamper(fmt="iso", utc=True),
+            ],
+            processors=[
+                structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+                structlog.processors.format_exc_info,
+                scrub_patient_data,
+                renderer,
+            ],
+        )
+    )
+    setattr(handler, _OURS, True)
+    root = logging.getLogger()
+    for old in [h for h in root.handlers if getattr(h, _OURS, False)]:
+        root.removeHandler(old)  # configured again (tests, entry points): one handler, never two
+    root.addHandler(handler)
+    root.setLevel(logging.WARNING)
+
+
+_OURS = "_pa_worker_handler"
 
 
 def get_logger(name: str) -> Any:

@@ -100,3 +100,32 @@ def test_run_help_documents_every_setting() -> None:
         env = "KAFKA_BOOTSTRAP_SERVERS" if name == "bootstrap_servers" else f"PA_{name.upper()}"
         assert env in proc.stdout, env
     assert describe() in proc.stdout
+
+
+def test_library_logs_are_json_and_scrubbed_like_the_workers_own() -> None:
+    """aiokafka logs through the standard library: in production its lines are JSON too, with
+    the level, the logger's name and a timestamp, and patient data passed as ``extra`` is
+    redacted by the same scrubber."""
+    import io
+    import json
+    import logging
+
+    stream = io.StringIO()
+    try:
+        logs.configure("json", "info", stream=stream)
+        logs.configure("json", "info", stream=stream)  # configured twice: still one line per record
+        logging.getLogger("aiokafka.consumer.group_coordinator").warning(
+            "Heartbeat failed for group %s", "pa-worker", extra={"member_id": "MBR-123456", "partition": 3}
+        )
+        logging.getLogger("aiokafka").info("below warning: not shown")
+    finally:
+        logs.configure("json", "info")
+    lines = stream.getvalue().splitlines()
+    assert len(lines) == 1, lines
+    event = json.loads(lines[0])
+    assert event["event"] == "Heartbeat failed for group pa-worker"
+    assert event["level"] == "warning"
+    assert event["logger"] == "aiokafka.consumer.group_coordinator"
+    assert "timestamp" in event and event["partition"] == 3
+    assert event["member_id"] == logs.REDACTED
+    assert "MBR-123456" not in lines[0]
