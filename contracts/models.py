@@ -165,6 +165,54 @@ Decision = Literal["approved", "pended", "denied"]
 PendReason = Literal["clinical_review", "missing_information"]
 CriterionId = Literal["LOB", "A.i", "A.ii", "A.iii", "A.docs", "B.i", "B.docs.A", "B.docs.B", "QL"]
 CriterionOutcome = Literal["met", "not_met", "missing"]
+FindingCode = Literal[
+    "in_scope",
+    "out_of_scope",
+    "diagnosis_code_missing",
+    "not_multiple_myeloma",
+    "disease_status_missing",
+    "not_relapsed_or_refractory",
+    "relapsed_or_refractory_myeloma",
+    "continuation_indication_contradicted",
+    "continuation_indication_myeloma",
+    "prior_lines_missing",
+    "too_few_prior_lines",
+    "prior_class_not_identified",
+    "prior_class_missing",
+    "prior_lines_met",
+    "ecog_missing",
+    "ecog_future_dated",
+    "ecog_not_current",
+    "ecog_above_threshold",
+    "ecog_met",
+    "supporting_documents_current",
+    "supporting_documents_not_current",
+    "supporting_documents_future_dated",
+    "supporting_documents_missing",
+    "supporting_documents_other_only",
+    "oncology_note_current",
+    "oncology_note_not_current",
+    "oncology_note_future_dated",
+    "oncology_note_missing",
+    "objective_measures_current",
+    "objective_measures_not_current",
+    "objective_measures_future_dated",
+    "objective_measures_missing",
+    "continuation_details_missing",
+    "therapy_not_started",
+    "response_before_therapy_start",
+    "response_date_after_receipt",
+    "progression_or_toxicity",
+    "no_progression_or_toxicity",
+    "start_date_retroactive",
+    "start_date_too_far_ahead",
+    "period_ended_before_decision",
+    "no_labeled_dose_in_period",
+    "quantity_above_maximum",
+    "quantity_within_maximum",
+    "quantity_labeled_maximum",
+]
+"""Stable codes of the criterion findings (policy/REASONS.md documents each); new codes may be added in v1."""
 
 # --- pa.request --------------------------------------------------------------------------
 
@@ -284,17 +332,57 @@ class PARequest(BaseModel):
 # --- pa.determination --------------------------------------------------------------------
 
 
+FactValue = Annotated[
+    str | int | bool | list[Annotated[str, StringConstraints(max_length=200)]] | list[int] | None,
+    Field(description="An ISO date, a count, a threshold, a code, a flag, or a list of them."),
+]
+
+
 class CriterionResult(BaseModel):
     model_config = _OUT
     id: CriterionId
     result: CriterionOutcome
-    reason: Sentence
+    reason: Sentence = Field(
+        description="One plain English sentence for a letter, citing the policy and the criterion, built from "
+        "`code` and `facts`."
+    )
     evidence: list[Annotated[str, StringConstraints(max_length=200)]] = Field(
         default_factory=list,
         max_length=50,
         description="Optional: references to the evidence the result rests on (document ids, dates, codes). "
         "Never patient identifiers.",
     )
+    code: FindingCode | None = Field(
+        default=None,
+        description="Optional (added in v1): the stable code of the finding; policy/REASONS.md documents each "
+        "code's criterion, outcome, meaning and English and Spanish text.",
+    )
+    facts: dict[Annotated[str, StringConstraints(max_length=40)], FactValue] | None = Field(
+        default=None,
+        max_length=30,
+        description="Optional (added in v1): the typed values `reason` and `reason_es` are built from (ISO dates, "
+        "counts, thresholds, codes, the names not recognised). Never patient identifiers.",
+    )
+    reason_es: Sentence | None = Field(
+        default=None, description="Optional (added in v1): the same finding in Spanish, for member letters."
+    )
+
+
+class InformationRequest(BaseModel):
+    """One piece of information a ``missing_information`` pend needs (added in v1, optional)."""
+
+    model_config = _OUT
+    criterion: CriterionId
+    code: FindingCode
+    document: Sentence = Field(description="What to send, as a document in plain English.")
+    document_es: Sentence = Field(description="What to send, in Spanish.")
+    accepted_types: list[DocumentType] = Field(
+        default_factory=list, max_length=6, description="Document types that answer it."
+    )
+    dated_on_or_after: date | None = Field(
+        default=None, description="The earliest date the document may carry to be current."
+    )
+    needed_by: Timestamp = Field(description="The decision deadline (the determination's decision_due_by).")
 
 
 class ScheduledDose(BaseModel):
@@ -378,6 +466,12 @@ class PADetermination(BaseModel):
     received_at: Timestamp
     decided_at: Timestamp
     decision_due_by: Timestamp
+    information_requests: list[InformationRequest] = Field(
+        default_factory=list,
+        max_length=20,
+        description="Optional (added in v1): one item per missing piece of information, on every pend with a "
+        "criterion whose result is 'missing'; empty otherwise.",
+    )
 
     @model_validator(mode="after")
     def _consistent(self) -> PADetermination:

@@ -31,12 +31,13 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 from typing import Final
 
-from contracts import Authorization, CriterionResult, PADetermination, PARequest, PolicyRef
+from contracts import Authorization, CriterionResult, InformationRequest, PADetermination, PARequest, PolicyRef
 from contracts.models import Decision, PendReason
 from policy._build import build
 from policy.criteria import CONTINUATION_CRITERIA, INITIAL_CRITERIA, Facts, q2w_from
 from policy.evidence import local_date
 from policy.ids import authorization_id, determination_id
+from policy.reasons import CATALOGUE, send_text
 from policy.schedule import authorization_period, quantity_plan
 from policy.settings import DEFAULT_SETTINGS, POLICY_ID, PolicySettings, zone
 
@@ -112,6 +113,33 @@ def findings(
     return _findings(request, facts_for(request, now, settings))
 
 
+def information_requests(results: list[CriterionResult], needed_by: datetime) -> list[InformationRequest]:
+    """One item per criterion whose result is ``missing``: what to send (English and Spanish), the
+    document types that answer it, the earliest date it may carry, and the decision deadline."""
+    out: list[InformationRequest] = []
+    for r in results:
+        if r.result != "missing" or r.code is None:
+            continue
+        entry = CATALOGUE[r.code]
+        facts = r.facts or {}
+        floor = facts.get("dated_on_or_after")
+        out.append(
+            build(
+                InformationRequest,
+                {
+                    "criterion": r.id,
+                    "code": r.code,
+                    "document": send_text(r.code, facts, "en") or r.reason,
+                    "document_es": send_text(r.code, facts, "es") or r.reason_es or r.reason,
+                    "accepted_types": list(entry.accepted_types),
+                    "dated_on_or_after": date.fromisoformat(floor) if isinstance(floor, str) else None,
+                    "needed_by": needed_by,
+                },
+            )
+        )
+    return out
+
+
 def evaluate(request: PARequest, now: datetime, settings: PolicySettings = DEFAULT_SETTINGS) -> PADetermination:
     """Evaluate ``request`` under policy MP-RX-FP-120-24 at time ``now`` (timezone-aware).
 
@@ -122,6 +150,8 @@ def evaluate(request: PARequest, now: datetime, settings: PolicySettings = DEFAU
     plan = facts.plan
     results = [result for result, _ in _findings(request, facts)]
     decision, pend_reason = decide(results, settings)
+    due_by = decision_due_by(request.received_at, request.priority, settings)
+    requests = information_requests(results, due_by) if decision != "approved" else []
     det_id = determination_id(request, settings)
 
     authorization = None
@@ -156,6 +186,7 @@ def evaluate(request: PARequest, now: datetime, settings: PolicySettings = DEFAU
             "policy": policy_ref(settings),
             "received_at": request.received_at,
             "decided_at": now,
-            "decision_due_by": decision_due_by(request.received_at, request.priority, settings),
+            "decision_due_by": due_by,
+            "information_requests": requests,
         },
     )

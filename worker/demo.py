@@ -6,7 +6,10 @@ each determination, the dead-lettered messages, the reauthorization-due events a
 metrics, and stops what it started.
 
 Each run re-dates the examples so they were received a minute ago (and stay inside their
-evidence windows; the one example decided five months after receipt keeps that gap) and gives them fresh request ids, so every run shows a full, new set.
+evidence windows; the one example decided five months after receipt keeps that gap) and gives
+them fresh request ids, so every run shows a full, new set. One missing-information pend is
+printed as a letter system receives it: each criterion's code, its reason in English and Spanish,
+and the information requests.
 ``DEMO_HOLD_SECONDS=60 make demo`` keeps the worker up that long at the end, for ``curl
 localhost:9108/metrics``.
 """
@@ -88,6 +91,35 @@ def _reason_text(det: PADetermination) -> str:
             f"({len(a.schedule)} doses)."
         )
     return "\n".join(f"[{c.id}] {c.reason}" for c in det.criteria if c.result != "met")
+
+
+def _print_letter(det: PADetermination) -> None:
+    """One pended case as a letter system receives it: each criterion's code and its reason in English
+    and Spanish, then what to send (information requests)."""
+    t = Table(title=f"{det.request_id}: reasons for the letter (pended, {det.pend_reason})", show_lines=True)
+    for col, kw in (
+        ("criterion", {"no_wrap": True}),
+        ("code", {}),
+        ("English", {"ratio": 1}),
+        ("Spanish", {"ratio": 1}),
+    ):
+        t.add_column(col, **kw)
+    for c in det.criteria:
+        t.add_row(f"{c.id} ({c.result})", c.code or "", c.reason, c.reason_es or "")
+    console.print(t)
+    t = Table(title=f"{det.request_id}: information requests", show_lines=True)
+    for col in ("criterion", "send (English)", "send (Spanish)", "accepted types", "dated on or after", "needed by"):
+        t.add_column(col)
+    for i in det.information_requests:
+        t.add_row(
+            i.criterion,
+            i.document,
+            i.document_es,
+            ", ".join(i.accepted_types),
+            str(i.dated_on_or_after or ""),
+            i.needed_by.isoformat(),
+        )
+    console.print(t)
 
 
 async def main_async() -> int:
@@ -190,6 +222,10 @@ async def main_async() -> int:
             )
         console.print(table)
 
+        letter = next((d for d in dets if d.pend_reason == "missing_information"), None)
+        if letter is not None:
+            _print_letter(letter)
+
         t2 = Table(title="pa.requests.dlq.v1 (original bytes kept)", expand=True)
         for col in ("error class", "fields", "message"):
             t2.add_column(col)
@@ -230,7 +266,13 @@ async def main_async() -> int:
             "sum(rate(pa_worker_determinations_total[1h])))",
             highlight=False,
         )
-        ok = len(dets) == len(valid) and len(dlq) == len(invalid) and len(events) >= 1
+        ok = (
+            len(dets) == len(valid)
+            and len(dlq) == len(invalid)
+            and len(events) >= 1
+            and letter is not None
+            and bool(letter.information_requests)
+        )
         hold = float(os.environ.get("DEMO_HOLD_SECONDS", "0"))
         if hold > 0:
             console.print(f"Holding for {hold:.0f}s: curl http://127.0.0.1:{ports[0]}/metrics")

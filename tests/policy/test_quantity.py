@@ -59,9 +59,11 @@ def test_initial_six_month_period_from_day_1() -> None:
     last = auth.schedule[-1]
     assert (last.date, last.therapy_day, last.phase) == (date(2027, 5, 25), 176, "weekly")
     assert [d.phase for d in auth.schedule].count("weekly") == 24
-    reason = criterion(det, "QL").reason
-    assert "allows at most 1988 units" in reason
-    assert "(step-up 44 + 44 + 76 = 164; weekly 24 x 76 = 1824; total 1988)" in reason
+    ql = criterion(det, "QL")
+    assert "up to 27 doses: step-up doses of 12 mg, 32 mg and 76 mg and 24 doses of 76 mg" in ql.reason
+    assert "That is 1988 billing units" in ql.reason
+    assert "step-up 44 + 44 + 76 = 164; weekly 24 x 76 = 1824; total 1988" in ql.evidence
+    assert ql.facts is not None and (ql.facts["max_units"], ql.facts["doses"]) == (1988, 27)
 
 
 def test_initial_184_day_period_holds_a_twenty_fifth_weekly_dose() -> None:
@@ -100,7 +102,7 @@ def test_continuation_week_20_crosses_into_every_2_weeks() -> None:
     assert [d.phase for d in auth.schedule].count("weekly") == 6
     assert auth.schedule[0].date == date(2026, 5, 18)
     assert auth.schedule[-1].date <= date(2026, 11, 17)
-    assert "therapy day 134 (week 20)" in criterion(det, "QL").reason
+    assert "every 2 weeks from therapy day 169, every 4 weeks from day 337" in criterion(det, "QL").evidence
 
 
 def test_continuation_week_45_crosses_into_every_4_weeks() -> None:
@@ -133,7 +135,7 @@ def test_every_4_weeks_waits_24_weeks_after_every_2_weeks_began() -> None:
     phases = [d.phase for d in auth.schedule]
     assert phases.count("every_2_weeks") == 10 and phases.count("every_4_weeks") == 2
     assert auth.max_units == 12 * 76 == 912
-    assert "every 2 weeks from therapy day 272 (week 39), every 4 weeks from day 440" in criterion(det, "QL").reason
+    assert "every 2 weeks from therapy day 272, every 4 weeks from day 440" in criterion(det, "QL").evidence
 
 
 def test_non_responder_stays_weekly() -> None:
@@ -144,16 +146,15 @@ def test_non_responder_stays_weekly() -> None:
     assert auth is not None
     assert {d.phase for d in auth.schedule} == {"weekly"}
     assert auth.max_units == 26 * 76 == 1976
-    assert "best response of stable disease (SD), less than a partial response, keeps weekly dosing" in (
-        criterion(det, "QL").reason
-    )
+    assert "dosing weekly throughout" in criterion(det, "QL").evidence
+    assert "26 doses of 76 mg, dosed weekly" in criterion(det, "QL").reason
 
 
 def test_responder_without_response_date_is_dosed_weekly() -> None:
     # Without response_since the 2 months cannot be shown -> weekly (the larger quantity).
     det = run(_continuation_at("2026-01-05", "2026-11-09", response_since=None))
     assert det.authorization is not None and det.authorization.max_units == 1976
-    assert "without the date it was reached" in criterion(det, "QL").reason
+    assert "dosing weekly throughout" in criterion(det, "QL").evidence
 
 
 def test_response_not_yet_held_two_months_at_receipt_is_dosed_weekly() -> None:
@@ -175,17 +176,17 @@ def test_continuation_that_has_not_started_is_not_a_continuation() -> None:
     det = run(change(continuation(), set_("continuation.therapy_start_date", "2026-12-20")))
     assert (det.decision, det.pend_reason, det.authorization) == ("pended", "clinical_review", None)
     assert criterion(det, "B.i").result == "not_met"
-    assert "therapy has not started" in criterion(det, "B.i").reason
-    assert "after the period begins" in criterion(det, "QL").reason
+    assert criterion(det, "B.i").code == "therapy_not_started"
+    assert "treatment has not started and this cannot be a renewal" in criterion(det, "B.i").reason
 
 
 def test_therapy_starting_after_the_period_has_nothing_to_authorize() -> None:
     det = run(change(continuation(), set_("continuation.therapy_start_date", "2028-01-01")))
     ql = criterion(det, "QL")
     assert ql.result == "not_met"
-    assert "no labeled quantity to authorize" in ql.reason
-    assert "after the period ends" in ql.reason
-    assert "after the requested period ends" in criterion(det, "B.i").reason
+    assert ql.code == "no_labeled_dose_in_period"
+    assert "for treatment that starts on January 1, 2028" in ql.reason
+    assert "after the requested period ends on June 14, 2027" in criterion(det, "B.i").reason
 
 
 def test_requested_units_above_the_maximum_is_not_met_with_the_arithmetic() -> None:
@@ -193,7 +194,7 @@ def test_requested_units_above_the_maximum_is_not_met_with_the_arithmetic() -> N
     det = run(change(initial(), set_("drug.requested_units", 2100)))
     ql = criterion(det, "QL")
     assert ql.result == "not_met"
-    assert "allows at most 1988 units" in ql.reason and "asks for 2100 units, 112 more than that maximum" in ql.reason
+    assert "asks for 2100 billing units" in ql.reason and "allows at most 1988 units, 27 doses" in ql.reason
     assert "requested_units 2100" in ql.evidence and "max_units 1988" in ql.evidence
     assert (det.decision, det.pend_reason, det.authorization) == ("pended", "clinical_review", None)
 
