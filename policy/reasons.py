@@ -173,6 +173,10 @@ _NOTE_EN = "oncology note describing the response to treatment"
 _NOTE_ES = "nota de oncología que describa la respuesta al tratamiento"
 _MEASURES_EN = "imaging studies or lab results showing whether the disease has progressed"
 _MEASURES_ES = "estudios de imagen o resultados de laboratorio que muestren si la enfermedad ha progresado"
+_ECOG_SEND: Final = (
+    f"A current {_ECOG_EN} assessment, dated on or after {{dated_on_or_after}}",
+    f"Una evaluación actual del {_ECOG_ES}, con fecha del {{dated_on_or_after}} en adelante",
+)
 _REVIEW_EN = "A clinical reviewer will decide."
 _REVIEW_ES = "Un revisor clínico tomará la decisión."
 
@@ -447,10 +451,7 @@ ENTRIES: Final[tuple[Entry, ...]] = (
         "after {dated_on_or_after}.",
         f"la solicitud no incluye el {_ECOG_ES}. Favor de enviar una puntuación de {{min_ecog}} a {{max_ecog}} "
         "evaluada del {dated_on_or_after} en adelante.",
-        (
-            "A current ECOG performance status assessment, dated on or after {dated_on_or_after}",
-            "Una evaluación actual del estado funcional ECOG, con fecha del {dated_on_or_after} en adelante",
-        ),
+        _ECOG_SEND,
         ("chart_notes", "oncology_note"),
     ),
     _e(
@@ -462,10 +463,7 @@ ENTRIES: Final[tuple[Entry, ...]] = (
         "send an assessment dated between {dated_on_or_after} and the date of the request.",
         f"el {_ECOG_ES} tiene fecha del {{assessed_on}}, posterior al recibo de la solicitud el {{received_on}}. "
         "Favor de enviar una evaluación con fecha entre el {dated_on_or_after} y la fecha de la solicitud.",
-        (
-            "A current ECOG performance status assessment, dated on or after {dated_on_or_after}",
-            "Una evaluación actual del estado funcional ECOG, con fecha del {dated_on_or_after} en adelante",
-        ),
+        _ECOG_SEND,
         ("chart_notes", "oncology_note"),
     ),
     _e(
@@ -477,10 +475,7 @@ ENTRIES: Final[tuple[Entry, ...]] = (
         "{received_on}; it must be no more than {window_days} old. Please send a current one.",
         f"el {_ECOG_ES} se evaluó el {{assessed_on}}, {{age_days}} antes de recibir la solicitud el "
         "{received_on}; no debe tener más de {window_days}. Favor de enviar una evaluación actual.",
-        (
-            "A current ECOG performance status assessment, dated on or after {dated_on_or_after}",
-            "Una evaluación actual del estado funcional ECOG, con fecha del {dated_on_or_after} en adelante",
-        ),
+        _ECOG_SEND,
         ("chart_notes", "oncology_note"),
     ),
     _e(

@@ -92,3 +92,22 @@ def test_three_letters_in_both_languages() -> None:
     )
     assert [i.code for i in missing.information_requests] == ["ecog_not_current", "supporting_documents_not_current"]
     assert missing.information_requests[0].dated_on_or_after == date(2026, 10, 28)  # 2026-11-27 - 30 days
+
+
+def test_the_readme_shows_the_texts_the_determination_carries() -> None:
+    """README, "Reasons for letters": the three examples are the engine's own current texts."""
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    flat = " ".join(line.lstrip("> ").strip() for line in readme.splitlines())
+    by_name = {c.name: c for c in load()}
+    for name, cid in (
+        ("initial-meets-every-criterion", "QL"),
+        ("ecog-3-current", "A.iii"),
+        ("stale-evidence", "A.iii"),
+    ):
+        det = run(by_name[name]).determination
+        result = next(c for c in det.criteria if c.id == cid)
+        assert result.reason in flat and (result.reason_es or "") in flat, name
+        for item in det.information_requests[:1]:
+            assert item.document in readme and item.document_es in readme
