@@ -60,13 +60,27 @@ def run(n: int) -> EvalRun:
         first = proc.stdout.readline()
         first_at = time.perf_counter() - started
         count = 1 if first else 0
+        rss = _vm_hwm_mb(proc.pid)
         for _ in proc.stdout:
             count += 1
-        _, status, usage = os.wait4(proc.pid, 0)
+            if count % 5000 == 0:
+                rss = max(rss, _vm_hwm_mb(proc.pid))
+        _, status, _ = os.wait4(proc.pid, 0)
         total = time.perf_counter() - started
     if count != n:
         raise RuntimeError(f"pa-worker evaluate wrote {count} determinations for {n} lines (status {status})")
-    return EvalRun(n, first_at, total, total * 1e6 / n, usage.ru_maxrss / 1024)
+    return EvalRun(n, first_at, total, total * 1e6 / n, rss)
+
+
+def _vm_hwm_mb(pid: int) -> float:
+    """Peak RSS of the running process (not ``ru_maxrss``: that counts the forking parent's pages)."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return 0.0
 
 
 def main() -> int:
