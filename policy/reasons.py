@@ -410,10 +410,8 @@ ENTRIES: Final[tuple[Entry, ...]] = (
         "A.ii",
         "not_met",
         "fewer earlier lines of treatment than the policy requires",
-        "the request shows {lines} earlier lines of treatment; the policy requires at least {required}.{excluded} "
-        + _REVIEW_EN,
-        "la solicitud muestra {lines} líneas de tratamiento anteriores; la política requiere al menos "
-        "{required}.{excluded} " + _REVIEW_ES,
+        "the request shows {lines}; the policy requires at least {required}.{excluded} " + _REVIEW_EN,
+        "la solicitud muestra {lines}; la política requiere al menos {required}.{excluded} " + _REVIEW_ES,
     ),
     _e(
         "prior_class_not_identified",
@@ -438,8 +436,8 @@ ENTRIES: Final[tuple[Entry, ...]] = (
         "A.ii",
         "met",
         "enough earlier lines, with all three drug classes",
-        "the request shows {lines} earlier lines of treatment, including {agents}.",
-        "la solicitud muestra {lines} líneas de tratamiento anteriores, entre ellas {agents}.",
+        "the request shows {lines}, including {agents}.",
+        "la solicitud muestra {lines}, entre ellas {agents}.",
     ),
     # --- A.iii --------------------------------------------------------------------------------------
     _e(
@@ -722,6 +720,10 @@ def _value(key: str, value: FactValue, facts: Facts, lang: Lang) -> str:
         return join([str(v) for v in value], lang)
     if key == "dosing" and isinstance(value, list):
         return join([_word("dosing", str(v), lang) for v in value], lang, "then" if lang == "en" else "y luego")
+    if key == "lines" and isinstance(value, int) and not isinstance(value, bool):
+        if lang == "en":
+            return f"{value} earlier line of treatment" if value == 1 else f"{value} earlier lines of treatment"
+        return f"{value} línea de tratamiento anterior" if value == 1 else f"{value} líneas de tratamiento anteriores"
     if (key.endswith("_days") or key.startswith("days_")) and isinstance(value, int) and not isinstance(value, bool):
         if lang == "en":
             return f"{value} day" if value == 1 else f"{value} days"
