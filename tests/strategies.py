@@ -177,3 +177,111 @@ def pa_request_dicts(draw: st.DrawFn) -> dict[str, Any]:
 def pa_requests() -> st.SearchStrategy[PARequest]:
     """Valid :class:`PARequest` objects, parsed from JSON as the worker parses them."""
     return pa_request_dicts().map(lambda d: PARequest.model_validate_json(json.dumps(d)))
+
+
+# --- biased toward approvals, and at the contract's maximum sizes (issue #17) ----------------------
+
+APPROVABLE_LINES = (
+    # (regimen as a prescriber might write it, its A.ii classes) - read by the test's own table
+    (["bortezomib", "lenalidomide", "dexamethasone"], {"pi", "imid"}),
+    (["VRd"], {"pi", "imid"}),
+    (["Darzalex Faspro", "pomalidomide", "dexamethasone"], {"cd38", "imid"}),
+    (["Dara-Pd"], {"cd38", "imid"}),
+    (["daratumumab", "lenalidomida", "dexametasona"], {"cd38", "imid"}),
+    (["Kyprolis", "dexamethasone"], {"pi"}),
+    (["KRd"], {"pi", "imid"}),
+    (["isatuximab", "Pomalyst", "dexamethasone"], {"cd38", "imid"}),
+    (["Isa-Pd"], {"cd38", "imid"}),
+    (["D-VRd"], {"cd38", "pi", "imid"}),
+    (["ixazomib", "talidomida"], {"pi", "imid"}),
+    (["selinexor", "dexamethasone"], set()),
+    (["melfalán", "prednisone"], set()),
+)
+"""Regimens with the classes the policy names in them (anti-CD38, PI, IMiD), as the oracle reads them."""
+
+
+@st.composite
+def approvable_request_dicts(draw: st.DrawFn, max_sizes: bool = False) -> dict[str, Any]:
+    """A request built to meet every criterion at receipt, with the spellings, dates and sizes
+    varied inside the policy's windows; about a third ask for a quantity well within any period's
+    labeled maximum (at most 500 units; the smallest 6-month maximum, all every 4 weeks, is 7 x 76).
+    San Juan is UTC-4, so a receipt time is drawn in UTC and the local date derived by hand."""
+    local_day = draw(st.dates(date(2024, 1, 1), date(2030, 12, 31)))
+    hour = draw(st.integers(0, 23))
+    received_at = datetime(local_day.year, local_day.month, local_day.day, hour, 5, tzinfo=UTC) + timedelta(hours=4)
+    kind = draw(st.sampled_from(["initial", "continuation"]))
+    n_lines = 40 if max_sizes else draw(st.integers(4, 8))
+    lines = []
+    picks = [APPROVABLE_LINES[9]] + [draw(st.sampled_from(APPROVABLE_LINES)) for _ in range(n_lines - 1)]
+    for i, (regimen, _) in enumerate(picks, start=1):
+        entry: dict[str, Any] = {"line": i, "regimen": list(regimen) * (4 if max_sizes else 1)}
+        entry["regimen"] = entry["regimen"][:12]
+        if draw(st.booleans()):
+            entry["start_date"] = (local_day - timedelta(days=draw(st.integers(0, 3000)))).isoformat()
+        lines.append(entry)
+    n_docs = 100 if max_sizes else draw(st.integers(1, 6))
+    docs = []
+    for i in range(n_docs):
+        dtype = draw(st.sampled_from(["oncology_note", "imaging", "lab_results", "chart_notes", "pathology_report"]))
+        docs.append({"type": dtype, "date": (local_day - timedelta(days=draw(st.integers(0, 200)))).isoformat(),
+                     "id": f"DOC-{i}"})  # fmt: skip
+    docs.append({"type": "oncology_note", "date": (local_day - timedelta(days=draw(st.integers(0, 60)))).isoformat(),
+                 "id": "DOC-note"})  # fmt: skip
+    docs.append({"type": "imaging", "date": (local_day - timedelta(days=draw(st.integers(0, 90)))).isoformat(),
+                 "id": "DOC-img"})  # fmt: skip
+    docs = docs[-100:]
+    ahead = 45 if kind == "continuation" else 30
+    drug: dict[str, Any] = {"hcpcs": draw(st.sampled_from(["J1323", "j1323"]))}
+    if draw(st.booleans()):
+        drug["requested_start_date"] = (local_day + timedelta(days=draw(st.integers(0, ahead)))).isoformat()
+    if draw(st.integers(0, 2)) == 0:
+        drug["requested_units"] = draw(st.integers(1, 500))
+    data: dict[str, Any] = {
+        "schema_version": "1",
+        "request_id": draw(ids),
+        "received_at": _rfc3339(received_at),
+        "priority": draw(st.sampled_from(["standard", "expedited"])),
+        "request_type": kind,
+        "line_of_business": draw(st.sampled_from(["MMM_MA", "MMM_MULTIHEALTH"])),
+        "member": {
+            "member_id": "MBR-" + draw(st.text("0123456789", min_size=6, max_size=10)),
+            "date_of_birth": "1950-01-01",
+        },
+        "prescriber": {"npi": draw(npis)},
+        "drug": drug,
+        "diagnosis": {
+            "icd10_codes": (["C90.02", "C90.0", "c9000", "C90.01"] * 7)[: 25 if max_sizes else draw(st.integers(1, 3))],
+            "disease_status": draw(st.sampled_from(["relapsed", "refractory", "relapsed_and_refractory"])),
+        },
+        "prior_lines": lines if kind == "initial" else lines[:4],
+        "ecog": {
+            "score": draw(st.integers(0, 2)),
+            "assessed_on": (local_day - timedelta(days=draw(st.integers(0, 30)))).isoformat(),
+        },
+        "documents": docs,
+    }
+    if kind == "continuation":
+        start = local_day - timedelta(days=draw(st.integers(0, 700)))
+        cont: dict[str, Any] = {
+            "prior_authorization_id": "PA-J1323-" + draw(ids),
+            "therapy_start_date": start.isoformat(),
+            "best_response": draw(st.sampled_from(RESPONSES[:-1])),
+            "disease_progression": False,
+            "unacceptable_toxicity": False,
+        }
+        if draw(st.booleans()):
+            held = draw(st.integers(0, (local_day - start).days))
+            cont["response_since"] = (start + timedelta(days=held)).isoformat()
+        data["continuation"] = cont
+        data["diagnosis"]["disease_status"] = draw(st.sampled_from(["relapsed", "in_remission", "refractory"]))
+    return data
+
+
+def biased_request_dicts() -> st.SearchStrategy[dict[str, Any]]:
+    """Half approvable requests (half of those at the contract's maximum sizes), half anything."""
+    return st.one_of(
+        approvable_request_dicts(),
+        approvable_request_dicts(max_sizes=True),
+        pa_request_dicts(),
+        pa_request_dicts(),
+    )
