@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -114,7 +115,9 @@ def test_lower_case_t_and_z_are_accepted_as_rfc_3339_allows() -> None:
 def test_offsets_other_than_utc_are_accepted() -> None:
     data = _base()
     data["received_at"] = "2026-11-27T11:04:05.123-04:00"
-    assert PARequest.model_validate_json(json.dumps(data)).received_at.utcoffset() is not None
+    received = PARequest.model_validate_json(json.dumps(data)).received_at
+    assert received.utcoffset() == timedelta(hours=-4)  # San Juan's offset, kept as sent
+    assert received.astimezone(UTC) == datetime(2026, 11, 27, 15, 4, 5, 123000, tzinfo=UTC)
 
 
 def test_committed_schema_files_match_the_models() -> None:
