@@ -13,7 +13,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from contracts.models import SEMANTIC_RULES_KEYWORD, PADetermination, PAReauthDue, PARequest
+from contracts.models import SEMANTIC_RULES_KEYWORD, PADetermination, PAReauthDue, PARequest, PAReview
 
 SCHEMA_DIR = Path(__file__).parent / "schemas"
 
@@ -36,6 +36,13 @@ TOPICS: dict[str, tuple[str, type[BaseModel], str, str]] = {
         PAReauthDue,
         "org.mmm.pa.reauth_due.v1",
         "One reauthorization-due event per approved authorization. Key: member_id.",
+    ),
+    "paReviews": (
+        "pa.reviews.v1",
+        PAReview,
+        "org.mmm.pa.review.v1",
+        "A clinical reviewer's decision on a pended determination, published by the plan's review system "
+        "(contract only in this version: the worker does not consume it yet). Key: member_id.",
     ),
 }
 
@@ -100,7 +107,7 @@ def asyncapi() -> dict[str, Any]:
             "description": _semantic_summary(rules),
             "contentType": "application/json",
             "payload": {"$ref": f"./{model.model_config.get('title')}.v1.json"},
-            "headers": _CE_HEADERS if model is not PARequest else {"type": "object"},
+            "headers": _CE_HEADERS if model not in (PARequest, PAReview) else {"type": "object"},
             "bindings": {"kafka": {"key": {"type": "string", "description": "member_id"}}},
             "x-cloudevents-type": ce_type,
             SEMANTIC_RULES_KEYWORD: rules,
@@ -110,6 +117,8 @@ def asyncapi() -> dict[str, Any]:
             "description": description,
             "messages": {msg: {"$ref": f"#/components/messages/{msg}"}},
         }
+        if model is PAReview:
+            continue  # a contract for the review system; the worker does not consume it yet (issue #15)
         operations[f"{'receive' if model is PARequest else 'send'}{channel[0].upper()}{channel[1:]}"] = {
             "action": "receive" if model is PARequest else "send",
             "channel": {"$ref": f"#/channels/{channel}"},

@@ -130,6 +130,16 @@ MESSAGE_SIZE: dict[str, Any] = {
 }
 
 
+PERIOD_ORDER: dict[str, Any] = {
+    "id": "period-order",
+    "fields": ["approved.valid_from", "approved.valid_through"],
+    "rule": "approved.valid_through is on or after approved.valid_from.",
+    "why_not_json_schema": "JSON Schema compares no two values of an instance with each other; format date only "
+    "checks that each is a calendar date.",
+    "dlq_error_class": "schema_invalid",
+}
+
+
 def integer_literal(fields: list[str]) -> dict[str, Any]:
     """The integer fields named must be written as integer literals (pydantic's strict mode)."""
     return {
@@ -372,8 +382,10 @@ class InformationRequest(BaseModel):
     """One piece of information a ``missing_information`` pend needs (added in v1, optional)."""
 
     model_config = _OUT
-    criterion: CriterionId
-    code: FindingCode
+    criterion: CriterionId | None = Field(
+        description="The criterion it answers (null when a reviewer's request names none)."
+    )
+    code: FindingCode | None = Field(description="The finding's code (null for a reviewer's own request).")
     document: Sentence = Field(description="What to send, as a document in plain English.")
     document_es: Sentence = Field(description="What to send, in Spanish.")
     accepted_types: list[DocumentType] = Field(
@@ -412,6 +424,19 @@ class PolicyRef(BaseModel):
     model_config = _OUT
     id: Literal["MP-RX-FP-120-24"]
     version: ShortText
+
+
+Credential = Literal["MD", "DO", "PharmD", "RPh", "RN", "NP", "PA"]
+"""A reviewer's professional credential."""
+
+
+class DecidedBy(BaseModel):
+    """Who made a determination (added in v1, optional): the engine, or a clinical reviewer."""
+
+    model_config = _OUT
+    kind: Literal["engine", "reviewer"]
+    reviewer_id: ShortText | None = None
+    credential: Credential | None = None
 
 
 class PADetermination(BaseModel):
@@ -472,6 +497,21 @@ class PADetermination(BaseModel):
         description="Optional (added in v1): one item per missing piece of information, on every pend with a "
         "criterion whose result is 'missing'; empty otherwise.",
     )
+    decided_by: DecidedBy | None = Field(
+        default=None, description="Optional (added in v1): the engine, or the reviewer and their credential."
+    )
+    final: bool | None = Field(
+        default=None,
+        description="Optional (added in v1): true when this is the plan's final decision on the request "
+        "(an approval, a denial, a reviewer's decision); false for a pend.",
+    )
+    supersedes: ShortText | None = Field(
+        default=None, description="Optional (added in v1): the pended determination this one resolves."
+    )
+    review_id: Id | None = Field(default=None, description="Optional (added in v1): the review that decided it.")
+    rationale: Sentence | None = Field(
+        default=None, description="Optional (added in v1): the reviewer's rationale, plain text for the letter."
+    )
 
     @model_validator(mode="after")
     def _consistent(self) -> PADetermination:
@@ -526,3 +566,103 @@ class PAReauthDue(BaseModel):
     )
     policy: PolicyRef
     determination_id: ShortText | None = Field(default=None, description="Optional: the approving determination.")
+
+
+# --- pa.review ---------------------------------------------------------------------------
+
+
+ReviewOutcome = Literal["approved", "partially_approved", "denied", "information_requested"]
+
+
+class Reviewer(BaseModel):
+    model_config = _IN
+    id: ShortText
+    credential: Credential
+
+
+class ApprovedQuantity(BaseModel):
+    """What a reviewer approved: required for ``partially_approved``, optional for ``approved``."""
+
+    model_config = _IN
+    max_units: int = Field(ge=1, le=100_000, description=_INTEGER_NOTE)
+    valid_from: date
+    valid_through: date
+
+
+class RequestedInformation(BaseModel):
+    model_config = _IN
+    criterion: CriterionId | None = None
+    document: Sentence = Field(description="What to send, in plain English.")
+    document_es: Sentence | None = Field(default=None, description="What to send, in Spanish.")
+
+
+class CriterionNote(BaseModel):
+    model_config = _IN
+    id: CriterionId
+    note: Sentence
+
+
+class PAReview(BaseModel):
+    """``pa.review``: a clinical reviewer's decision on a pended determination (value on
+    ``pa.reviews.v1``, published by the plan's review system). Key: ``member_id``."""
+
+    model_config = ConfigDict(
+        strict=True,
+        extra="ignore",
+        frozen=True,
+        title="pa.review",
+        json_schema_extra={
+            "$id": "https://schemas.mmm.example/pa/pa.review.v1.json",
+            "$comment": _SCHEMA_COMMENT,
+            # _consistent, below
+            "allOf": [
+                {
+                    "if": {"properties": {"outcome": {"const": "partially_approved"}}, "required": ["outcome"]},
+                    "then": {"properties": {"approved": {"type": "object"}}, "required": ["approved"]},
+                },
+                {
+                    "if": {"properties": {"outcome": {"const": "information_requested"}}, "required": ["outcome"]},
+                    "then": {
+                        "properties": {"information_requested": {"minItems": 1}},
+                        "required": ["information_requested"],
+                    },
+                },
+                {
+                    "if": {
+                        "properties": {"outcome": {"enum": ["denied", "information_requested"]}},
+                        "required": ["outcome"],
+                    },
+                    "then": {"properties": {"approved": {"type": "null"}}},
+                },
+            ],
+            SEMANTIC_RULES_KEYWORD: [integer_literal(["approved.max_units"]), PERIOD_ORDER, MESSAGE_SIZE],
+        },
+    )
+    schema_version: Literal["1"]
+    review_id: Id
+    request_id: Id
+    determination_id: ShortText = Field(description="The pended determination this review resolves.")
+    member_id: Id
+    reviewer: Reviewer
+    outcome: ReviewOutcome
+    approved: ApprovedQuantity | None = Field(
+        default=None, description="Required for partially_approved (the units and dates actually approved)."
+    )
+    information_requested: list[RequestedInformation] = Field(
+        default_factory=list, max_length=20, description="Required (at least one) for information_requested."
+    )
+    rationale: Sentence
+    criteria_notes: list[CriterionNote] = Field(default_factory=list, max_length=20)
+    decided_at: Timestamp
+
+    @model_validator(mode="after")
+    def _consistent(self) -> PAReview:
+        if self.outcome == "partially_approved" and self.approved is None:
+            raise ValueError("approved (units and dates) is required when outcome is 'partially_approved'")
+        if self.outcome == "information_requested" and not self.information_requested:
+            raise ValueError("information_requested needs at least one item when outcome is 'information_requested'")
+        if self.outcome in ("denied", "information_requested") and self.approved is not None:
+            raise ValueError("approved must be absent when outcome is 'denied' or 'information_requested'")
+        if self.approved is not None and self.approved.valid_through < self.approved.valid_from:
+            raise ValueError("approved.valid_through is before approved.valid_from")
+        return self

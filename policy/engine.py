@@ -32,7 +32,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Final
 
 from contracts import Authorization, CriterionResult, InformationRequest, PADetermination, PARequest, PolicyRef
-from contracts.models import Decision, PendReason
+from contracts.models import DecidedBy, Decision, PendReason
 from policy._build import build
 from policy.criteria import CONTINUATION_CRITERIA, INITIAL_CRITERIA, Facts, q2w_from
 from policy.evidence import local_date
@@ -42,6 +42,7 @@ from policy.schedule import authorization_period, quantity_plan
 from policy.settings import DEFAULT_SETTINGS, POLICY_ID, PolicySettings, zone
 
 _POLICY_REFS: dict[str, PolicyRef] = {}
+_ENGINE: Final = DecidedBy(kind="engine")
 _MAX_MOMENT: Final = datetime.max.replace(tzinfo=UTC)
 _HOURS: dict[int, timedelta] = {}
 
@@ -188,5 +189,10 @@ def evaluate(request: PARequest, now: datetime, settings: PolicySettings = DEFAU
             "decided_at": now,
             "decision_due_by": due_by,
             "information_requests": requests,
+            "decided_by": _ENGINE,
+            "final": decision != "pended",
+            "supersedes": None,
+            "review_id": None,
+            "rationale": None,
         },
     )

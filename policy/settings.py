@@ -112,6 +112,12 @@ class PolicySettings:
     phase's boundaries move this many days either way and keeps the fullest layout, so one day of
     drift never costs a whole dose (:mod:`policy.schedule`)."""
 
+    # --- clinical review --------------------------------------------------------------------
+    adverse_review_credentials: frozenset[str] = frozenset({"MD", "DO", "PharmD", "RPh"})
+    """Credentials that may make an adverse decision on review (a denial or a partial approval):
+    physicians and pharmacists, 42 CFR 422.566(d) ("a physician or other appropriate health care
+    professional"). Any credential may approve or ask for information."""
+
     # --- adverse decisions ------------------------------------------------------------------------
     allow_automated_denials: bool = False
     """Off: a criterion that is not met pends the request for clinical review instead of denying it.
@@ -178,6 +184,8 @@ def _problems(s: PolicySettings) -> list[str]:
             "start_max_days_ahead_continuation must be at least reauth_lead_days (a reauthorization filed "
             "when its reminder falls due asks for a start that far ahead)"
         )
+    if not isinstance(s.adverse_review_credentials, frozenset) or not s.adverse_review_credentials:
+        problems.append("adverse_review_credentials must be a non-empty frozenset")
     if not isinstance(s.lines_of_business, frozenset) or not s.lines_of_business:
         problems.append("lines_of_business must be a non-empty frozenset")
     elif not all(isinstance(x, str) and x for x in s.lines_of_business):

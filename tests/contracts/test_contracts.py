@@ -128,4 +128,10 @@ def test_asyncapi_document_names_every_topic() -> None:
     doc = json.loads(generate()["asyncapi.json"])
     assert doc["asyncapi"].startswith("3.")
     addresses = {c["address"] for c in doc["channels"].values()}
-    assert addresses == {"pa.requests.v1", "pa.determinations.v1", "pa.reauth-due.v1", "pa.requests.dlq.v1"}
+    assert addresses == {
+        "pa.requests.v1",
+        "pa.determinations.v1",
+        "pa.reauth-due.v1",
+        "pa.requests.dlq.v1",
+        "pa.reviews.v1",  # the review system's contract (#15); no worker operation on it yet
+    }

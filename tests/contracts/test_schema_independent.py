@@ -18,7 +18,7 @@ import pytest
 from jsonschema import Draft202012Validator
 from pydantic import BaseModel, ValidationError
 
-from contracts import PADetermination, PAReauthDue, PARequest
+from contracts import PADetermination, PAReauthDue, PARequest, PAReview
 from contracts.models import SEMANTIC_RULES_KEYWORD
 from tests.contracts import event_examples
 
@@ -31,12 +31,14 @@ EVENT_TYPES: dict[str, tuple[Path, type[BaseModel]]] = {
     "pa.request": (EXAMPLES, PARequest),  # contracts/examples/{valid,invalid}: the first examples, kept in place
     "pa.determination": (EXAMPLES / "pa.determination", PADetermination),
     "pa.reauth_due": (EXAMPLES / "pa.reauth_due", PAReauthDue),
+    "pa.review": (EXAMPLES / "pa.review", PAReview),  # hand-written: the review system publishes it
 }
 
 # Invalid examples that the schema accepts, and the x-semantic-rules entry each one breaks.
 SEMANTIC_ONLY: dict[tuple[str, str], str] = {
     ("pa.request", "bad_npi_check_digit.json"): "npi-check-digit",
     ("pa.determination", "schedule_units_not_integer_literal.json"): "integer-literal",
+    ("pa.review", "approved_period_reversed.json"): "period-order",
 }
 
 NOT_JSON = {("pa.request", "not_json.txt")}

@@ -41,6 +41,7 @@ def test_fingerprint_covers_every_setting() -> None:
         "start_max_days_ahead_initial": 14,
         "start_max_days_ahead_continuation": 60,
         "dose_drift_days": 2,
+        "adverse_review_credentials": frozenset({"MD", "DO"}),
         "ecog_window_days": 31,
         "oncology_note_window_days": 61,
         "objective_measures_window_days": 91,
