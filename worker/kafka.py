@@ -189,6 +189,18 @@ async def refresh_metadata(consumer: AIOKafkaConsumer) -> None:
     await consumer._client.force_metadata_update()
 
 
+def request_rejoin(consumer: AIOKafkaConsumer) -> None:
+    """Ask the group for a new assignment (Kafka Streams does the same on a fenced task: it is
+    migrated, and the thread rejoins). A fenced producer does not always mean another member
+    owns the partition: a transaction the coordinator aborted on timeout (a broker outage longer
+    than ``transaction_timeout_ms``) bumps the epoch and fences the only owner too. The rejoin
+    settles it either way: a member that still owns the partition gets it back (a new writer,
+    state restored), a zombie learns it is no longer in the group. aiokafka has no public call
+    for it."""
+    with contextlib.suppress(Exception):
+        consumer._coordinator.request_rejoin()
+
+
 def producer_kwargs(settings: Settings) -> dict[str, Any]:
     return {
         **settings.kafka_kwargs(),

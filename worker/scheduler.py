@@ -43,6 +43,7 @@ from worker.kafka import (
     group_consumer_kwargs,
     producer_kwargs,
     refresh_metadata,
+    request_rejoin,
     require_topics,
 )
 from worker.logs import get_logger
@@ -242,8 +243,10 @@ class ReauthScheduler:
             async with part.writer.transaction() as txn:
                 await self._write(txn, part.tp, plan)
         except PartitionLost:
-            # Not taken up again until the group assigns it again.
+            # Not taken up again until the group assigns it again (the rejoin settles who owns it).
             self.parts.pop(part.tp, None)
+            if self.consumer is not None:
+                request_rejoin(self.consumer)
             return
         except TransactionAborted:
             return  # the next tick opens a new producer (the book holds only what committed)

@@ -43,6 +43,7 @@ from worker.kafka import (
     partition_for,
     producer_kwargs,
     refresh_metadata,
+    request_rejoin,
     require_topics,
 )
 from worker.logs import get_logger
@@ -284,6 +285,8 @@ class TransactionalProcessor:
                 except PartitionLost:
                     lane.retire()  # not taken up again until the group assigns it again
                     log.info("partition released", topic=lane.tp.topic, partition=lane.tp.partition)
+                    if self.consumer is not None:
+                        request_rejoin(self.consumer)
                     return
                 except Exception as exc:  # never skip records: start the partition over
                     if not isinstance(exc, TransactionAborted):
