@@ -1,11 +1,11 @@
-"""``pa-worker``: run the worker, the scheduler, the offline evaluator, or export the contracts."""
+"""``pa-worker``: run the worker, the scheduler, the offline evaluator or the report; export the contracts."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
 import sys
-from datetime import datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 from worker.config import describe
@@ -64,7 +64,82 @@ def build_parser() -> argparse.ArgumentParser:
     )
     con = sub.add_parser("contracts", help="export or check the JSON Schema and AsyncAPI files")
     con.add_argument("action", choices=["export", "check"])
+    _add_report_parser(sub)
     return parser
+
+
+def _date(value: str) -> date:
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {value!r}") from None
+
+
+def _as_of(value: str) -> datetime:
+    try:
+        return _timestamp(value)
+    except argparse.ArgumentTypeError:
+        raise argparse.ArgumentTypeError("--as-of must be an RFC 3339 timestamp with offset") from None
+
+
+def _add_report_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    rep = sub.add_parser(
+        "report",
+        help="compliance report (HTML with charts, and CSV) over the determinations of a date range",
+        description="Reads pa.determination events from a JSON Lines file or from the topic (read_committed, "
+        "up to its end) and writes report.html (self-contained: inline CSS and SVG) and one CSV per table into "
+        "--out: requests approved, denied and still open by priority and line of business; time to final "
+        "decision and the share within the clock; criteria not met or missing; pend reasons; engine and reviewer "
+        "decisions. Requests are selected by the date they were received, in America/Puerto_Rico time. Exit "
+        "status 1 if a record could not be read (the report is still written, and says how many).",
+    )
+    src = rep.add_mutually_exclusive_group(required=True)
+    src.add_argument("--input", type=Path, help="determinations as JSON Lines (- for stdin)")
+    src.add_argument("--topic", help="read this topic instead, e.g. pa.determinations.v1")
+    rep.add_argument(
+        "--bootstrap", default=None, help="brokers for --topic (default: KAFKA_BOOTSTRAP_SERVERS; TLS/SASL from PA_*)"
+    )
+    rep.add_argument("--from", dest="start", type=_date, required=True, help="first day received (YYYY-MM-DD)")
+    rep.add_argument("--to", dest="end", type=_date, required=True, help="last day received, included")
+    rep.add_argument("--out", type=Path, default=Path("pa-report"), help="output directory (default: pa-report)")
+    rep.add_argument(
+        "--as-of",
+        dest="as_of",
+        type=_as_of,
+        default=None,
+        help="count still-open requests past due at this RFC 3339 time (default: now)",
+    )
+
+
+def _report(args: argparse.Namespace) -> int:
+    from worker.report import compute, parse_lines, write_report
+
+    if args.end < args.start:
+        print(f"pa-worker report: --to {args.end} is before --from {args.start}", file=sys.stderr)
+        return 2
+    if args.topic is not None:
+        from worker.config import load
+        from worker.report_kafka import read_topic
+
+        settings = load()
+        if args.bootstrap:
+            settings = settings.model_copy(update={"bootstrap_servers": args.bootstrap})
+        lines = asyncio.run(read_topic(settings.kafka_kwargs(), args.topic))
+    elif str(args.input) == "-":
+        lines = sys.stdin.buffer.readlines()
+    elif not args.input.is_file():
+        print(f"pa-worker report: no such file: {args.input}", file=sys.stderr)
+        return 2
+    else:
+        lines = args.input.read_bytes().splitlines()
+    dets, errors = parse_lines(lines)
+    for err in errors:
+        print(f"pa-worker report: record {err.line} not read: {err.message}", file=sys.stderr)
+    as_of = args.as_of or datetime.now(UTC)
+    report = compute(dets, args.start, args.end, as_of=as_of, unreadable=len(errors))
+    page, csvs = write_report(report, args.out)
+    print(f"{page} ({report.requests} requests, {report.determinations} determinations); {len(csvs)} CSV files")
+    return 1 if errors else 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -88,6 +163,8 @@ def main(argv: list[str] | None = None) -> int:
         from contracts.export import main as export_main
 
         return export_main(["--check"] if args.action == "check" else [])
+    if args.command == "report":
+        return _report(args)
 
     from worker import logs
     from worker.app import serve
