@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 
 .PHONY: help venv test lint typecheck unit contracts contracts-check demo kafka-up kafka-down kafka-reset \
         kafka-up-secure kafka-down-secure kafka-reset-secure \
-        bench profile chaos deploy-check clean
+        bench profile chaos deploy-check clean chromium
 
 help:
 	@echo "make demo          run the worker end to end on a local Kafka and print determinations"
@@ -48,8 +48,13 @@ contracts-check: venv
 deploy-check: venv
 	bash scripts/deploy-check.sh
 
-test: venv lint typecheck contracts-check deploy-check
+test: venv chromium lint typecheck contracts-check deploy-check
 	REQUIRE_KAFKA=1 $(PY) -m pytest -q
+
+# Headless Chromium (Debian's package) for the report rendering test (tests/worker/test_report_chromium.py)
+chromium:
+	@command -v chromium >/dev/null || (apt-get update -q && apt-get install -y -q chromium) \
+	  || $(if $(filter 0,$(shell id -u)),false,(sudo apt-get update -q && sudo apt-get install -y -q chromium))
 
 unit: venv
 	$(PY) -m pytest -q -m "not kafka"

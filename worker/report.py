@@ -431,7 +431,7 @@ def bar_chart(
     scale_max = maximum if maximum is not None else peak
     if peak <= 0:
         categories = []  # nothing to draw: say so instead of a column of zeros
-    label_w = min(340, max(90, 16 + 7 * max((len(c) for c in categories), default=0)))
+    label_w = min(360, max(90, 20 + 7.6 * max((len(c) for c in categories), default=0)))
     bar_w, row_h, top, legend_h = 460, 26 if stacked else 14 * len(series) + 12, 28, 24
     width = label_w + bar_w + 80
     height = top + max(1, len(categories)) * row_h + legend_h + 8
