@@ -156,6 +156,15 @@ sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule require
 ssl.truststore.type=PEM
 ssl.truststore.location=$TLS/ca.crt
 PROPS
+  # With mutual TLS the listener asks the tools for a certificate too: they present the broker's
+  # own (its EKU includes clientAuth); the principal stays User:admin, the SASL user.
+  if [[ "$MTLS" != none ]]; then cat >> "$SECRETS/admin.properties" <<PROPS
+ssl.keystore.type=PKCS12
+ssl.keystore.location=$TLS/broker.p12
+ssl.keystore.password=$kspass
+ssl.key.password=$kspass
+PROPS
+  fi
   )
   cat > "$STATE/log4j2.properties" <<'L4J'
 status = error
