@@ -91,18 +91,36 @@ class SecureBroker:
 
 
 @contextmanager
-def secure_kafka_broker() -> Iterator[SecureBroker]:
-    """The secure local broker, started here (and stopped at the end) unless already running."""
-    home = Path(os.environ.get("KAFKA_SECURE_HOME_DIR", ROOT / ".kafka-secure"))
-    port = os.environ.get("KAFKA_SECURE_PORT", "9192")
-    status = subprocess.run([str(KAFKA_SECURE_SH), "status"], capture_output=True, text=True, check=False)
-    started_here = status.returncode != 0
+def secure_kafka_broker(
+    home: Path | None = None, port: int | None = None, controller_port: int | None = None, mtls: str | None = None
+) -> Iterator[SecureBroker]:
+    """The secure local broker, started here (and stopped at the end) unless already running.
+
+    Without arguments the one of ``make kafka-up-secure`` (``KAFKA_SECURE_*`` from the
+    environment); with them another instance of the same script: its own folder (CA, passwords,
+    data), ports and ``KAFKA_SECURE_MTLS``."""
+    env = dict(os.environ)
+    if home is not None:
+        env["KAFKA_SECURE_HOME_DIR"] = str(home)
+    if port is not None:
+        env["KAFKA_SECURE_PORT"] = str(port)
+    if controller_port is not None:
+        env["KAFKA_SECURE_CONTROLLER_PORT"] = str(controller_port)
+    if mtls is not None:
+        env["KAFKA_SECURE_MTLS"] = mtls
+    home = Path(env.get("KAFKA_SECURE_HOME_DIR", ROOT / ".kafka-secure"))
+    port_ = env.get("KAFKA_SECURE_PORT", "9192")
+
+    def script(command: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([str(KAFKA_SECURE_SH), command], capture_output=True, text=True, check=False, env=env)
+
+    started_here = script("status").returncode != 0
     if started_here:
-        proc = subprocess.run([str(KAFKA_SECURE_SH), "up"], capture_output=True, text=True, check=False)
+        proc = script("up")
         if proc.returncode != 0:
             raise RuntimeError(f"secure Kafka broker did not start:\n{proc.stdout}\n{proc.stderr}")
     try:
-        yield SecureBroker(f"127.0.0.1:{port}", home)
+        yield SecureBroker(f"127.0.0.1:{port_}", home)
     finally:
         if started_here and not os.environ.get("PA_KEEP_KAFKA"):
-            subprocess.run([str(KAFKA_SECURE_SH), "down"], capture_output=True, check=False)
+            script("down")

@@ -15,6 +15,7 @@ import itertools
 import json
 import os
 import socket
+import ssl
 import subprocess
 import sys
 import time
@@ -39,7 +40,7 @@ from tests.faults.ledger import build, index_input
 from tests.faults.logwatch import log_events, wait_for_log
 from tests.kafkautil import ROOT, WorkerProcess, encode, make_requests
 from worker.config import Settings
-from worker.kafka import ensure_topics
+from worker.kafka import KafkaSecurityError, check_access, ensure_topics
 from worker.readback import Read
 
 pytestmark = pytest.mark.kafka
@@ -47,6 +48,10 @@ pytestmark = pytest.mark.kafka
 REVIEWS = "pa.reviews.v1"
 LOGS: list[Path] = []
 PATIENT: set[str] = set()
+TEST_KEYS: list[Path] = []
+"""Private keys the tests generated (certificates for the listener in front of the broker)."""
+BROKERS: list[SecureBroker] = []
+"""Other secure broker instances the tests used (mutual TLS): their secrets are scanned too."""
 
 
 def settings_as(b: SecureBroker, user: str, **overrides: Any) -> Settings:
@@ -393,6 +398,250 @@ async def test_missing_acl_keeps_the_worker_not_ready_and_says_so(
     print(f"[missing ACL] {json.loads(lines[0])['reason']}")
 
 
+def _openssl(*args: str | Path) -> None:
+    subprocess.run(["openssl", *map(str, args)], check=True, capture_output=True)
+
+
+def _server_cert(b: SecureBroker, out: Path, name: str, san: str, *, expired: bool = False) -> tuple[Path, Path]:
+    """A broker certificate signed by the secure broker's own CA, naming ``san``: only its dates
+    or its names differ from the broker's. ``expired``: valid for one day of January 2024 only
+    (``openssl ca -startdate/-enddate``; OpenSSL 3.0's ``x509 -req`` cannot backdate)."""
+    ca, ca_key = b.home / "tls" / "ca.crt", b.home / "tls" / "ca.key"
+    key, csr, crt, ext = (out / f"{name}.{suffix}" for suffix in ("key", "csr", "crt", "ext"))
+    ext.write_text(f"subjectAltName={san}\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\n")
+    _openssl(
+        "req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+        "-keyout", key, "-out", csr, "-subj", "/O=pa-worker-dev/CN=kafka-broker",
+    )  # fmt: skip
+    if expired:
+        db = out / f"{name}-ca"
+        db.mkdir()
+        (db / "index.txt").write_text("")
+        (db / "serial").write_text(os.urandom(8).hex() + "\n")
+        (db / "ca.cnf").write_text(
+            f"[ca]\ndefault_ca = test\n[test]\ndatabase = {db}/index.txt\nnew_certs_dir = {db}\n"
+            f"serial = {db}/serial\ndefault_md = sha256\npolicy = any\nunique_subject = no\n"
+            "copy_extensions = none\n[any]\ncommonName = supplied\norganizationName = optional\n"
+        )
+        _openssl(
+            "ca", "-batch", "-notext", "-config", db / "ca.cnf", "-cert", ca, "-keyfile", ca_key, "-in", csr,
+            "-out", crt, "-startdate", "20240101000000Z", "-enddate", "20240102000000Z", "-extfile", ext,
+        )  # fmt: skip
+    else:
+        _openssl(
+            "x509", "-req", "-in", csr, "-CA", ca, "-CAkey", ca_key, "-set_serial", "0x" + os.urandom(8).hex(),
+            "-days", "2", "-sha256", "-out", crt, "-extfile", ext,
+        )  # fmt: skip
+    csr.unlink()
+    TEST_KEYS.append(key)
+    return crt, key
+
+
+class _Front:
+    """A listener in front of the secure broker, so the worker's own TLS handshake meets a
+    certificate the test chose, and what follows the handshake is the broker's.
+
+    With ``tls=None`` a plain TCP relay: the client's handshake is with the broker itself (its real
+    certificate), reached under another address (``listen_host``). With a certificate the relay
+    ends TLS with that certificate and opens its own TLS connection to the broker (verified
+    against the broker's CA); :meth:`present` swaps the certificate for the next connections, as a
+    broker does when its keystore is reloaded. SASL runs end to end, through it."""
+
+    def __init__(self, b: SecureBroker, listen_host: str = "127.0.0.1", tls: tuple[Path, Path] | None = None) -> None:
+        host, _, port = b.bootstrap_servers.rpartition(":")
+        self.upstream = (host, int(port))
+        self.upstream_tls = ssl.create_default_context(cafile=str(b.cafile))
+        self.listen_host = listen_host
+        self.tls: ssl.SSLContext | None = None
+        if tls:
+            self.present(*tls)
+        self.handshakes = 0
+        self.tasks: set[asyncio.Future[Any]] = set()
+
+    def present(self, crt: Path, key: Path) -> None:
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(crt, key)
+        self.tls = ctx
+
+    async def __aenter__(self) -> _Front:
+        self.server = await asyncio.start_server(self._client, self.listen_host, 0)
+        self.port = int(self.server.sockets[0].getsockname()[1])
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        self.server.close()
+        for t in list(self.tasks):
+            t.cancel()
+        await asyncio.gather(*self.tasks, return_exceptions=True)
+        await self.server.wait_closed()
+
+    @property
+    def address(self) -> str:
+        return f"{self.listen_host}:{self.port}"
+
+    async def _client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        self.tasks.add(task)
+        try:
+            if self.tls is not None:
+                self.handshakes += 1
+                await writer.start_tls(self.tls)  # the client refuses the certificate here
+            up_reader, up_writer = await asyncio.open_connection(
+                *self.upstream, ssl=self.upstream_tls if self.tls is not None else None
+            )
+        except (OSError, ssl.SSLError, asyncio.IncompleteReadError):
+            writer.close()
+            return
+        finally:
+            self.tasks.discard(task)
+
+        async def pipe(src: asyncio.StreamReader, dst: asyncio.StreamWriter) -> None:
+            try:
+                while data := await src.read(65536):
+                    dst.write(data)
+                    await dst.drain()
+            except (OSError, ssl.SSLError):
+                pass
+            finally:
+                dst.close()
+
+        relay = asyncio.ensure_future(asyncio.gather(pipe(reader, up_writer), pipe(up_reader, writer)))
+        self.tasks.add(relay)
+        relay.add_done_callback(self.tasks.discard)
+
+
+def _retry_lines(log: Path) -> list[dict[str, Any]]:
+    return [e for e in log_events(log) if e.get("event") == "kafka not ready; retrying"]
+
+
+def _assert_backoff(retries: list[dict[str, Any]]) -> list[float]:
+    delays = [float(e["retry_in"]) for e in retries]
+    assert delays and delays[0] == 0.5, delays
+    assert all(later == min(2 * earlier, 10.0) for earlier, later in itertools.pairwise(delays)), delays
+    return delays
+
+
+async def test_expired_broker_certificate_keeps_the_worker_not_ready_until_a_valid_one_is_presented(
+    secure_broker: SecureBroker, topics: Settings, logdir: Path, tmp_path: Path
+) -> None:
+    """The worker bootstraps through a listener presenting a certificate of the broker's own CA
+    that expired in 2024 (only its dates are wrong): one line per attempt names the expired
+    certificate, retries back off, /readyz stays 503. Then the listener presents a renewed
+    certificate (the broker reloading its keystore): the same worker process becomes ready."""
+    b = secure_broker
+    expired = _server_cert(b, tmp_path, "expired", "IP:127.0.0.1,DNS:localhost", expired=True)
+    renewed = _server_cert(b, tmp_path, "renewed", "IP:127.0.0.1,DNS:localhost")
+    port = _free_port()
+    log = logdir / "expired-cert-worker.log"
+    LOGS.append(log)
+    async with _Front(b, tls=expired) as front:
+        worker = settings_as(b, "pa-worker", bootstrap_servers=front.address, metrics_port=port)
+        t0 = time.monotonic()
+        w = WorkerProcess(worker, "--no-scheduler", log_path=log, env=security_env(worker)).start()
+        try:
+            lines = await wait_for_log(log, r"kafka not ready; retrying", timeout=30, count=3)
+            assert (await asyncio.to_thread(_get, port, "/readyz"))[0] == 503
+            reason = json.loads(lines[0])["reason"]
+            print(f"[expired] named after {time.monotonic() - t0:.1f} s: {reason}")
+            assert "certificate has expired" in reason and "renew the broker's certificate" in reason, reason
+            assert front.address in reason
+
+            front.present(*renewed)
+            fixed = time.monotonic()
+            detail = await _wait_http(port, 200, timeout=45, what="after the renewed certificate was presented")
+            print(f"[expired] ready {time.monotonic() - fixed:.1f} s after the renewed certificate: {detail.strip()}")
+            assert w.alive()
+        finally:
+            code = w.terminate()
+    assert code == 0
+    retries = _retry_lines(log)
+    delays = _assert_backoff(retries)
+    print(f"[expired] {len(retries)} retry lines, delays {delays}, {front.handshakes} handshakes at the listener")
+    # One line per attempt, each naming the expired certificate; nothing else at warning or above
+    # says anything about the certificate (no second line per attempt, no traceback).
+    assert all("certificate has expired" in e["reason"] for e in retries), retries
+    mentions = [e for e in log_events(log) if "expired" in json.dumps(e)]
+    assert len(mentions) == len(retries), mentions
+    assert "Traceback" not in log.read_text()
+
+
+async def test_a_host_name_the_broker_certificate_does_not_name_is_refused(
+    secure_broker: SecureBroker, topics: Settings, logdir: Path
+) -> None:
+    """The broker's own certificate (SAN IP:127.0.0.1, DNS:localhost, DNS:kafka-secure), its own
+    handshake, reached as 127.0.0.2 through a plain TCP relay: refused by host-name verification,
+    which is on without any setting, and named as such; the same client by 127.0.0.1 connects."""
+    b = secure_broker
+    default = settings_as(b, "pa-worker")
+    ctx = default.ssl_context()
+    assert ctx.check_hostname and ctx.verify_mode == ssl.CERT_REQUIRED
+    assert not {f for f in Settings.model_fields if "hostname" in f or "verify" in f}, "no switch to turn it off"
+    await check_access(default)  # by a name the certificate holds: connects
+
+    port = _free_port()
+    log = logdir / "host-name-worker.log"
+    LOGS.append(log)
+    async with _Front(b, listen_host="127.0.0.2") as relay:
+        other = settings_as(b, "pa-worker", bootstrap_servers=relay.address, metrics_port=port)
+        with pytest.raises(KafkaSecurityError) as refused:
+            await check_access(other)
+        print(f"[host name] pre-start check: {refused.value}")
+        assert "mismatch" in str(refused.value) and "does not name 127.0.0.2" in str(refused.value)
+
+        w = WorkerProcess(other, "--no-scheduler", log_path=log, env=security_env(other)).start()
+        try:
+            lines = await wait_for_log(log, r"kafka not ready; retrying", timeout=30, count=2)
+            assert (await asyncio.to_thread(_get, port, "/readyz"))[0] == 503
+        finally:
+            assert w.terminate() == 0
+    reasons = [e["reason"] for e in _retry_lines(log)]
+    print(f"[host name] worker: {json.loads(lines[0])['reason']}")
+    assert all(
+        "certificate is not valid for '127.0.0.2'" in r and "check KAFKA_BOOTSTRAP_SERVERS" in r for r in reasons
+    )
+    _assert_backoff(_retry_lines(log))
+
+
+async def test_mutual_tls_required_admits_a_client_certificate_and_refuses_a_client_without(
+    mtls_broker: SecureBroker, logdir: Path
+) -> None:
+    """A second instance of the secure broker with KAFKA_SECURE_MTLS=required: the worker's
+    client with the generated certificate (tls/client-pa-worker.crt/.key) connects, authenticates
+    and reads metadata; the same client without a certificate is refused in the handshake, and
+    the pre-start check says so."""
+    b = mtls_broker
+    LOGS.append(b.home / "server.log")
+    BROKERS.append(b)
+    tls = b.home / "tls"
+    with_cert = settings_as(
+        b,
+        "pa-worker",
+        kafka_ssl_certfile=str(tls / "client-pa-worker.crt"),
+        kafka_ssl_keyfile=str(tls / "client-pa-worker.key"),
+    )
+    without = settings_as(b, "pa-worker")
+
+    await check_access(with_cert)
+    consumer = AIOKafkaConsumer(**with_cert.kafka_kwargs(), enable_auto_commit=False)
+    await consumer.start()
+    try:
+        topics_seen = await consumer.topics()
+    finally:
+        await consumer.stop()
+    print(f"[mTLS] with the client certificate: connected as pa-worker, metadata of {len(topics_seen)} topics")
+
+    with pytest.raises(KafkaSecurityError) as refused:
+        await check_access(without)
+    print(f"[mTLS] without: {refused.value}")
+    assert "the broker ended the handshake" in str(refused.value)
+    assert "client certificate rejected" in str(refused.value)
+    plain = AIOKafkaConsumer(**without.kafka_kwargs(), enable_auto_commit=False, request_timeout_ms=10_000)
+    with pytest.raises(KafkaError):
+        await asyncio.wait_for(plain.start(), timeout=30)
+    await plain.stop()
+
+
 def test_no_secret_in_help_or_in_a_failed_start(secure_broker: SecureBroker, logdir: Path) -> None:
     secret = secure_broker.password_file("pa-worker").read_text().strip()
     env = {k: v for k, v in os.environ.items() if not k.startswith("PA_")}
@@ -426,13 +675,14 @@ def test_logs_of_all_security_runs_hold_no_secret_and_no_patient_data(secure_bro
     logs = [p for p in LOGS if p.exists()] + [secure_broker.home / "server.log"]
     text = "\n".join(p.read_text(errors="replace") for p in logs)
     secrets: dict[str, str] = {}
-    for f in secure_broker.secret_files():
+    files = [f for broker in (secure_broker, *BROKERS) for f in broker.secret_files()] + TEST_KEYS
+    for f in files:
         if f.suffix == ".password":
-            secrets[f.name] = f.read_text().strip()
+            secrets[str(f)] = f.read_text().strip()
         elif f.suffix == ".key":  # every line of the PEM body of each private key
             for i, line in enumerate(f.read_text().splitlines()):
                 if line and not line.startswith("-----"):
-                    secrets[f"{f.name}:{i}"] = line
+                    secrets[f"{f}:{i}"] = line
     leaked = sorted(name for name, value in secrets.items() if value and value in text)
     patient = {s for s in PATIENT if len(s) >= 4}
     leaked_patient = sorted(s for s in patient if s in text)
