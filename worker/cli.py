@@ -118,13 +118,19 @@ def _report(args: argparse.Namespace) -> int:
         print(f"pa-worker report: --to {args.end} is before --from {args.start}", file=sys.stderr)
         return 2
     if args.topic is not None:
+        from aiokafka.errors import KafkaError
+
         from worker.config import load
-        from worker.report_kafka import read_topic
+        from worker.report_kafka import TopicReadError, read_topic
 
         settings = load()
         if args.bootstrap:
             settings = settings.model_copy(update={"bootstrap_servers": args.bootstrap})
-        lines = asyncio.run(read_topic(settings.kafka_kwargs(), args.topic))
+        try:
+            lines = asyncio.run(read_topic(settings.kafka_kwargs(), args.topic))
+        except (TopicReadError, KafkaError) as exc:
+            print(f"pa-worker report: {exc}", file=sys.stderr)
+            return 2
     elif str(args.input) == "-":
         lines = sys.stdin.buffer.readlines()
     elif not args.input.is_file():
