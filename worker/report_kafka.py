@@ -26,8 +26,8 @@ async def read_topic(kafka_kwargs: dict[str, Any], topic: str, *, within: float 
         auto_offset_reset="earliest",
         max_partition_fetch_bytes=4 * 1_048_576,
     )
-    await consumer.start()
     try:
+        await consumer.start()
         parts = consumer.partitions_for_topic(topic)
         deadline = time.monotonic() + 10
         while not parts and time.monotonic() < deadline:
