@@ -13,38 +13,10 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from contracts.models import SEMANTIC_RULES_KEYWORD, PADetermination, PAReauthDue, PARequest, PAReview
+from contracts.channels import CE_SOURCE, CHANNELS, DLQ, DLQ_ERROR_CLASSES, EVENT_CHANNELS, Channel
+from contracts.models import SEMANTIC_RULES_KEYWORD, PARequest
 
 SCHEMA_DIR = Path(__file__).parent / "schemas"
-
-TOPICS: dict[str, tuple[str, type[BaseModel], str, str]] = {
-    # channel id: (topic, model, ce_type, description)
-    "paRequests": (
-        "pa.requests.v1",
-        PARequest,
-        "org.mmm.pa.request.v1",
-        "Prior-authorization requests published by intake systems. Key: member.member_id.",
-    ),
-    "paDeterminations": (
-        "pa.determinations.v1",
-        PADetermination,
-        "org.mmm.pa.determination.v1",
-        "One determination per valid request, written transactionally (read with read_committed). Key: member_id.",
-    ),
-    "paReauthDue": (
-        "pa.reauth-due.v1",
-        PAReauthDue,
-        "org.mmm.pa.reauth_due.v1",
-        "One reauthorization-due event per approved authorization. Key: member_id.",
-    ),
-    "paReviews": (
-        "pa.reviews.v1",
-        PAReview,
-        "org.mmm.pa.review.v1",
-        "A clinical reviewer's decision on a pended determination, published by the plan's review system "
-        "(contract only in this version: the worker does not consume it yet). Key: member_id.",
-    ),
-}
 
 _CE_HEADERS: dict[str, Any] = {
     "type": "object",
@@ -52,7 +24,7 @@ _CE_HEADERS: dict[str, Any] = {
     "properties": {
         "ce_specversion": {"type": "string", "const": "1.0"},
         "ce_id": {"type": "string", "description": "Equals the event's determination_id or event_id."},
-        "ce_source": {"type": "string", "description": "urn:mmm:pa-worker"},
+        "ce_source": {"type": "string", "description": CE_SOURCE},
         "ce_type": {"type": "string"},
         "ce_time": {"type": "string", "format": "date-time"},
         "content-type": {"type": "string", "const": "application/json"},
@@ -66,7 +38,7 @@ _DLQ_HEADERS: dict[str, Any] = {
     "properties": {
         "pa_error_class": {
             "type": "string",
-            "enum": ["not_json", "schema_invalid", "too_large", "unknown_schema_version", "evaluation_error"],
+            "enum": list(DLQ_ERROR_CLASSES),
         },
         "pa_error_message": {"type": "string"},
         "pa_error_fields": {"type": "string", "description": "Comma-separated paths of the offending fields."},
@@ -95,33 +67,30 @@ def _semantic_summary(rules: list[dict[str, Any]]) -> str:
     )
 
 
+def _operation(channel: Channel) -> str:
+    return f"{channel.action}{channel.id[0].upper()}{channel.id[1:]}"
+
+
 def asyncapi() -> dict[str, Any]:
+    """The AsyncAPI document of the public channels of ``contracts.channels``."""
     channels: dict[str, Any] = {}
     messages: dict[str, Any] = {}
     operations: dict[str, Any] = {}
-    for channel, (topic, model, ce_type, description) in TOPICS.items():
-        msg = f"{channel}Message"
+    for channel in EVENT_CHANNELS:
+        model = channel.model
+        assert model is not None
+        msg = f"{channel.id}Message"
         rules = schema_of(model)[SEMANTIC_RULES_KEYWORD]
         messages[msg] = {
             "name": model.model_config.get("title"),
             "description": _semantic_summary(rules),
             "contentType": "application/json",
             "payload": {"$ref": f"./{model.model_config.get('title')}.v1.json"},
-            "headers": _CE_HEADERS if model not in (PARequest, PAReview) else {"type": "object"},
+            # CloudEvents headers on what the worker emits; the input channels carry none required
+            "headers": _CE_HEADERS if channel.action == "send" else {"type": "object"},
             "bindings": {"kafka": {"key": {"type": "string", "description": "member_id"}}},
-            "x-cloudevents-type": ce_type,
+            "x-cloudevents-type": channel.ce_type,
             SEMANTIC_RULES_KEYWORD: rules,
-        }
-        channels[channel] = {
-            "address": topic,
-            "description": description,
-            "messages": {msg: {"$ref": f"#/components/messages/{msg}"}},
-        }
-        if model is PAReview:
-            continue  # a contract for the review system; the worker does not consume it yet (issue #15)
-        operations[f"{'receive' if model is PARequest else 'send'}{channel[0].upper()}{channel[1:]}"] = {
-            "action": "receive" if model is PARequest else "send",
-            "channel": {"$ref": f"#/channels/{channel}"},
         }
     messages["paRequestsDeadLetter"] = {
         "name": "pa.request.rejected",
@@ -130,13 +99,20 @@ def asyncapi() -> dict[str, Any]:
         "headers": _DLQ_HEADERS,
         "bindings": {"kafka": {"key": {"type": "string", "description": "The original key, unchanged."}}},
     }
-    channels["paRequestsDlq"] = {
-        "address": "pa.requests.dlq.v1",
-        "description": "Rejected input (not JSON, schema-invalid, too large, unknown schema_version, "
-        "evaluation error).",
-        "messages": {"paRequestsDeadLetter": {"$ref": "#/components/messages/paRequestsDeadLetter"}},
-    }
-    operations["sendPaRequestsDlq"] = {"action": "send", "channel": {"$ref": "#/channels/paRequestsDlq"}}
+    for channel in CHANNELS:
+        if not channel.public:
+            continue
+        msg = "paRequestsDeadLetter" if channel is DLQ else f"{channel.id}Message"
+        channels[channel.id] = {
+            "address": channel.topic,
+            "description": channel.description,
+            "messages": {msg: {"$ref": f"#/components/messages/{msg}"}},
+        }
+        if channel.action is not None:  # pa.reviews.v1: a contract for the review system, not consumed yet (#15)
+            operations[_operation(channel)] = {
+                "action": channel.action,
+                "channel": {"$ref": f"#/channels/{channel.id}"},
+            }
     return {
         "asyncapi": "3.0.0",
         "info": {
@@ -157,7 +133,11 @@ def asyncapi() -> dict[str, Any]:
 
 def generate() -> dict[str, str]:
     """File name -> content of every generated contract file."""
-    files = {f"{model.model_config.get('title')}.v1.json": schema_of(model) for (_, model, _, _) in TOPICS.values()}
+    files = {
+        f"{model.model_config.get('title')}.v1.json": schema_of(model)
+        for model in (c.model for c in EVENT_CHANNELS)
+        if model is not None
+    }
     files["asyncapi.json"] = asyncapi()
     return {name: json.dumps(doc, indent=2, sort_keys=True) + "\n" for name, doc in files.items()}
 

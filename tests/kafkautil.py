@@ -17,7 +17,7 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
-from worker.config import Settings
+from worker.config import Settings, as_env
 from worker.readback import Read, read_all
 
 __all__ = ["Read", "read_all"]
@@ -51,27 +51,7 @@ def settings_for(bootstrap: str, unique: str, **overrides: Any) -> Settings:
 def env_for(settings: Settings) -> dict[str, str]:
     """The same settings as environment variables, for a worker subprocess."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("PA_")}
-    env["KAFKA_BOOTSTRAP_SERVERS"] = settings.bootstrap_servers
-    for name in (
-        "group_id",
-        "topic_requests",
-        "topic_determinations",
-        "topic_reauth_due",
-        "topic_dlq",
-        "topic_authorizations",
-        "topic_request_index",
-        "batch_timeout_ms",
-        "topic_partitions",
-        "scheduler_interval_seconds",
-        "shutdown_timeout_seconds",
-        "batch_max_records",
-        "reauth_lead_days",
-        "metrics_host",
-        "kafka_session_timeout_ms",
-        "test_disable_request_dedupe",
-    ):
-        env[f"PA_{name.upper()}"] = str(getattr(settings, name))
-    env["PA_METRICS_PORT"] = str(settings.metrics_port)
+    env.update(as_env(settings))  # every setting, named by worker.config (no list of names here)
     env["PA_LOG_FORMAT"] = "json"
     return env
 

@@ -9,6 +9,7 @@ from aiokafka.errors import KafkaError
 from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from contracts import channels as ch
 from policy import DEFAULT_SETTINGS
 
 
@@ -26,15 +27,15 @@ class Settings(BaseSettings):
         description="Kafka bootstrap servers, comma-separated (env KAFKA_BOOTSTRAP_SERVERS).",
     )
     group_id: str = Field("pa-worker", min_length=1, description="Consumer group of the determination workers.")
-    topic_requests: str = Field("pa.requests.v1", min_length=1, description="Input topic of pa.request events.")
-    topic_determinations: str = Field("pa.determinations.v1", min_length=1, description="Output: pa.determination.")
-    topic_reauth_due: str = Field("pa.reauth-due.v1", min_length=1, description="Output: pa.reauth_due.")
-    topic_dlq: str = Field("pa.requests.dlq.v1", min_length=1, description="Rejected input, original bytes kept.")
+    topic_requests: str = Field(ch.REQUESTS.topic, min_length=1, description="Input topic of pa.request events.")
+    topic_determinations: str = Field(ch.DETERMINATIONS.topic, min_length=1, description="Output: pa.determination.")
+    topic_reauth_due: str = Field(ch.REAUTH_DUE.topic, min_length=1, description="Output: pa.reauth_due.")
+    topic_dlq: str = Field(ch.DLQ.topic, min_length=1, description="Rejected input, original bytes kept.")
     topic_authorizations: str = Field(
-        "pa.authorizations.v1", min_length=1, description="Internal compacted topic: approved authorizations' state."
+        ch.AUTHORIZATIONS.topic, min_length=1, description="Internal compacted topic: approved authorizations' state."
     )
     topic_request_index: str = Field(
-        "pa.request-index.v1",
+        ch.REQUEST_INDEX.topic,
         min_length=1,
         description="Internal topic: request_id -> determination_id per input partition, so a request "
         "submitted again is not determined twice.",
@@ -240,13 +241,41 @@ def _read_secret(var: str, path: str) -> str:
     return value
 
 
+BOOTSTRAP_ENV = "KAFKA_BOOTSTRAP_SERVERS"
+
+
+def env_name(field: str) -> str:
+    """The environment variable of the setting ``field``: ``PA_`` + upper case, except the bootstrap servers."""
+    return BOOTSTRAP_ENV if field == "bootstrap_servers" else f"PA_{field.upper()}"
+
+
+ENV_NAMES: dict[str, str] = {name: env_name(name) for name in Settings.model_fields}
+"""Setting -> environment variable, for every setting: the only list of the worker's variables."""
+
+
+def as_env(settings: Settings) -> dict[str, str]:
+    """``settings`` as the environment variables that load them again (for a worker subprocess).
+
+    Settings that are unset (``None`` by default) are left out; a secret is written as its value."""
+    env: dict[str, str] = {}
+    for name, var in ENV_NAMES.items():
+        value = getattr(settings, name)
+        if value is None:
+            if Settings.model_fields[name].default is not None:
+                raise ValueError(f"{var}: None cannot be written as an environment variable")
+            continue
+        if isinstance(value, SecretStr):
+            value = value.get_secret_value()
+        env[var] = str(value)
+    return env
+
+
 def describe() -> str:
     """The settings as help text: env var, default, meaning."""
     lines = []
     for name, field in Settings.model_fields.items():
-        env = "KAFKA_BOOTSTRAP_SERVERS" if name == "bootstrap_servers" else f"PA_{name.upper()}"
         default = field.default if not isinstance(field.default, SecretStr) else "***"
-        lines.append(f"  {env:<34} {field.description} [default: {default}]")
+        lines.append(f"  {ENV_NAMES[name]:<34} {field.description} [default: {default}]")
     return "\n".join(lines)
 
 
@@ -265,6 +294,6 @@ def load() -> Settings:
 
 def _env_name(loc: tuple[Any, ...]) -> str:
     name = str(loc[0])
-    if name in ("bootstrap_servers", "KAFKA_BOOTSTRAP_SERVERS"):
-        return "KAFKA_BOOTSTRAP_SERVERS"
-    return name if name.startswith("PA_") else f"PA_{name.upper()}"
+    if name in ("bootstrap_servers", BOOTSTRAP_ENV):
+        return BOOTSTRAP_ENV
+    return name if name.startswith("PA_") else env_name(name)

@@ -11,8 +11,10 @@ rejected one gives one JSON error object on ``err``::
 
     {"line": 3, "error": "validation_error", "errors": [{"field": "prescriber.npi", "message": "..."}]}
 
-``error`` is ``validation_error`` (the contract's rules), ``not_json`` (field ``"$"``) or
-``evaluation_error`` (an engine bug; never expected). Array items also carry ``"item"`` (1-based).
+``error`` is ``validation_error`` (the contract's rules: schema_invalid, unknown_schema_version or
+too_large in ``pa-worker run``'s DLQ classes), ``not_json`` (field ``"$"``) or ``evaluation_error``
+(an engine bug; never expected). Input is classified by the worker's own ``decode_request``, so
+what ``pa-worker run`` would dead-letter is rejected here too. Array items also carry ``"item"`` (1-based).
 Messages never echo input values (they may hold patient data).
 
 The evaluation time is each request's ``received_at`` unless ``now`` is given, so the same input
@@ -27,14 +29,21 @@ from collections.abc import Iterable, Iterator
 from datetime import datetime
 from typing import Any, BinaryIO, TextIO
 
-from pydantic import ValidationError
-
-from contracts import PARequest
+from contracts.channels import DlqErrorClass
 from policy import PolicySettings, evaluate
+from worker.config import Settings
+from worker.handler import Rejection, decode_request
 
+MAX_MESSAGE_BYTES: int = Settings.model_fields["max_message_bytes"].default
 
-def _field(loc: tuple[int | str, ...]) -> str:
-    return ".".join(str(p) for p in loc) or "$"
+ERROR_KIND: dict[DlqErrorClass, str] = {
+    "not_json": "not_json",
+    "schema_invalid": "validation_error",
+    "unknown_schema_version": "validation_error",
+    "too_large": "validation_error",
+    "evaluation_error": "evaluation_error",
+}
+"""The DLQ error class of a rejection -> the ``error`` this command reports (its coarser, documented kinds)."""
 
 
 def _error(position: dict[str, int], kind: str, errors: list[dict[str, str]]) -> str:
@@ -121,23 +130,31 @@ def _pretty_document(start: int, chunk: bytes) -> Iterator[tuple[dict[str, int],
     yield {"line": start}, chunk
 
 
-def run_evaluate(infile: BinaryIO, out: TextIO, err: TextIO, *, now: datetime | None, settings: PolicySettings) -> int:
-    """Evaluate every request of ``infile``; determinations to ``out``, rejections to ``err``."""
+def run_evaluate(
+    infile: BinaryIO,
+    out: TextIO,
+    err: TextIO,
+    *,
+    now: datetime | None,
+    settings: PolicySettings,
+    max_message_bytes: int = MAX_MESSAGE_BYTES,
+) -> int:
+    """Evaluate every request of ``infile``; determinations to ``out``, rejections to ``err``.
+
+    A document is decoded and classified by :func:`worker.handler.decode_request`, as
+    ``pa-worker run`` does: what the worker would dead-letter is rejected here (``max_message_bytes``
+    is the worker's ``PA_MAX_MESSAGE_BYTES``)."""
     if now is not None and now.utcoffset() is None:
         raise ValueError("now must be timezone-aware")
     rejected = False
     for position, document in _documents(infile):
-        try:
-            request = PARequest.model_validate_json(document)
-        except ValidationError as exc:
+        decoded = decode_request(document, max_message_bytes)
+        if isinstance(decoded, Rejection):
             rejected = True
-            errors = exc.errors(include_url=False, include_input=False, include_context=False)
-            if any(e["type"] == "json_invalid" for e in errors):
-                err.write(_error(position, "not_json", [{"field": "$", "message": errors[0]["msg"]}]) + "\n")
-            else:
-                details = [{"field": _field(e["loc"]), "message": e["msg"]} for e in errors]
-                err.write(_error(position, "validation_error", details) + "\n")
+            details = [{"field": e.field, "message": e.message} for e in decoded.errors]
+            err.write(_error(position, ERROR_KIND[decoded.error_class], details) + "\n")
             continue
+        request = decoded
         try:
             determination = evaluate(request, now or request.received_at, settings)
         except Exception as exc:  # an engine bug must not hide the other lines' results

@@ -14,13 +14,14 @@ from typing import Any
 from pydantic import ValidationError
 
 from contracts import PADetermination, PARequest
+from contracts import channels as ch
+from contracts.channels import CE_SOURCE, DlqErrorClass
 from contracts.internal import AuthorizationState
 from policy import PolicySettings, evaluate
 from policy._build import build
 
-CE_SOURCE = "urn:mmm:pa-worker"
-CE_TYPE_DETERMINATION = "org.mmm.pa.determination.v1"
-CE_TYPE_REAUTH_DUE = "org.mmm.pa.reauth_due.v1"
+CE_TYPE_DETERMINATION = ch.DETERMINATIONS.ce_type or ""
+CE_TYPE_REAUTH_DUE = ch.REAUTH_DUE.ce_type or ""
 MAX_ERROR_MESSAGE = 1000
 
 Headers = list[tuple[str, bytes]]
@@ -77,9 +78,9 @@ class Handled:
 
 @dataclass(frozen=True, slots=True)
 class Topics:
-    determinations: str = "pa.determinations.v1"
-    dlq: str = "pa.requests.dlq.v1"
-    authorizations: str = "pa.authorizations.v1"
+    determinations: str = ch.DETERMINATIONS.topic
+    dlq: str = ch.DLQ.topic
+    authorizations: str = ch.AUTHORIZATIONS.topic
 
 
 def cloudevent_headers(ce_id: str, ce_type: str, time: datetime, extra: Headers | None = None) -> Headers:
@@ -112,28 +113,16 @@ class RequestHandler:
         self.clock = clock
 
     def handle(self, key: bytes | None, value: bytes | None, source: Source) -> Handled:
-        if value is None or len(value) == 0:
-            return self._dead(key, value or b"", source, "not_json", "empty message value", [])
-        if len(value) > self.max_message_bytes:
-            return self._dead(
-                key,
-                value,
-                source,
-                "too_large",
-                f"message is {len(value)} bytes; the limit is {self.max_message_bytes}",
-                [],
-            )
-        try:
-            request = PARequest.model_validate_json(value)
-        except ValidationError as exc:
-            error_class, message, fields = classify(exc)
-            return self._dead(key, value, source, error_class, message, fields)
+        decoded = decode_request(value, self.max_message_bytes)
+        if isinstance(decoded, Rejection):
+            return self._dead(key, value or b"", source, decoded.error_class, decoded.message, list(decoded.fields))
+        request = decoded
         try:
             determination = evaluate(request, self.clock(), self.settings)
         except Exception as exc:  # an engine bug must not stop the partition
             return self._dead(
                 key,
-                value,
+                value or b"",
                 source,
                 "evaluation_error",
                 f"policy evaluation failed: {type(exc).__name__}",
@@ -203,13 +192,25 @@ class RequestHandler:
         return Handled(records=out, determination=det, summary=summary)
 
     def _dead(
-        self, key: bytes | None, value: bytes, source: Source, error_class: str, message: str, fields: list[str]
+        self,
+        key: bytes | None,
+        value: bytes,
+        source: Source,
+        error_class: DlqErrorClass,
+        message: str,
+        fields: list[str],
     ) -> Handled:
         return dead_letter(self.topics.dlq, key, value, source, error_class, message, fields)
 
 
 def dead_letter(
-    dlq: str, key: bytes | None, value: bytes, source: Source, error_class: str, message: str, fields: list[str]
+    dlq: str,
+    key: bytes | None,
+    value: bytes,
+    source: Source,
+    error_class: DlqErrorClass,
+    message: str,
+    fields: list[str],
 ) -> Handled:
     """The original bytes and key to ``dlq``, with the reason and the source coordinates in headers."""
     headers: Headers = [
@@ -225,28 +226,63 @@ def dead_letter(
     return Handled(records=[OutRecord(dlq, key, value, headers)], error_class=error_class, error_fields=fields)
 
 
-def classify(exc: ValidationError) -> tuple[str, str, list[str]]:
-    """Error class, readable message and field paths of a rejected request.
+@dataclass(frozen=True, slots=True)
+class FieldError:
+    field: str
+    """Dotted path of the offending field; ``$`` is the whole message."""
+    message: str
 
-    Messages never echo input values (they may hold patient data): pydantic's ``msg`` does not.
-    """
-    errors: list[Any] = exc.errors(include_url=False, include_input=False, include_context=False)
-    fields = [".".join(str(p) for p in e["loc"]) or "$" for e in errors]
-    if any(e["type"] == "json_invalid" for e in errors):
-        first = next(e for e in errors if e["type"] == "json_invalid")
-        return "not_json", f"not valid JSON: {first['msg']}", []
-    if any(e["type"] == "model_type" and not e["loc"] for e in errors):
-        return "schema_invalid", "the message must be a JSON object", ["$"]
-    version_errors = [e for e in errors if e["loc"] == ("schema_version",) and e["type"] != "missing"]
-    if version_errors:
-        return (
+
+@dataclass(frozen=True, slots=True)
+class Rejection:
+    """Why a message is not a valid ``pa.request``: the DLQ error class of ``pa-worker run`` and
+    the error of ``pa-worker evaluate``. Messages never echo input values (they may hold patient
+    data): pydantic's ``msg`` does not."""
+
+    error_class: DlqErrorClass
+    message: str
+    """One readable line (the DLQ's ``pa_error_message``)."""
+    fields: tuple[str, ...] = ()
+    """Paths of the offending fields (the DLQ's ``pa_error_fields``); none when the bytes are not a message."""
+    errors: tuple[FieldError, ...] = ()
+    """Every problem found, field by field."""
+
+
+def decode_request(value: bytes | None, max_message_bytes: int) -> PARequest | Rejection:
+    """The request in ``value``, or why it is rejected: the one decoder of ``run`` and ``evaluate``."""
+    if not value:
+        return Rejection("not_json", "empty message value", (), (FieldError("$", "empty message value"),))
+    if len(value) > max_message_bytes:
+        message = f"message is {len(value)} bytes; the limit is {max_message_bytes}"
+        return Rejection("too_large", message, (), (FieldError("$", message),))
+    try:
+        return PARequest.model_validate_json(value)
+    except ValidationError as exc:
+        return classify(exc)
+
+
+def classify(exc: ValidationError) -> Rejection:
+    """The rejection of a request that failed validation."""
+    raw: list[Any] = exc.errors(include_url=False, include_input=False, include_context=False)
+    fields = [".".join(str(p) for p in e["loc"]) or "$" for e in raw]
+    invalid_json = next((e for e in raw if e["type"] == "json_invalid"), None)
+    if invalid_json is not None:
+        return Rejection(
+            "not_json", f"not valid JSON: {invalid_json['msg']}", (), (FieldError("$", invalid_json["msg"]),)
+        )
+    errors = tuple(FieldError(f, e["msg"]) for f, e in zip(fields, raw, strict=True))
+    if any(e["type"] == "model_type" and not e["loc"] for e in raw):
+        return Rejection("schema_invalid", "the message must be a JSON object", ("$",), errors)
+    if any(e["loc"] == ("schema_version",) and e["type"] != "missing" for e in raw):
+        return Rejection(
             "unknown_schema_version",
             "schema_version is not supported: this worker reads version '1'",
-            ["schema_version"],
+            ("schema_version",),
+            errors,
         )
-    parts = [f"{f}: {e['msg']}" for f, e in zip(fields, errors, strict=True)]
+    parts = [f"{e.field}: {e.message}" for e in errors]
     shown = "; ".join(parts[:10]) + (f"; and {len(parts) - 10} more" if len(parts) > 10 else "")
-    return "schema_invalid", shown, fields
+    return Rejection("schema_invalid", shown, tuple(fields), errors)
 
 
 def internal_error(dlq: str, key: bytes | None, value: bytes | None, source: Source, exc: Exception) -> Handled:

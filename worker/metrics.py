@@ -10,6 +10,8 @@ import platform
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info, disable_created_metrics
 
+from contracts.channels import DLQ_ERROR_CLASSES
+
 # The *_created series double the exposition for no dashboard use.
 disable_created_metrics()  # type: ignore[no-untyped-call]
 
@@ -185,7 +187,7 @@ def precreate_labels() -> None:
     for priority in ("standard", "expedited"):
         PAST_DEADLINE.labels(priority)
         DECISION_LATENCY.labels(priority)
-    for error_class in ("not_json", "schema_invalid", "too_large", "unknown_schema_version", "evaluation_error"):
+    for error_class in DLQ_ERROR_CLASSES:
         DLQ.labels(error_class)
     for role in ("requests", "reauth"):
         ASSIGNED_PARTITIONS.labels(role)

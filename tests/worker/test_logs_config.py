@@ -11,7 +11,7 @@ import pytest
 import structlog
 
 from worker import logs
-from worker.config import Settings, describe, load
+from worker.config import ENV_NAMES, Settings, describe, load
 
 
 @pytest.fixture
@@ -96,8 +96,7 @@ def test_run_help_documents_every_setting() -> None:
         [sys.executable, "-m", "worker.cli", "run", "--help"], capture_output=True, text=True, timeout=60, check=False
     )
     assert proc.returncode == 0
-    for name in Settings.model_fields:
-        env = "KAFKA_BOOTSTRAP_SERVERS" if name == "bootstrap_servers" else f"PA_{name.upper()}"
+    for env in ENV_NAMES.values():
         assert env in proc.stdout, env
     assert describe() in proc.stdout
 
