@@ -4,8 +4,8 @@ Secret. Pure Python (no promtool, kubectl or Docker: scripts/deploy-check.sh run
 
 from __future__ import annotations
 
-import importlib.util
 import json
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -27,15 +27,8 @@ REQUIRED_ALERTS = {
 }
 
 
-def _load_checks():
-    spec = importlib.util.spec_from_file_location("pa_deploy_checks", DEPLOY / "checks" / "deploy_checks.py")
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-checks = _load_checks()
+sys.path.insert(0, str(DEPLOY / "checks"))
+import pa_deploy_checks as checks  # noqa: E402  (deploy/checks is not an installed package)
 
 
 @pytest.fixture(scope="module")

@@ -7,9 +7,9 @@ checked against the `# HELP` / `# TYPE` lines. No Kafka involved.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import socket
+import sys
 import urllib.request
 from pathlib import Path
 
@@ -27,16 +27,8 @@ RULES = ROOT / "deploy" / "prometheus" / "rules.yml"
 PROMETHEUS_GENERATED = {"up", "ALERTS", "ALERTS_FOR_STATE"}
 
 
-def _load_promql_names():
-    path = ROOT / "deploy" / "checks" / "promql_names.py"
-    spec = importlib.util.spec_from_file_location("pa_deploy_promql_names", path)
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-promql = _load_promql_names()
+sys.path.insert(0, str(ROOT / "deploy" / "checks"))
+from pa_deploy_checks import promql  # noqa: E402  (deploy/checks is not an installed package)
 
 
 def _free_port() -> int:

@@ -8,13 +8,14 @@ of ``by``/``without``/``on``/``ignoring``/``group_left``/``group_right``, keywor
 names. What is left is the metric names. Grafana's ``label_values(metric, label)`` template
 query is understood too.
 
-Standard library only; loaded by path from tests and from deploy_checks.py.
+Standard library only.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from typing import Any
 
 KEYWORDS = frozenset(
     {
@@ -138,12 +139,12 @@ def names_in(exprs: Iterable[str]) -> set[str]:
     return found
 
 
-def dashboard_expressions(dashboard: dict) -> list[str]:
+def dashboard_expressions(dashboard: dict[str, Any]) -> list[str]:
     """Every PromQL expression of a Grafana dashboard: panel targets (rows and nested panels
     included), annotation queries and query-type template variables."""
     exprs: list[str] = []
 
-    def walk(panels: list[dict]) -> None:
+    def walk(panels: list[dict[str, Any]]) -> None:
         for panel in panels:
             for target in panel.get("targets", []) or []:
                 if target.get("expr"):
@@ -164,9 +165,9 @@ def dashboard_expressions(dashboard: dict) -> list[str]:
     return exprs
 
 
-def rules_expressions(rules: dict) -> list[str]:
+def rules_expressions(rules: dict[str, Any]) -> list[str]:
     return [rule["expr"] for group in rules.get("groups", []) for rule in group.get("rules", [])]
 
 
-def recorded_names(rules: dict) -> set[str]:
+def recorded_names(rules: dict[str, Any]) -> set[str]:
     return {rule["record"] for group in rules.get("groups", []) for rule in group.get("rules", []) if "record" in rule}

@@ -1,0 +1,3 @@
+from pa_deploy_checks.cli import main
+
+raise SystemExit(main())
