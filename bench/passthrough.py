@@ -11,7 +11,7 @@ import asyncio
 import signal
 
 from worker.config import load
-from worker.handler import Handled, OutRecord, Source
+from worker.records import OutRecord, Published, Source
 from worker.runtime import tune_gc
 from worker.service import TransactionalProcessor
 
@@ -21,8 +21,8 @@ async def main() -> int:
     tune_gc(settings.gc_gen0_threshold)  # as the worker's entry point does
     out_topic = settings.topic_determinations
 
-    def copy(key: bytes | None, value: bytes | None, source: Source) -> Handled:
-        return Handled(records=[OutRecord(out_topic, key, value or b"", [])])
+    def copy(key: bytes | None, value: bytes | None, source: Source) -> Published:
+        return Published((OutRecord(out_topic, key, value or b"", []),))
 
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -12,19 +12,51 @@ from datetime import UTC, datetime
 
 from aiokafka.errors import KafkaError
 
-from policy import DEFAULT_SETTINGS, POLICY_ID
+from policy import DEFAULT_SETTINGS, POLICY_ID, PolicySettings
 from worker import __version__
 from worker import metrics as m
 from worker.config import Settings
+from worker.dedupe import Deduplicate
+from worker.handler import RequestHandler, Topics
 from worker.http import HealthServer
 from worker.kafka import ensure_topics, start_checked
 from worker.logs import get_logger
 from worker.scheduler import ReauthScheduler
-from worker.service import TransactionalProcessor, record_request_metrics, request_handler
+from worker.service import TransactionalProcessor
 
 log = get_logger("pa_worker")
 
 Clock = Callable[[], datetime]
+
+
+def policy_settings(settings: Settings) -> PolicySettings:
+    """The policy's settings with the worker's overrides (the automated-denial switch)."""
+    if settings.allow_automated_denials != DEFAULT_SETTINGS.allow_automated_denials:
+        return DEFAULT_SETTINGS.replace(allow_automated_denials=settings.allow_automated_denials)
+    return DEFAULT_SETTINGS
+
+
+def request_handler(settings: Settings, clock: Clock | None = None) -> RequestHandler:
+    return RequestHandler(
+        policy_settings(settings),
+        Topics(settings.topic_determinations, settings.topic_dlq, settings.topic_authorizations),
+        settings.max_message_bytes,
+        clock=clock or (lambda: datetime.now(UTC)),
+    )
+
+
+def request_processor(settings: Settings, clock: Clock) -> TransactionalProcessor:
+    """``pa-worker run``'s request processor: handler, then the deduplication stage, then one
+    transaction per partition batch; metrics once committed."""
+    if settings.test_disable_request_dedupe:
+        log.warning("request-id deduplication disabled: PA_TEST_DISABLE_REQUEST_DEDUPE is a test-only setting")
+    return TransactionalProcessor(
+        settings,
+        request_handler(settings, clock).handle,
+        stage=Deduplicate(settings.topic_request_index, drop=not settings.test_disable_request_dedupe),
+        output_topics=(settings.topic_determinations, settings.topic_dlq, settings.topic_authorizations),
+        on_committed=m.record_committed,
+    )
 
 
 async def _start_with_retry(start: Callable[[], object], what: str, stop: asyncio.Event) -> bool:
@@ -69,18 +101,7 @@ async def serve(
         if created:
             log.info("topics created", topics=created)
 
-    handler = request_handler(settings, clock)
-    processor = (
-        TransactionalProcessor(
-            settings,
-            handler.handle,
-            index_topic=settings.topic_request_index,
-            output_topics=(settings.topic_determinations, settings.topic_dlq, settings.topic_authorizations),
-            on_committed=record_request_metrics,
-        )
-        if requests
-        else None
-    )
+    processor = request_processor(settings, clock) if requests else None
     sched = ReauthScheduler(settings, clock=clock) if scheduler else None
 
     def readiness() -> tuple[bool, str]:

@@ -1,13 +1,15 @@
-"""One input record in, the records to publish out: decode, validate, evaluate, encode.
+"""One input record in, a tagged result out: decode, validate, evaluate, encode.
 
-No Kafka here, so the whole path is testable without a broker. The service wraps a batch of
-one partition's ``handle`` results in one transaction.
+No Kafka here, so the whole path is testable without a broker. ``handle`` returns
+:class:`~worker.records.Published` or :class:`~worker.records.DeadLettered`; deduplication is a
+stage of its own (``worker.dedupe``), and the processor (``worker.service``) wraps a batch of
+one partition's results in one transaction.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -19,61 +21,28 @@ from contracts.channels import CE_SOURCE, DlqErrorClass
 from contracts.internal import AuthorizationState
 from policy import PolicySettings, evaluate
 from policy._build import build
+from worker.records import DeadLettered, Headers, OutRecord, Published, Source, dead_letter, internal_error
+
+__all__ = [
+    "CE_TYPE_DETERMINATION",
+    "CE_TYPE_REAUTH_DUE",
+    "FieldError",
+    "Rejection",
+    "RequestHandler",
+    "Source",
+    "Topics",
+    "cloudevent_headers",
+    "decode_request",
+    "internal_error",
+]
 
 CE_TYPE_DETERMINATION = ch.DETERMINATIONS.ce_type or ""
 CE_TYPE_REAUTH_DUE = ch.REAUTH_DUE.ce_type or ""
-MAX_ERROR_MESSAGE = 1000
-
-Headers = list[tuple[str, bytes]]
 
 
 # ``model_dump_json().encode()`` without the detour through str: the same bytes, one copy fewer.
 _DETERMINATION_JSON = PADetermination.__pydantic_serializer__
 _STATE_JSON = AuthorizationState.__pydantic_serializer__
-
-
-@dataclass(frozen=True, slots=True)
-class Source:
-    topic: str
-    partition: int
-    offset: int
-    timestamp_ms: int | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class OutRecord:
-    topic: str
-    key: bytes | None
-    value: bytes
-    headers: Headers
-    partition_key: bytes | None = None
-    """When set, the partition is chosen from this key instead of ``key``."""
-    partition: int | None = None
-    """When set, the record goes to this partition."""
-
-
-@dataclass(frozen=True, slots=True)
-class Summary:
-    """What metrics need of a determination (small, cheap to pass between processes)."""
-
-    decision: str
-    pend_reason: str | None
-    request_type: str
-    priority: str
-    line_of_business: str
-    received_at: datetime
-    decision_due_by: datetime
-
-
-@dataclass(slots=True)
-class Handled:
-    records: list[OutRecord] = field(default_factory=list)
-    determination: PADetermination | None = None
-    error_class: str | None = None
-    error_fields: list[str] = field(default_factory=list)
-    summary: Summary | None = None
-    duplicate: bool = False
-    """The same request (same determination id) was determined before: nothing is published."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,10 +81,10 @@ class RequestHandler:
         self.max_message_bytes = max_message_bytes
         self.clock = clock
 
-    def handle(self, key: bytes | None, value: bytes | None, source: Source) -> Handled:
+    def handle(self, key: bytes | None, value: bytes | None, source: Source) -> Published | DeadLettered:
         decoded = decode_request(value, self.max_message_bytes)
         if isinstance(decoded, Rejection):
-            return self._dead(key, value or b"", source, decoded.error_class, decoded.message, list(decoded.fields))
+            return self._dead(key, value or b"", source, decoded.error_class, decoded.message, decoded.fields)
         request = decoded
         try:
             determination = evaluate(request, self.clock(), self.settings)
@@ -126,11 +95,10 @@ class RequestHandler:
                 source,
                 "evaluation_error",
                 f"policy evaluation failed: {type(exc).__name__}",
-                [],
             )
         return self._publish(request, determination)
 
-    def _publish(self, request: PARequest, det: PADetermination) -> Handled:
+    def _publish(self, request: PARequest, det: PADetermination) -> Published:
         member_key = det.member_id.encode()
         out = [
             OutRecord(
@@ -180,16 +148,7 @@ class RequestHandler:
                     partition_key=member_key,
                 )
             )
-        summary = Summary(
-            det.decision,
-            det.pend_reason,
-            det.request_type,
-            det.priority,
-            det.line_of_business,
-            det.received_at,
-            det.decision_due_by,
-        )
-        return Handled(records=out, determination=det, summary=summary)
+        return Published(tuple(out), det)
 
     def _dead(
         self,
@@ -198,32 +157,9 @@ class RequestHandler:
         source: Source,
         error_class: DlqErrorClass,
         message: str,
-        fields: list[str],
-    ) -> Handled:
+        fields: tuple[str, ...] = (),
+    ) -> DeadLettered:
         return dead_letter(self.topics.dlq, key, value, source, error_class, message, fields)
-
-
-def dead_letter(
-    dlq: str,
-    key: bytes | None,
-    value: bytes,
-    source: Source,
-    error_class: DlqErrorClass,
-    message: str,
-    fields: list[str],
-) -> Handled:
-    """The original bytes and key to ``dlq``, with the reason and the source coordinates in headers."""
-    headers: Headers = [
-        ("pa_error_class", error_class.encode()),
-        ("pa_error_message", message[:MAX_ERROR_MESSAGE].encode()),
-        ("pa_error_fields", ",".join(fields)[:MAX_ERROR_MESSAGE].encode()),
-        ("pa_source_topic", source.topic.encode()),
-        ("pa_source_partition", str(source.partition).encode()),
-        ("pa_source_offset", str(source.offset).encode()),
-    ]
-    if source.timestamp_ms is not None:
-        headers.append(("pa_source_timestamp_ms", str(source.timestamp_ms).encode()))
-    return Handled(records=[OutRecord(dlq, key, value, headers)], error_class=error_class, error_fields=fields)
 
 
 @dataclass(frozen=True, slots=True)
@@ -283,8 +219,3 @@ def classify(exc: ValidationError) -> Rejection:
     parts = [f"{e.field}: {e.message}" for e in errors]
     shown = "; ".join(parts[:10]) + (f"; and {len(parts) - 10} more" if len(parts) > 10 else "")
     return Rejection("schema_invalid", shown, tuple(fields), errors)
-
-
-def internal_error(dlq: str, key: bytes | None, value: bytes | None, source: Source, exc: Exception) -> Handled:
-    """Dead-letter a record whose handling raised outside the policy engine (a bug): never stop."""
-    return dead_letter(dlq, key, value or b"", source, "evaluation_error", f"internal error: {type(exc).__name__}", [])

@@ -7,10 +7,14 @@ bounded enums only: never a member, request or authorization identifier.
 from __future__ import annotations
 
 import platform
+from collections import Counter as CounterOf
+from collections.abc import Sequence
+from datetime import UTC, datetime
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info, disable_created_metrics
 
 from contracts.channels import DLQ_ERROR_CLASSES
+from worker.records import DeadLettered, Duplicate, Published, Result
 
 # The *_created series double the exposition for no dashboard use.
 disable_created_metrics()  # type: ignore[no-untyped-call]
@@ -191,3 +195,34 @@ def precreate_labels() -> None:
         DLQ.labels(error_class)
     for role in ("requests", "reauth"):
         ASSIGNED_PARTITIONS.labels(role)
+
+
+def record_committed(results: Sequence[Result], committed_at: float) -> None:
+    """Metrics of a committed batch of the request processor: only after commit, so counts equal
+    what downstream sees."""
+    now = datetime.fromtimestamp(committed_at, UTC)
+    counts: CounterOf[tuple[str, str, str, str, str]] = CounterOf()
+    dlq: CounterOf[str] = CounterOf()
+    for result in results:
+        match result:
+            case Published(determination=det) if det is not None:
+                counts[
+                    (
+                        det.decision,
+                        det.pend_reason or "none",
+                        det.request_type,
+                        det.priority,
+                        lob_label(det.line_of_business),
+                    )
+                ] += 1
+                DECISION_LATENCY.labels(det.priority).observe(max(0.0, (now - det.received_at).total_seconds()))
+                if now > det.decision_due_by:
+                    PAST_DEADLINE.labels(det.priority).inc()
+            case DeadLettered(error_class=rejected):
+                dlq[rejected] += 1
+            case Duplicate():
+                DUPLICATES.inc()
+    for labels, n in counts.items():
+        DETERMINATIONS.labels(*labels).inc(n)
+    for label, n in dlq.items():
+        DLQ.labels(label).inc(n)

@@ -1,21 +1,27 @@
-"""``pa-worker run``: exactly-once consume-transform-produce with aiokafka, on ``worker.runtime``.
+"""A generic exactly-once consume-transform-produce processor with aiokafka, on ``worker.runtime``.
+
+It knows nothing of requests: ``handle`` maps one input record to a tagged result
+(``worker.records``), an optional :class:`Stage` with changelog-backed state per partition (the
+request deduplication of ``worker.dedupe``) rewrites a batch's results and adds its changelog
+records, and ``on_committed`` sees what committed. ``worker.app`` wires the request processor
+(and the throughput benchmark's passthrough uses the very same class).
 
 Design (aiokafka has no KIP-447 consumer-group fencing, aio-libs/aiokafka#844 and #920):
 one transactional producer per assigned input partition, owned by its
 :class:`~worker.runtime.PartitionWriter` (``transactional.id`` = ``{group}-{topic}-{partition}``).
 
 On assignment the rebalance callback only pauses the partition and registers its lane and its
-request-index store. The loop then restores the lane: it opens the writer (``init_transactions``
+stage's store. The loop then restores the lane: it opens the writer (``init_transactions``
 fences any zombie that still holds the partition and settles its open transaction), restores the
-request index from its changelog partition (:class:`~worker.runtime.ChangelogReader`), positions
+stage's state from its changelog partition (:class:`~worker.runtime.ChangelogReader`), positions
 the partition at its committed offset and resumes it. Nothing heavy runs inside the callback.
 
 Partitions are independent lanes: the fetch loop queues each partition's records, and each
 partition runs its own transactions one after another (up to ``batch_max_records`` each: the
-outputs, determinations, DLQ records, authorization state and index entries, plus the input
-offsets), concurrently with the other partitions'. A slow commit on one partition delays only
-that partition. After an abort the lane's queue is dropped and the lane is restored again (a new
-producer, rewound to its committed offset) after the writer's backoff.
+records of their results and of the stage, plus the input offsets), concurrently with the other
+partitions'. A slow commit on one partition delays only that partition. After an abort the
+lane's queue is dropped and the lane is restored again (a new producer, rewound to its committed
+offset) after the writer's backoff.
 """
 
 from __future__ import annotations
@@ -23,11 +29,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.errors import KafkaError
@@ -35,7 +39,7 @@ from aiokafka.structs import ConsumerRecord
 
 from worker import metrics as m
 from worker.config import Settings
-from worker.handler import Handled, OutRecord, RequestHandler, Source, internal_error
+from worker.dedupe import StageOutput
 from worker.kafka import (
     PartitionListener,
     changelog_reader,
@@ -47,6 +51,7 @@ from worker.kafka import (
     require_topics,
 )
 from worker.logs import get_logger
+from worker.records import OutRecord, Result, Source, internal_error
 from worker.runtime import (
     POLL_STALE_SECONDS,
     ChangelogMissing,
@@ -60,31 +65,23 @@ from worker.runtime import (
 
 log = get_logger("pa_worker.service")
 
-Handle = Callable[[bytes | None, bytes | None, Source], Handled]
+Handle = Callable[[bytes | None, bytes | None, Source], Result]
 
 
-class RequestIndex:
-    """request_id -> determination_id of what one input partition already published: the state
-    of one partition of the request-index changelog (a tombstone or empty value deletes)."""
+class Stage(Protocol):
+    """A batch stage with changelog-backed state per input partition (``worker.dedupe.Deduplicate``)."""
 
-    def __init__(self) -> None:
-        self.seen: dict[str, str] = {}
+    changelog_topic: str
+    """Its state's changelog: partition ``p`` holds the state of input partition ``p``."""
 
-    def __len__(self) -> int:
-        return len(self.seen)
+    def new_state(self) -> Any: ...
 
-    def apply(self, key: bytes | None, value: bytes | None) -> None:
-        if key is None:
-            return
-        if value:
-            self.seen[key.decode()] = value.decode()
-        else:
-            self.seen.pop(key.decode(), None)
+    def __call__(self, state: Any, partition: int, results: Sequence[Result], /) -> StageOutput: ...
 
 
 @dataclass
 class _Lane:
-    """One assigned input partition: its writer, its request index and its queue.
+    """One assigned input partition: its writer, its stage's store and its queue.
 
     Each lane runs its own transactions, one at a time and in offset order, so a slow commit
     on one partition never holds up the others (no head-of-line wait across partitions).
@@ -92,7 +89,7 @@ class _Lane:
 
     tp: TopicPartition
     writer: PartitionWriter
-    index: ChangelogStore[RequestIndex] | None
+    store: ChangelogStore[Any] | None
     pending: list[ConsumerRecord[bytes, bytes]] = field(default_factory=list)
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     """Held for the whole of a transaction or a restore; revocation takes it to wait for either."""
@@ -101,7 +98,7 @@ class _Lane:
     active: bool = True
     """False once revoked, fenced or stopping: no new transaction starts."""
     restored: bool = False
-    """Writer open, index restored, positioned at the committed offset: transactions may run."""
+    """Writer open, store restored, positioned at the committed offset: transactions may run."""
     was_restored: bool = False
     paused: bool = False
 
@@ -129,8 +126,8 @@ class _Lane:
 class TransactionalProcessor:
     """Consumes ``topic`` in ``group_id`` and writes each partition batch transactionally.
 
-    ``handle`` maps one input record to output records; the worker evaluates requests, the
-    throughput benchmark's passthrough copies bytes with the very same machinery.
+    ``handle`` maps one input record to a result; ``stage`` (optional) rewrites a batch's
+    results against its per-partition state; ``on_committed`` sees a committed batch's results.
     """
 
     def __init__(
@@ -138,9 +135,9 @@ class TransactionalProcessor:
         settings: Settings,
         handle: Handle,
         *,
-        index_topic: str | None = None,
+        stage: Stage | None = None,
         output_topics: Sequence[str] = (),
-        on_committed: Callable[[list[Handled], float], None] | None = None,
+        on_committed: Callable[[list[Result], float], None] | None = None,
         role: str = "requests",
     ) -> None:
         self.settings = settings
@@ -152,9 +149,8 @@ class TransactionalProcessor:
         self.topic = settings.topic_requests
         self.group_id = settings.group_id
         self.on_committed = on_committed
-        self.index_topic = index_topic
-        self.dedupe = not settings.test_disable_request_dedupe
-        """False only under the test-only PA_TEST_DISABLE_REQUEST_DEDUPE: the index is written, never consulted."""
+        self.stage = stage
+        self.index_topic = stage.changelog_topic if stage is not None else None
         self.restorer: ChangelogReader | None = None
         self.role = role
         self.lock = asyncio.Lock()
@@ -211,8 +207,6 @@ class TransactionalProcessor:
             await self.consumer.stop()
             self.consumer = self.restorer = None
             raise
-        if not self.dedupe:
-            log.warning("request-id deduplication disabled: PA_TEST_DISABLE_REQUEST_DEDUPE is a test-only setting")
         self.listener = PartitionListener(self.lock, self.acquire, self.release, self.assignment_changed)
         self.consumer.subscribe([self.topic], listener=self.listener)
 
@@ -312,16 +306,16 @@ class TransactionalProcessor:
         return PartitionWriter(tp, self.group_id, self.role, factory)
 
     async def acquire(self, tp: TopicPartition) -> None:
-        """The group assigned ``tp``: pause it and register its lane and index; the loop restores them."""
+        """The group assigned ``tp``: pause it and register its lane and store; the loop restores them."""
         old = self._lanes.pop(tp, None)
         if old is not None:  # assigned again without a revocation in between: settle the old lane
             old.retire()
             async with old.lock:
                 await old.writer.close()
-        index = None
-        if self.index_topic is not None:
-            index = ChangelogStore(TopicPartition(self.index_topic, tp.partition), RequestIndex)
-        lane = self._lanes[tp] = _Lane(tp, self._writer(tp), index)
+        store = None
+        if self.stage is not None:
+            store = ChangelogStore(TopicPartition(self.stage.changelog_topic, tp.partition), self.stage.new_state)
+        lane = self._lanes[tp] = _Lane(tp, self._writer(tp), store)
         lane.pause(self.consumer)
 
     async def release(self, tp: TopicPartition) -> None:
@@ -335,7 +329,7 @@ class TransactionalProcessor:
         log.info("partition released", topic=tp.topic, partition=tp.partition)
 
     async def _restore(self, lane: _Lane) -> None:
-        """Open the lane's writer (fencing older producers), restore its request index, rewind
+        """Open the lane's writer (fencing older producers), restore its stage's store, rewind
         it to its committed offset and resume it."""
         await lane.writer.backoff()
         async with lane.lock:
@@ -344,17 +338,17 @@ class TransactionalProcessor:
             try:
                 if not lane.writer.is_open:
                     await lane.writer.open()
-                if lane.index is not None and not lane.index.restored:
+                if lane.store is not None and not lane.store.restored:
                     assert self.restorer is not None
                     try:
-                        await self.restorer.restore(lane.index)
+                        await self.restorer.restore(lane.store)
                     except ChangelogMissing:
                         log.error(
                             "request index has no such partition: duplicates are not detected here",
-                            topic=lane.index.changelog.topic,
-                            partition=lane.index.changelog.partition,
+                            topic=lane.store.changelog.topic,
+                            partition=lane.store.changelog.partition,
                         )
-                        lane.index.restored = True
+                        lane.store.restored = True
                 await self._rewind(lane)
             except asyncio.CancelledError:
                 raise
@@ -369,7 +363,7 @@ class TransactionalProcessor:
             topic=lane.tp.topic,
             partition=lane.tp.partition,
             transactional_id=lane.writer.transactional_id,
-            request_index_entries=len(lane.index.state) if lane.index is not None else None,
+            request_index_entries=len(lane.store.state) if lane.store is not None else None,
         )
 
     async def _rewind(self, lane: _Lane) -> None:
@@ -398,61 +392,36 @@ class TransactionalProcessor:
         started = time.perf_counter()
         n = len(msgs)
         self._in_transaction += n
-        handled: list[Handled] = []
+        results: list[Result] = []
         try:
             for msg in msgs:
                 source = Source(msg.topic, msg.partition, msg.offset, msg.timestamp)
                 try:
-                    handled.append(self.handle(msg.key, msg.value, source))
+                    results.append(self.handle(msg.key, msg.value, source))
                 except Exception as exc:  # never let one record stop the partition
-                    handled.append(internal_error(self.settings.topic_dlq, msg.key, msg.value, source, exc))
-            new_index = self._dedupe(lane, handled) if lane.index is not None else {}
+                    results.append(internal_error(self.settings.topic_dlq, msg.key, msg.value, source, exc))
+            staged: StageOutput | None = None
+            if self.stage is not None and lane.store is not None:
+                staged = self.stage(lane.store.state, tp.partition, results)
+                results = staged.results
             async with lane.writer.transaction({tp: msgs[-1].offset + 1}) as txn:
-                await self._send_all(txn, tp, handled)
+                await self._send_all(txn, tp, results, staged.records if staged is not None else [])
         finally:
             self._in_transaction -= n
         elapsed = time.perf_counter() - started
         self._next_offset[tp] = msgs[-1].offset + 1
-        if new_index and lane.index is not None:
-            lane.index.state.seen.update(new_index)
+        if staged is not None:
+            staged.commit()
         m.BATCH_SECONDS.observe(elapsed)
         m.BATCH_RECORDS.observe(n)
         m.LAST_PROCESSED.set(time.time())
         if self.on_committed is not None:
-            self.on_committed(handled, time.time())
+            self.on_committed(results, time.time())
 
-    def _dedupe(self, lane: _Lane, handled: list[Handled]) -> dict[str, str]:
-        """Drop what was published before for the same request; index what is new.
-
-        A request submitted again with the same request_id and the same content has the same
-        determination id: it publishes nothing. Different content under the same request_id
-        (a correction) is determined again. Returns the index entries this batch adds.
-        """
-        assert self.index_topic is not None and lane.index is not None
-        seen = lane.index.state.seen
-        added: dict[str, str] = {}
-        for i, h in enumerate(handled):
-            det = h.determination
-            if det is None:
-                continue
-            before = added.get(det.request_id) or seen.get(det.request_id)
-            if before == det.determination_id and self.dedupe:
-                handled[i] = Handled(duplicate=True)
-                continue
-            added[det.request_id] = det.determination_id
-            h.records.append(
-                OutRecord(
-                    self.index_topic,
-                    det.request_id.encode(),
-                    det.determination_id.encode(),
-                    [],
-                    partition=lane.tp.partition,
-                )
-            )
-        return added
-
-    async def _send_all(self, txn: Transaction, tp: TopicPartition, handled: list[Handled]) -> None:
-        """Every record of ``handled`` into the open transaction: one record batch per output
+    async def _send_all(
+        self, txn: Transaction, tp: TopicPartition, results: list[Result], extra: list[OutRecord]
+    ) -> None:
+        """Every record of ``results``, then ``extra``, into the open transaction: one record batch per output
         topic-partition (``create_batch``/``send_batch``: no future per record), records in order.
 
         The partition is ``partition``, else murmur2 of ``partition_key`` or ``key`` (the Java
@@ -460,8 +429,8 @@ class TransactionalProcessor:
         modulo the output topic's partition count.
         """
         groups: dict[tuple[str, int], list[OutRecord]] = {}
-        for h in handled:
-            for rec in h.records:
+        for records in [*(r.records for r in results), extra]:
+            for rec in records:
                 partition = rec.partition
                 if partition is None:
                     n = await txn.partitions(rec.topic)
@@ -495,51 +464,3 @@ class TransactionalProcessor:
             pos = self._next_offset.get(tp)
             if end is not None and pos is not None:
                 m.CONSUMER_LAG.labels(tp.topic, str(tp.partition)).set(max(0, end - pos))
-
-
-def record_request_metrics(handled: list[Handled], committed_at: float) -> None:
-    """Metrics of a committed batch: only after commit, so counts equal what downstream sees."""
-    now = datetime.fromtimestamp(committed_at, UTC)
-    counts: Counter[tuple[str, str, str, str, str]] = Counter()
-    dlq: Counter[str] = Counter()
-    for h in handled:
-        det = h.summary
-        if det is not None:
-            counts[
-                (
-                    det.decision,
-                    det.pend_reason or "none",
-                    det.request_type,
-                    det.priority,
-                    m.lob_label(det.line_of_business),
-                )
-            ] += 1
-            m.DECISION_LATENCY.labels(det.priority).observe(max(0.0, (now - det.received_at).total_seconds()))
-            if now > det.decision_due_by:
-                m.PAST_DEADLINE.labels(det.priority).inc()
-        elif h.error_class is not None:
-            dlq[h.error_class] += 1
-        elif h.duplicate:
-            m.DUPLICATES.inc()
-    for labels, n in counts.items():
-        m.DETERMINATIONS.labels(*labels).inc(n)
-    for error_class, n in dlq.items():
-        m.DLQ.labels(error_class).inc(n)
-
-
-def request_handler(settings: Settings, clock: Callable[[], datetime] | None = None) -> RequestHandler:
-    from policy import DEFAULT_SETTINGS
-    from worker.handler import Topics
-
-    policy_settings = DEFAULT_SETTINGS
-    overrides: dict[str, Any] = {}
-    if settings.allow_automated_denials != policy_settings.allow_automated_denials:
-        overrides["allow_automated_denials"] = settings.allow_automated_denials
-    if overrides:
-        policy_settings = policy_settings.replace(**overrides)
-    return RequestHandler(
-        policy_settings,
-        Topics(settings.topic_determinations, settings.topic_dlq, settings.topic_authorizations),
-        settings.max_message_bytes,
-        clock=clock or (lambda: datetime.now(UTC)),
-    )

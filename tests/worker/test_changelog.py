@@ -6,8 +6,8 @@ import pytest
 from aiokafka import TopicPartition
 
 from tests.worker.fakes import FakeCluster, FakeReader
+from worker.dedupe import RequestIndex
 from worker.runtime import ChangelogMissing, ChangelogReader, ChangelogStore, read_to_end
-from worker.service import RequestIndex
 
 TP = TopicPartition("pa.request-index", 1)
 

@@ -12,6 +12,7 @@ import pytest
 from policy import DEFAULT_SETTINGS
 from worker.evaluate import ERROR_KIND, run_evaluate
 from worker.handler import Rejection, RequestHandler, Source, Topics, decode_request
+from worker.records import DeadLettered
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "contracts" / "examples"
 VALID = (EXAMPLES / "valid" / "initial_approved.json").read_bytes()
@@ -43,7 +44,7 @@ def test_run_and_evaluate_classify_alike(name: str) -> None:
     rejection = decode_request(value, LIMIT)
     assert isinstance(rejection, Rejection), name
     handled = RequestHandler(DEFAULT_SETTINGS, Topics(), LIMIT).handle(b"k", value, Source("t", 0, 0))
-    assert handled.error_class == rejection.error_class
+    assert isinstance(handled, DeadLettered) and handled.error_class == rejection.error_class
     out, err = io.StringIO(), io.StringIO()
     rc = run_evaluate(io.BytesIO(value), out, err, now=None, settings=DEFAULT_SETTINGS, max_message_bytes=LIMIT)
     (error,) = [json.loads(x) for x in err.getvalue().splitlines()]

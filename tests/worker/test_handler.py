@@ -13,6 +13,7 @@ from contracts.internal import AuthorizationState
 from policy import DEFAULT_SETTINGS
 from worker import handler as handler_module
 from worker.handler import RequestHandler, Source, Topics
+from worker.records import DeadLettered, Published
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "contracts" / "examples"
 SOURCE = Source("pa.requests.v1", 3, 42, 1_700_000_000_000)
@@ -31,7 +32,7 @@ def _headers(rec) -> dict[str, str]:  # type: ignore[no-untyped-def]
 def test_approval_publishes_determination_and_authorization_state(handler: RequestHandler) -> None:
     value = (EXAMPLES / "valid" / "initial_approved.json").read_bytes()
     h = handler.handle(b"M00012345", value, SOURCE)
-    assert h.error_class is None and h.determination is not None
+    assert isinstance(h, Published) and h.determination is not None
     det_rec, state_rec = h.records
     det = PADetermination.model_validate_json(det_rec.value)
     assert det.decision == "approved" and det_rec.key == b"M00012345"
@@ -62,7 +63,7 @@ def test_bad_input_is_dead_lettered_with_reason_and_original_bytes(
     handler: RequestHandler, value: bytes, error_class: str, field: str
 ) -> None:
     h = handler.handle(b"k", value, SOURCE)
-    assert h.error_class == error_class and h.determination is None
+    assert isinstance(h, DeadLettered) and h.error_class == error_class
     (rec,) = h.records
     assert rec.topic == "pa.requests.dlq.v1" and rec.value == value and rec.key == b"k"
     headers = _headers(rec)
@@ -88,7 +89,7 @@ def test_an_engine_bug_is_dead_lettered_as_evaluation_error(
     monkeypatch.setattr(handler_module, "evaluate", broken)
     value = (EXAMPLES / "valid" / "initial_approved.json").read_bytes()
     h = handler.handle(b"k", value, SOURCE)
-    assert h.error_class == "evaluation_error"
+    assert isinstance(h, DeadLettered) and h.error_class == "evaluation_error"
     (rec,) = h.records
     assert rec.value == value
     assert _headers(rec)["pa_error_message"] == "policy evaluation failed: ZeroDivisionError"

@@ -14,10 +14,11 @@ import pytest
 
 from contracts import PADetermination
 from worker import metrics as m
+from worker.app import request_handler
 from worker.config import Settings
-from worker.handler import Handled, Source, Summary
+from worker.handler import Source
 from worker.http import HealthServer
-from worker.service import record_request_metrics, request_handler
+from worker.records import Published
 
 ROOT = Path(__file__).resolve().parents[2]
 VALID = ROOT / "contracts" / "examples" / "valid"
@@ -26,16 +27,20 @@ SOURCE = Source("pa.requests.v1", 0, 7)
 NOT_MET = VALID / "pended_clinical_review_three_lines_ecog3.json"
 
 
-def _summary(priority: str, received_at: datetime, due: datetime) -> Summary:
-    return Summary("approved", None, "initial", priority, "MMM_MA", received_at, due)
+def _published(priority: str, received_at: datetime, due: datetime) -> Published:
+    value = (VALID / "initial_approved.json").read_bytes()
+    h = request_handler(Settings(), clock=lambda: received_at).handle(b"k", value, SOURCE)
+    assert isinstance(h, Published) and h.determination is not None
+    det = h.determination.model_copy(update={"priority": priority, "received_at": received_at, "decision_due_by": due})
+    return Published(h.records, det)
 
 
 def test_past_deadline_counted_only_when_committed_after_the_due_time() -> None:
     committed = datetime(2026, 11, 30, 12, tzinfo=UTC)
-    late = _summary("expedited", committed - timedelta(hours=30), committed - timedelta(hours=6))
-    on_time = _summary("expedited", committed - timedelta(hours=1), committed + timedelta(hours=23))
+    late = _published("expedited", committed - timedelta(hours=30), committed - timedelta(hours=6))
+    on_time = _published("expedited", committed - timedelta(hours=1), committed + timedelta(hours=23))
     before = m.PAST_DEADLINE.labels("expedited")._value.get()
-    record_request_metrics([Handled(summary=late), Handled(summary=on_time)], committed.timestamp())
+    m.record_committed([late, on_time], committed.timestamp())
     assert m.PAST_DEADLINE.labels("expedited")._value.get() - before == 1
 
 
@@ -45,7 +50,7 @@ def test_past_deadline_counted_only_when_committed_after_the_due_time() -> None:
 def test_worker_denies_only_behind_its_switch(allow: bool, decision: str, pend_reason: str | None) -> None:
     handler = request_handler(Settings(allow_automated_denials=allow), clock=lambda: datetime(2026, 11, 28, tzinfo=UTC))
     h = handler.handle(b"k", NOT_MET.read_bytes(), SOURCE)
-    assert h.determination is not None
+    assert isinstance(h, Published) and h.determination is not None
     assert (h.determination.decision, h.determination.pend_reason) == (decision, pend_reason)
     assert {c.result for c in h.determination.criteria} >= {"not_met"}
 
@@ -53,7 +58,7 @@ def test_worker_denies_only_behind_its_switch(allow: bool, decision: str, pend_r
 def test_worker_never_denies_missing_information_even_with_the_switch() -> None:
     handler = request_handler(Settings(allow_automated_denials=True))
     h = handler.handle(b"k", (VALID / "pended_missing_information_no_ecog.json").read_bytes(), SOURCE)
-    assert h.determination is not None
+    assert isinstance(h, Published) and h.determination is not None
     assert (h.determination.decision, h.determination.pend_reason) == ("pended", "missing_information")
 
 
