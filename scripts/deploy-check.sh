@@ -128,5 +128,8 @@ check "worker settings (compose)" "$PYTHON" "$CHECKS" settings --compose
 # Grafana
 check "Grafana dashboard structure" "$PYTHON" "$CHECKS" dashboard
 
+# Topics and ACLs against the registry of channels (contracts/channels.py)
+check "topics and ACLs match the registry of channels" "$PYTHON" "$CHECKS" channels
+
 echo "deploy-check: $passes passed, $failures failed in $((SECONDS - started))s"
 [[ $failures -eq 0 ]]

@@ -94,3 +94,20 @@ def test_each_break_is_named(name: str, production: Docs, tmp_path: Path, capsys
     breaks(docs)
     rc, out = _policy(docs, tmp_path, capsys)
     assert rc == 1 and message in out, out
+
+
+def test_topics_and_acls_match_the_registry(capsys: pytest.CaptureFixture[str]) -> None:
+    assert checks.main(["channels"]) == 0, capsys.readouterr().out
+
+
+def test_a_missing_worker_acl_is_named(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from pa_deploy_checks import channels
+
+    acls = tmp_path / "acls.txt"
+    lines = channels.ACLS.read_text().splitlines()
+    acls.write_text("\n".join(x for x in lines if x.split()[:2] != ["User:pa-worker", "Write"] or "reauth" not in x))
+    monkeypatch.setattr(channels, "ACLS", acls)
+    assert checks.main(["channels"]) == 1
+    assert "User:pa-worker lacks Write on pa.reauth-due.v1" in capsys.readouterr().out

@@ -18,9 +18,11 @@
   compose                     deploy/compose/compose.yaml structure and referenced files
   dashboard                   deploy/grafana/pa-worker-dashboard.json structure and metrics
   runbook                     every alert's runbook_url resolves to a RUNBOOK.md heading
+  channels                    compose topics, the secure broker's topics and the worker's ACLs
+                              name the topics of the registry of channels (contracts.channels)
 
 One module per artifact: k8s, settings, prometheus (PrometheusRule, runbook), dockerfile,
-compose, dashboard (with promql, the metric-name lexer); core holds what they share.
+compose, dashboard (with promql, the metric-name lexer), channels; core holds what they share.
 Needs PyYAML, kubernetes-validate and dockerfile-parse (pinned in the project's dev deps).
 """
 

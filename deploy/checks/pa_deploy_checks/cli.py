@@ -9,6 +9,7 @@ import subprocess
 import yaml
 
 import pa_deploy_checks
+from pa_deploy_checks.channels import cmd_channels
 from pa_deploy_checks.compose import cmd_compose
 from pa_deploy_checks.core import DEFAULT_K8S_VERSION, CheckFailed
 from pa_deploy_checks.dashboard import cmd_dashboard
@@ -43,6 +44,7 @@ def parser() -> argparse.ArgumentParser:
     k.add_argument("--write", action="store_true")
     k.set_defaults(func=cmd_prometheusrule)
     for name, func in (
+        ("channels", cmd_channels),
         ("dockerfile", cmd_dockerfile),
         ("compose", cmd_compose),
         ("dashboard", cmd_dashboard),
