@@ -35,7 +35,7 @@ from policy.agents import (
     read_agent,
 )
 from policy.evidence import currency
-from policy.reasons import ENTRIES, FactValue, render
+from policy.reasons import ENTRIES, FactValue, render_both
 from policy.schedule import QuantityPlan, add_months
 from policy.settings import PolicySettings
 
@@ -135,8 +135,7 @@ class Criterion:
         outcome, code, values, evidence = self.check(facts)
         if outcome == "not_met" and facts.settings.allow_automated_denials:
             values = {**values, "automated": True}
-        reason = render(code, values, self.id, "en")
-        reason_es = render(code, values, self.id, "es")
+        reason, reason_es = render_both(code, values, self.id)
         if len(evidence) > MAX_EVIDENCE_ITEMS:
             evidence = [*evidence[: MAX_EVIDENCE_ITEMS - 1], f"and {len(evidence) - MAX_EVIDENCE_ITEMS + 1} more"]
         for i, e in enumerate(evidence):

@@ -17,9 +17,11 @@ Puerto Rico (42 CFR 422.2267(a)(2)), not mapped word for word from the English; 
 from __future__ import annotations
 
 import re
+import string
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
+from functools import lru_cache
 from typing import Final, Literal
 
 from contracts.models import CriterionId, CriterionOutcome, DocumentType
@@ -662,6 +664,7 @@ CODES: Final[tuple[str, ...]] = tuple(CATALOGUE)
 # --- rendering --------------------------------------------------------------------------------------
 
 
+@lru_cache(maxsize=8192)
 def format_date(iso: str, lang: Lang) -> str:
     """``2026-11-27`` as ``November 27, 2026`` or ``27 de noviembre de 2026``."""
     d = date.fromisoformat(iso)
@@ -819,16 +822,72 @@ def _agent(agent: str, lang: Lang) -> str:
 
 def render(code: str, facts: Facts, criterion: str, lang: Lang) -> str:
     """The sentence a letter prints for ``code``, built from ``facts`` alone."""
+    en, es = render_both(code, facts, criterion)
+    return en if lang == "en" else es
+
+
+def render_both(code: str, facts: Facts, criterion: str) -> tuple[str, str]:
+    """The English and Spanish sentences for ``code``, built from ``facts`` alone.
+
+    Memoized on the facts the sentences read (their placeholders and the inputs of their derived
+    phrases), in a bounded table: most sentences repeat across requests (the same windows, codes
+    and dates), and a document id the sentences do not print never defeats the memo."""
     entry = CATALOGUE[code]
-    values = {k: _value(k, v, facts, lang) for k, v in facts.items()}
+    read = _reads(entry)
+    key = (code, criterion, tuple([_hashable(facts.get(k)) for k in read]))
+    pair = _RENDERED.get(key)
+    if pair is None:
+        pair = (
+            _render(entry, entry.en, facts, read, criterion, "en"),
+            _render(entry, entry.es, facts, read, criterion, "es"),
+        )
+        if len(_RENDERED) >= _RENDER_LIMIT:
+            _RENDERED.clear()
+        _RENDERED[key] = pair
+    return pair
+
+
+def _render(entry: Entry, template: str, facts: Facts, read: tuple[str, ...], criterion: str, lang: Lang) -> str:
+    code = entry.code
+    values = {k: _value(k, facts[k], facts, lang) for k in read if k in facts}
     values.update(_derived(code, facts, lang))
-    body = (entry.en if lang == "en" else entry.es).format_map(_Strict(values, code))
+    body = template.format_map(_Strict(values, code))
     if facts.get("automated"):  # automated denials on: no reviewer sees the request
         body = body.replace(" " + (_REVIEW_EN if lang == "en" else _REVIEW_ES), "")
     cite_en, cite_es = CITES[criterion]
     head = f"{POLICY_EN}, {cite_en}: " if lang == "en" else f"{POLICY_ES}, {cite_es}: "
     text = head + body[0].upper() + body[1:] if body else head
     return text if len(text) <= 1000 else text[:997] + "..."
+
+
+_RENDER_LIMIT: Final = 8192
+_RENDERED: dict[tuple[object, ...], tuple[str, str]] = {}
+_READS: dict[str, tuple[str, ...]] = {}
+_DERIVED_INPUTS: Final[dict[str, tuple[str, ...]]] = {
+    "out_of_scope": ("plan_in_scope", "hcpcs_in_scope"),
+    "therapy_not_started": ("after_period", "valid_through"),
+    "too_few_prior_lines": ("requested_drug_lines", "future_lines"),
+    "prior_lines_met": ("agents", "agent_classes"),
+    "quantity_labeled_maximum": ("step_up_doses_mg", "treatment_doses", "whole_vials_mg"),
+}
+_ALWAYS_READ: Final = ("automated", "response_since", "unrecognised_not_shown")
+
+
+def _reads(entry: Entry) -> tuple[str, ...]:
+    """The facts a finding's sentences read: placeholders, derived phrases' inputs, the flags."""
+    cached = _READS.get(entry.code)
+    if cached is None:
+        names = [name for t in (entry.en, entry.es) for _, name, _, _ in _FORMATTER.parse(t) if name]
+        cached = tuple(dict.fromkeys([*names, *_DERIVED_INPUTS.get(entry.code, ()), *_ALWAYS_READ]))
+        _READS[entry.code] = cached
+    return cached
+
+
+def _hashable(value: FactValue) -> object:
+    return tuple(value) if isinstance(value, list) else value
+
+
+_FORMATTER: Final = string.Formatter()
 
 
 def send_text(code: str, facts: Facts, lang: Lang) -> str | None:
