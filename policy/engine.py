@@ -38,7 +38,7 @@ from policy.criteria import CONTINUATION_CRITERIA, INITIAL_CRITERIA, Facts, q2w_
 from policy.evidence import local_date
 from policy.ids import authorization_id, determination_id
 from policy.reasons import CATALOGUE, send_text
-from policy.schedule import authorization_period, quantity_plan
+from policy.schedule import QuantityPlan, authorization_period, quantity_plan
 from policy.settings import DEFAULT_SETTINGS, POLICY_ID, PolicySettings, zone
 
 _POLICY_REFS: dict[str, PolicyRef] = {}
@@ -141,6 +141,29 @@ def information_requests(results: list[CriterionResult], needed_by: datetime) ->
     return out
 
 
+def granted_units(request: PARequest, plan: QuantityPlan) -> int:
+    """The units an approval carries: ``requested_units`` when given (within the maximum), else the
+    labeled maximum of the period."""
+    requested = request.drug.requested_units
+    return plan.max_units if requested is None else min(requested, plan.max_units)
+
+
+def build_authorization(det_id: str, plan: QuantityPlan, units: int, settings: PolicySettings) -> Authorization:
+    """The authorization claims need: id, J1323, the period, the units, and the labeled doses of
+    ``plan`` they cover (at most the contract's 60)."""
+    return build(
+        Authorization,
+        {
+            "authorization_id": authorization_id(det_id, settings.hcpcs),
+            "hcpcs": settings.hcpcs,
+            "valid_from": plan.valid_from,
+            "valid_through": plan.valid_through,
+            "max_units": units,
+            "schedule": list(plan.schedule[:60]),
+        },
+    )
+
+
 def evaluate(request: PARequest, now: datetime, settings: PolicySettings = DEFAULT_SETTINGS) -> PADetermination:
     """Evaluate ``request`` under policy MP-RX-FP-120-24 at time ``now`` (timezone-aware).
 
@@ -157,18 +180,7 @@ def evaluate(request: PARequest, now: datetime, settings: PolicySettings = DEFAU
 
     authorization = None
     if decision == "approved":
-        requested = request.drug.requested_units
-        authorization = build(
-            Authorization,
-            {
-                "authorization_id": authorization_id(det_id, settings.hcpcs),
-                "hcpcs": settings.hcpcs,
-                "valid_from": plan.valid_from,
-                "valid_through": plan.valid_through,
-                "max_units": plan.max_units if requested is None else min(requested, plan.max_units),
-                "schedule": list(plan.schedule),
-            },
-        )
+        authorization = build_authorization(det_id, plan, granted_units(request, plan), settings)
     return build(
         PADetermination,
         {

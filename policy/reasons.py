@@ -2,7 +2,7 @@
 the sentence a letter prints, in English and Spanish.
 
 A criterion's check returns a code and its *facts* (typed values: ISO dates, counts, thresholds,
-codes, the names that were not recognised). :func:`render` builds the sentence from those facts
+codes, the names that were not recognised). :func:`render_both` builds the sentences from those facts
 alone, so a letter system can rebuild or restyle it from ``criteria[].code`` and
 ``criteria[].facts`` without parsing text, and every date and number in the sentence is a fact.
 
@@ -818,12 +818,6 @@ def _derived(code: str, facts: Facts, lang: Lang) -> dict[str, str]:
 
 def _agent(agent: str, lang: Lang) -> str:
     return _word("agent", agent, lang) if agent in WORDS["agent"] else agent
-
-
-def render(code: str, facts: Facts, criterion: str, lang: Lang) -> str:
-    """The sentence a letter prints for ``code``, built from ``facts`` alone."""
-    en, es = render_both(code, facts, criterion)
-    return en if lang == "en" else es
 
 
 def render_both(code: str, facts: Facts, criterion: str) -> tuple[str, str]:

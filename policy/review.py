@@ -36,8 +36,7 @@ from typing import Final
 from contracts import Authorization, InformationRequest, PADetermination, PARequest, PAReview
 from contracts.models import DecidedBy
 from policy._build import build
-from policy.engine import facts_for
-from policy.ids import authorization_id
+from policy.engine import build_authorization, facts_for, granted_units
 from policy.schedule import quantity_plan
 from policy.settings import DEFAULT_SETTINGS, PolicySettings
 
@@ -133,31 +132,17 @@ def final_determination(
 
 
 def _authorization(request: PARequest, review: PAReview, det_id: str, settings: PolicySettings) -> Authorization:
-    facts = facts_for(request, review.decided_at, settings)
-    plan = facts.plan
-    max_units = plan.max_units
-    requested = request.drug.requested_units
-    units = max_units if requested is None else min(requested, max_units)
-    if review.approved is not None:
-        # an initial request's therapy starts with the approved period; a continuation's is recorded
-        therapy_start = plan.therapy_start if request.continuation is not None else review.approved.valid_from
-        plan = quantity_plan(
-            therapy_start,
-            review.approved.valid_from,
-            review.approved.valid_through,
-            plan.q2w_from,
-            settings.step_up_whole_vial_billing,
-            settings.dose_drift_days,
-        )
-        units = review.approved.max_units
-    return build(
-        Authorization,
-        {
-            "authorization_id": authorization_id(det_id, settings.hcpcs),
-            "hcpcs": settings.hcpcs,
-            "valid_from": plan.valid_from,
-            "valid_through": plan.valid_through,
-            "max_units": units,
-            "schedule": list(plan.schedule)[:60],
-        },
+    plan = facts_for(request, review.decided_at, settings).plan
+    if review.approved is None:
+        return build_authorization(det_id, plan, granted_units(request, plan), settings)
+    # an initial request's therapy starts with the approved period; a continuation's is recorded
+    therapy_start = plan.therapy_start if request.continuation is not None else review.approved.valid_from
+    approved = quantity_plan(
+        therapy_start,
+        review.approved.valid_from,
+        review.approved.valid_through,
+        plan.q2w_from,
+        settings.step_up_whole_vial_billing,
+        settings.dose_drift_days,
     )
+    return build_authorization(det_id, approved, review.approved.max_units, settings)
