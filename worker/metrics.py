@@ -173,6 +173,66 @@ NEXT_REMINDER = Gauge(
 )
 
 
+# -- reviews and decision clocks (issue #15) ----------------------------------------------------
+OPEN_PENDS = Gauge(
+    "pa_worker_open_pends",
+    "Pended determinations without a final decision, on the review partitions this instance owns.",
+    ["priority", "pend_reason"],
+    registry=REGISTRY,
+)
+PENDS_PAST_THRESHOLD = Gauge(
+    "pa_worker_open_pends_past_threshold",
+    "Open pends that have used at least the warning share of their decision clock (threshold=warning) "
+    "or passed their decision_due_by (threshold=breach).",
+    ["threshold"],
+    registry=REGISTRY,
+)
+NEAREST_DEADLINE = Gauge(
+    "pa_worker_nearest_decision_deadline_seconds",
+    "Seconds from now to the earliest decision_due_by of an open pend (negative once passed; "
+    "absent from the value when there are no open pends: then 0 and pa_worker_open_pends is 0).",
+    registry=REGISTRY,
+)
+DEADLINES_MISSED = Counter(
+    "pa_worker_decision_deadlines_missed_total",
+    "Pends whose decision_due_by passed without a final decision (counted once, at the breach event).",
+    ["priority"],
+    registry=REGISTRY,
+)
+CLOCK_EVENTS = Counter(
+    "pa_worker_decision_clock_events_total",
+    "pa.decision-clock.v1 events committed, by threshold (warning, breach).",
+    ["threshold"],
+    registry=REGISTRY,
+)
+TIME_TO_FINAL = Histogram(
+    "pa_worker_time_to_final_decision_seconds",
+    "Time from the request's received_at to its final decision (engine approval or denial, or a "
+    "reviewer's decision), by priority and decider (engine, reviewer).",
+    ["priority", "decider"],
+    buckets=DECISION_LATENCY_BUCKETS,
+    registry=REGISTRY,
+)
+FINAL_DECISIONS = Counter(
+    "pa_worker_final_decisions_total",
+    "Final decisions published, by decision (approved, denied), decider (engine, reviewer) and, for "
+    "a reviewer's decision, the engine's pend reason it resolved (none for the engine's own).",
+    ["decision", "decider", "pend_reason"],
+    registry=REGISTRY,
+)
+REVIEWS = Counter(
+    "pa_worker_reviews_total",
+    "Reviews consumed from pa.reviews.v1, by result (approved, partially_approved, denied, "
+    "information_requested, dead_lettered, duplicate).",
+    ["result"],
+    registry=REGISTRY,
+)
+
+REVIEW_RESULTS = ("approved", "partially_approved", "denied", "information_requested", "dead_lettered", "duplicate")
+PEND_REASONS = ("clinical_review", "missing_information")
+PRIORITIES = ("standard", "expedited")
+
+
 def set_build_info(version: str, policy_id: str, policy_version: str) -> None:
     BUILD_INFO.info(
         {
@@ -193,8 +253,19 @@ def precreate_labels() -> None:
         DECISION_LATENCY.labels(priority)
     for error_class in DLQ_ERROR_CLASSES:
         DLQ.labels(error_class)
-    for role in ("requests", "reauth"):
+    for role in ("requests", "reauth", "reviews"):
         ASSIGNED_PARTITIONS.labels(role)
+    for threshold in ("warning", "breach"):
+        CLOCK_EVENTS.labels(threshold)
+        PENDS_PAST_THRESHOLD.labels(threshold)
+    for priority in PRIORITIES:
+        DEADLINES_MISSED.labels(priority)
+        for decider in ("engine", "reviewer"):
+            TIME_TO_FINAL.labels(priority, decider)
+        for reason in PEND_REASONS:
+            OPEN_PENDS.labels(priority, reason)
+    for result in REVIEW_RESULTS:
+        REVIEWS.labels(result)
 
 
 def record_committed(results: Sequence[Result], committed_at: float) -> None:
@@ -215,7 +286,11 @@ def record_committed(results: Sequence[Result], committed_at: float) -> None:
                         lob_label(det.line_of_business),
                     )
                 ] += 1
-                DECISION_LATENCY.labels(det.priority).observe(max(0.0, (now - det.received_at).total_seconds()))
+                waited = max(0.0, (now - det.received_at).total_seconds())
+                DECISION_LATENCY.labels(det.priority).observe(waited)
+                if det.decision != "pended":  # the engine's own final answer
+                    FINAL_DECISIONS.labels(det.decision, "engine", "none").inc()
+                    TIME_TO_FINAL.labels(det.priority, "engine").observe(waited)
                 if now > det.decision_due_by:
                     PAST_DEADLINE.labels(det.priority).inc()
             case DeadLettered(error_class=rejected):
