@@ -12,13 +12,29 @@ from typing import Literal, get_args
 
 from pydantic import BaseModel
 
-from contracts.models import PADetermination, PAReauthDue, PARequest, PAReview
+from contracts.models import PADecisionClock, PADetermination, PAReauthDue, PARequest, PAReview
 
 CE_SOURCE = "urn:mmm:pa-worker"
 """``ce_source`` of every event the worker emits."""
 
-DlqErrorClass = Literal["not_json", "schema_invalid", "too_large", "unknown_schema_version", "evaluation_error"]
-"""``pa_error_class`` of a dead-lettered request (and the ``error_class`` label of the DLQ metric)."""
+DlqErrorClass = Literal[
+    "not_json",
+    "schema_invalid",
+    "too_large",
+    "unknown_schema_version",
+    "evaluation_error",
+    "unknown_determination",
+    "determination_not_pended",
+    "review_mismatch",
+    "credential_not_allowed",
+]
+"""``pa_error_class`` of a dead-lettered message (and the ``error_class`` label of the DLQ metric).
+
+The first five apply to requests and reviews alike; the last four only to reviews: the review
+names a determination the worker never pended (``unknown_determination``), one that already has
+its final decision or was superseded (``determination_not_pended``), another request or member
+than its determination's (``review_mismatch``), or is adverse and its reviewer's credential is
+not allowed to make adverse decisions (``credential_not_allowed``, 42 CFR 422.566(d))."""
 
 DLQ_ERROR_CLASSES: tuple[DlqErrorClass, ...] = get_args(DlqErrorClass)
 
@@ -41,6 +57,8 @@ class Channel:
     """What the worker does on this channel (the AsyncAPI operation); ``None``: nothing yet."""
     public: bool = True
     """Part of the published contract (the AsyncAPI document); internal topics are not."""
+    dead_letter_of: str | None = None
+    """For a dead-letter topic: the id of the channel whose rejected messages it holds."""
 
 
 REQUESTS = Channel(
@@ -73,10 +91,22 @@ REAUTH_DUE = Channel(
 REVIEWS = Channel(
     "paReviews",
     "pa.reviews.v1",
-    "A clinical reviewer's decision on a pended determination, published by the plan's review system "
-    "(contract only in this version: the worker does not consume it yet). Key: member_id.",
+    "A clinical reviewer's decision on a pended determination, published by the plan's review system. "
+    "Key: member_id. Same partition count as pa.determinations.v1's pend inbox (the worker checks at start).",
+    setting="topic_reviews",
     model=PAReview,
     ce_type="org.mmm.pa.review.v1",
+    action="receive",
+)
+DECISION_CLOCK = Channel(
+    "paDecisionClock",
+    "pa.decision-clock.v1",
+    "A pended determination used the warning share of its decision clock, or its decision_due_by passed "
+    "without a final decision: at most one event per determination and threshold. Key: member_id.",
+    setting="topic_decision_clock",
+    model=PADecisionClock,
+    ce_type="org.mmm.pa.decision_clock.v1",
+    action="send",
 )
 DLQ = Channel(
     "paRequestsDlq",
@@ -84,6 +114,17 @@ DLQ = Channel(
     "Rejected input (not JSON, schema-invalid, too large, unknown schema_version, evaluation error).",
     setting="topic_dlq",
     action="send",
+    dead_letter_of="paRequests",
+)
+REVIEWS_DLQ = Channel(
+    "paReviewsDlq",
+    "pa.reviews.dlq.v1",
+    "Rejected reviews, original bytes kept: not JSON, schema-invalid, too large, unknown schema_version, "
+    "unknown determination, determination not pended (already final or superseded), a mismatch with the "
+    "determination, or an adverse outcome by a credential not allowed to make it.",
+    setting="topic_reviews_dlq",
+    action="send",
+    dead_letter_of="paReviews",
 )
 AUTHORIZATIONS = Channel(
     "paAuthorizations",
@@ -101,7 +142,36 @@ REQUEST_INDEX = Channel(
     public=False,
 )
 
-CHANNELS: tuple[Channel, ...] = (REQUESTS, DETERMINATIONS, REAUTH_DUE, REVIEWS, DLQ, AUTHORIZATIONS, REQUEST_INDEX)
+PENDS = Channel(
+    "paPends",
+    "pa.pends.v1",
+    "Internal topic (the pend inbox): every determination as the review stage needs it, written by the "
+    "request processor in the determination's transaction. Key: determination_id; partition: member_id.",
+    setting="topic_pends",
+    public=False,
+)
+PEND_STORE = Channel(
+    "paPendStore",
+    "pa.pend-store.v1",
+    "Internal compacted topic: the review stage's store of pends and decision clocks (its changelog), "
+    "written only by the review stage.",
+    setting="topic_pend_store",
+    public=False,
+)
+
+CHANNELS: tuple[Channel, ...] = (
+    REQUESTS,
+    DETERMINATIONS,
+    REAUTH_DUE,
+    REVIEWS,
+    DECISION_CLOCK,
+    DLQ,
+    REVIEWS_DLQ,
+    AUTHORIZATIONS,
+    REQUEST_INDEX,
+    PENDS,
+    PEND_STORE,
+)
 """Every channel, public and internal."""
 
 EVENT_CHANNELS: tuple[Channel, ...] = tuple(c for c in CHANNELS if c.public and c.model is not None)

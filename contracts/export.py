@@ -13,7 +13,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from contracts.channels import CE_SOURCE, CHANNELS, DLQ, DLQ_ERROR_CLASSES, EVENT_CHANNELS, Channel
+from contracts.channels import CE_SOURCE, CHANNELS, DLQ_ERROR_CLASSES, EVENT_CHANNELS, Channel
 from contracts.models import SEMANTIC_RULES_KEYWORD, PARequest
 
 SCHEMA_DIR = Path(__file__).parent / "schemas"
@@ -67,6 +67,11 @@ def _semantic_summary(rules: list[dict[str, Any]]) -> str:
     )
 
 
+def _dead_letter_message(channel: Channel) -> str:
+    """``paRequestsDeadLetter`` for ``paRequestsDlq`` (the name v1 published), and so on."""
+    return f"{channel.dead_letter_of}DeadLetter"
+
+
 def _operation(channel: Channel) -> str:
     return f"{channel.action}{channel.id[0].upper()}{channel.id[1:]}"
 
@@ -92,23 +97,26 @@ def asyncapi() -> dict[str, Any]:
             "x-cloudevents-type": channel.ce_type,
             SEMANTIC_RULES_KEYWORD: rules,
         }
-    messages["paRequestsDeadLetter"] = {
-        "name": "pa.request.rejected",
-        "contentType": "application/octet-stream",
-        "payload": {"type": "string", "description": "The original message bytes, unchanged."},
-        "headers": _DLQ_HEADERS,
-        "bindings": {"kafka": {"key": {"type": "string", "description": "The original key, unchanged."}}},
-    }
+    for channel in CHANNELS:
+        if channel.dead_letter_of is not None:
+            source = next(c for c in CHANNELS if c.id == channel.dead_letter_of)
+            messages[_dead_letter_message(channel)] = {
+                "name": f"{source.model.model_config.get('title') if source.model else source.id}.rejected",
+                "contentType": "application/octet-stream",
+                "payload": {"type": "string", "description": "The original message bytes, unchanged."},
+                "headers": _DLQ_HEADERS,
+                "bindings": {"kafka": {"key": {"type": "string", "description": "The original key, unchanged."}}},
+            }
     for channel in CHANNELS:
         if not channel.public:
             continue
-        msg = "paRequestsDeadLetter" if channel is DLQ else f"{channel.id}Message"
+        msg = _dead_letter_message(channel) if channel.dead_letter_of else f"{channel.id}Message"
         channels[channel.id] = {
             "address": channel.topic,
             "description": channel.description,
             "messages": {msg: {"$ref": f"#/components/messages/{msg}"}},
         }
-        if channel.action is not None:  # pa.reviews.v1: a contract for the review system, not consumed yet (#15)
+        if channel.action is not None:
             operations[_operation(channel)] = {
                 "action": channel.action,
                 "channel": {"$ref": f"#/channels/{channel.id}"},

@@ -666,3 +666,46 @@ class PAReview(BaseModel):
         if self.approved is not None and self.approved.valid_through < self.approved.valid_from:
             raise ValueError("approved.valid_through is before approved.valid_from")
         return self
+
+
+# --- pa.decision_clock -------------------------------------------------------------------
+
+
+ClockThreshold = Literal["warning", "breach"]
+
+
+class PADecisionClock(BaseModel):
+    """``pa.decision_clock``: a pended determination has used the warning share of its decision
+    clock (``warning``), or its ``decision_due_by`` passed without a final decision (``breach``).
+    Value on ``pa.decision-clock.v1``; key ``member_id``. At most one event per determination and
+    threshold: a utilization-management system may escalate on each."""
+
+    model_config = ConfigDict(
+        strict=True,
+        extra="forbid",
+        frozen=True,
+        title="pa.decision_clock",
+        json_schema_extra={
+            "$id": "https://schemas.mmm.example/pa/pa.decision_clock.v1.json",
+            "$comment": _SCHEMA_COMMENT,
+            SEMANTIC_RULES_KEYWORD: [],
+        },
+    )
+    schema_version: Literal["1"] = "1"
+    event_id: ShortText = Field(description="Deterministic: the same pend and threshold always give the same id.")
+    threshold: ClockThreshold
+    determination_id: ShortText = Field(description="The open (pended) determination whose clock this is.")
+    request_id: Id
+    member_id: Id
+    priority: Priority
+    pend_reason: PendReason
+    received_at: Timestamp
+    decision_due_by: Timestamp
+    clock_share: float = Field(
+        ge=0,
+        description="The share of the clock (received_at to decision_due_by) that the threshold stands for: "
+        "the configured warning share (default 0.75) for warning, 1.0 for breach.",
+    )
+    threshold_at: Timestamp = Field(description="When the pend reached the threshold (received_at + share of the clock).")
+    observed_at: Timestamp = Field(description="When the worker saw it (its clock at the tick that emitted the event).")
+    policy: PolicyRef

@@ -40,6 +40,41 @@ class Settings(BaseSettings):
         description="Internal topic: request_id -> determination_id per input partition, so a request "
         "submitted again is not determined twice.",
     )
+    topic_reviews: str = Field(ch.REVIEWS.topic, min_length=1, description="Input: pa.review events of the review system.")
+    topic_reviews_dlq: str = Field(
+        ch.REVIEWS_DLQ.topic, min_length=1, description="Rejected reviews, original bytes kept."
+    )
+    topic_decision_clock: str = Field(
+        ch.DECISION_CLOCK.topic, min_length=1, description="Output: pa.decision_clock (warning and breach)."
+    )
+    topic_pends: str = Field(
+        ch.PENDS.topic, min_length=1, description="Internal topic: the pend inbox the request processor writes."
+    )
+    topic_pend_store: str = Field(
+        ch.PEND_STORE.topic, min_length=1, description="Internal compacted topic: the review stage's pend store."
+    )
+    reviews_enabled: bool = Field(True, description="Run the review stage (pa.reviews.v1) inside `pa-worker run`.")
+    reviews_group_id: str | None = Field(None, description="Review stage consumer group (default: GROUP_ID-reviews).")
+    decision_clock_warning_share: float = Field(
+        0.75,
+        gt=0,
+        lt=1,
+        description="Share of a pend's decision clock (received_at to decision_due_by) after which a "
+        "pa.decision_clock warning is emitted.",
+    )
+    decision_clock_interval_seconds: float = Field(
+        10.0, gt=0, le=3600, description="How often open pends' decision clocks are checked."
+    )
+    pend_state_grace_days: int = Field(
+        45,
+        ge=1,
+        le=3650,
+        description="Keep a closed pend this many days after it closed (a repeated review is recognised as a "
+        "duplicate meanwhile), then delete it from the pend store.",
+    )
+    pends_retention_days: int = Field(
+        30, ge=1, le=3650, description="Retention of the pend inbox topic (pa.pends.v1) when created at start."
+    )
     dedupe_retention_days: int = Field(
         30, ge=1, le=3650, description="How long a request_id is remembered (retention of the index topic)."
     )
@@ -154,6 +189,11 @@ class Settings(BaseSettings):
             self.topic_dlq,
             self.topic_authorizations,
             self.topic_request_index,
+            self.topic_reviews,
+            self.topic_reviews_dlq,
+            self.topic_decision_clock,
+            self.topic_pends,
+            self.topic_pend_store,
         ]
         if len(set(topics)) != len(topics):
             raise ValueError("topic names must be distinct")
@@ -162,6 +202,10 @@ class Settings(BaseSettings):
     @property
     def reauth_group_id(self) -> str:
         return self.scheduler_group_id or f"{self.group_id}-reauth"
+
+    @property
+    def review_group_id(self) -> str:
+        return self.reviews_group_id or f"{self.group_id}-reviews"
 
     def kafka_kwargs(self) -> dict[str, Any]:
         """Connection settings shared by every aiokafka client.

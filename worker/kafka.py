@@ -240,6 +240,23 @@ async def ensure_topics(settings: Settings) -> list[str]:
                 "retention.ms": str(settings.dedupe_retention_days * 86_400_000),
             },
         ),
+        # The review stage (issue #15): reviews, its DLQ and the decision-clock events are public;
+        # the pend inbox must have the reviews' partition count (co-partitioned by member_id).
+        NewTopic(settings.topic_reviews, settings.topic_partitions, settings.topic_replication_factor),
+        NewTopic(settings.topic_reviews_dlq, settings.topic_partitions, settings.topic_replication_factor),
+        NewTopic(settings.topic_decision_clock, settings.topic_partitions, settings.topic_replication_factor),
+        NewTopic(
+            settings.topic_pends,
+            settings.topic_partitions,
+            settings.topic_replication_factor,
+            topic_configs={"cleanup.policy": "delete", "retention.ms": str(settings.pends_retention_days * 86_400_000)},
+        ),
+        NewTopic(
+            settings.topic_pend_store,
+            settings.topic_partitions,
+            settings.topic_replication_factor,
+            topic_configs={"cleanup.policy": "compact", "min.compaction.lag.ms": "3600000"},
+        ),
     ]
     admin = AIOKafkaAdminClient(**settings.kafka_kwargs())
     await admin.start()
