@@ -24,6 +24,9 @@ REQUIRED_ALERTS = {
     "PaWorkerDown",
     "PaWorkerNotReady",
     "PaWorkerReauthRemindersStuck",
+    "PaWorkerAutomatedDenialIssued",
+    "PaWorkerPendsNearDecisionDeadline",
+    "PaWorkerPendDecisionDeadlineBreached",
 }
 
 
