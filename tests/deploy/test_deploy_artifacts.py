@@ -80,6 +80,13 @@ def test_dashboard_panel_ids_and_layout(dashboard: dict) -> None:
     for panel in panels:
         pos = panel["gridPos"]
         assert pos["x"] >= 0 and pos["x"] + pos["w"] <= 24, panel["title"]
+    cells: dict[tuple[int, int], str] = {}
+    for panel in panels:
+        pos = panel["gridPos"]
+        for x in range(pos["x"], pos["x"] + pos["w"]):
+            for y in range(pos["y"], pos["y"] + pos["h"]):
+                assert (x, y) not in cells, f"{panel['title']!r} overlaps {cells[(x, y)]!r}"
+                cells[(x, y)] = panel["title"]
 
 
 @pytest.mark.parametrize(
@@ -96,6 +103,29 @@ def test_dashboard_panel_ids_and_layout(dashboard: dict) -> None:
         ("reminders emitted", ("pa_worker_reauth_reminders_emitted_total",)),
         ("reminders cancelled", ("pa_worker_reauth_reminders_cancelled_total",)),
         ("reminders due", ("pa_worker_reauth_reminders_due",)),
+        ("open pends by priority and pend reason", ("sum by (priority, pend_reason)", "pa_worker_open_pends{")),
+        (
+            "time to final decision p50/p90 by priority and decider",
+            (
+                "histogram_quantile(0.50",
+                "histogram_quantile(0.90",
+                "by (priority, decider, le)",
+                "pa_worker_time_to_final_decision_seconds_bucket",
+            ),
+        ),
+        ("approval rate of final decisions", ('pa_worker_final_decisions_total{decision="approved"',)),
+        ("engine share of final decisions", ('pa_worker_final_decisions_total{decider="engine"',)),
+        (
+            "reviewer approval of clinical-review pends",
+            (
+                'decider="reviewer", pend_reason="clinical_review", decision="approved"',
+                'decider="reviewer", pend_reason="clinical_review", namespace',
+            ),
+        ),
+        ("pends past warning and breach", ("sum by (threshold)", "pa_worker_open_pends_past_threshold")),
+        ("deadlines missed", ("pa_worker_decision_deadlines_missed_total",)),
+        ("nearest deadline", ("pa_worker_nearest_decision_deadline_seconds",)),
+        ("reviews by result", ("sum by (result)", "pa_worker_reviews_total")),
     ],
 )
 def test_dashboard_has_panel(dashboard: dict, what: str, needles: tuple[str, ...]) -> None:

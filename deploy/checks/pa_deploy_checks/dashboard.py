@@ -20,6 +20,13 @@ REQUIRED_METRICS = (
     "pa_worker_reauth_reminders_emitted_total",
     "pa_worker_reauth_reminders_cancelled_total",
     "pa_worker_reauth_reminders_due",
+    "pa_worker_open_pends",
+    "pa_worker_open_pends_past_threshold",
+    "pa_worker_nearest_decision_deadline_seconds",
+    "pa_worker_decision_deadlines_missed_total",
+    "pa_worker_time_to_final_decision_seconds_bucket",
+    "pa_worker_final_decisions_total",
+    "pa_worker_reviews_total",
 )
 """What an operator must see (that every name the dashboard queries is exported is
 tests/deploy/test_deploy_metric_names.py's job, against worker.metrics)."""
