@@ -29,7 +29,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -62,6 +62,8 @@ from worker.runtime import (
     Transaction,
     TransactionAborted,
 )
+from worker.runtime.ports import ConsumerPort
+from worker.runtime.writer import ProducerFactory
 
 log = get_logger("pa_worker.service")
 
@@ -109,13 +111,13 @@ class _Lane:
         if self.restore_task is not None and not self.restore_task.done():
             self.restore_task.cancel()
 
-    def pause(self, consumer: AIOKafkaConsumer | None) -> None:
+    def pause(self, consumer: ConsumerPort | None) -> None:
         if not self.paused and consumer is not None:
             with contextlib.suppress(Exception):  # revoked meanwhile: nothing to pause
                 consumer.pause(self.tp)
                 self.paused = True
 
-    def resume(self, consumer: AIOKafkaConsumer | None) -> None:
+    def resume(self, consumer: ConsumerPort | None) -> None:
         if self.paused:
             if consumer is not None:
                 with contextlib.suppress(Exception):  # revoked meanwhile: nothing to resume
@@ -128,6 +130,9 @@ class TransactionalProcessor:
 
     ``handle`` maps one input record to a result; ``stage`` (optional) rewrites a batch's
     results against its per-partition state; ``on_committed`` sees a committed batch's results.
+    ``consumer_factory``, ``producer_factory`` (given the transactional id) and
+    ``restorer_factory`` make the Kafka clients (``worker.runtime.ports``); aiokafka's by default,
+    in-memory fakes in the unit tests.
     """
 
     def __init__(
@@ -139,8 +144,14 @@ class TransactionalProcessor:
         output_topics: Sequence[str] = (),
         on_committed: Callable[[list[Result], float], None] | None = None,
         role: str = "requests",
+        consumer_factory: Callable[[], ConsumerPort] | None = None,
+        producer_factory: ProducerFactory | None = None,
+        restorer_factory: Callable[[], Awaitable[ChangelogReader]] | None = None,
     ) -> None:
         self.settings = settings
+        self._consumer_factory = consumer_factory or self._group_consumer
+        self._producer_factory = producer_factory or self._producer
+        self._restorer_factory = restorer_factory or self._changelog_restorer
         self.output_topics = tuple(output_topics)
         """Topics ``handle`` writes to: like the input, they must exist before the group is joined
         (a misspelt name must not start a worker whose every transaction fails, or, on a cluster
@@ -154,7 +165,7 @@ class TransactionalProcessor:
         self.restorer: ChangelogReader | None = None
         self.role = role
         self.lock = asyncio.Lock()
-        self.consumer: AIOKafkaConsumer | None = None
+        self.consumer: ConsumerPort | None = None
         self.listener: PartitionListener | None = None
         self.last_poll = 0.0
         self._next_offset: dict[TopicPartition, int] = {}
@@ -193,16 +204,14 @@ class TransactionalProcessor:
 
     async def start(self) -> None:
         m.IN_FLIGHT.set_function(self.in_flight)
-        self.consumer = AIOKafkaConsumer(**group_consumer_kwargs(self.settings, self.group_id))
+        self.consumer = self._consumer_factory()
         await self.consumer.start()
         try:
             await require_topics(
                 self.consumer, [self.topic, *([self.index_topic] if self.index_topic else []), *self.output_topics]
             )
             if self.index_topic is not None:
-                reader = changelog_reader(self.settings)
-                await reader.start()
-                self.restorer = ChangelogReader(reader, lambda: refresh_metadata(reader))
+                self.restorer = await self._restorer_factory()
         except KafkaError:  # start() is retried: leave nothing running behind
             await self.consumer.stop()
             self.consumer = self.restorer = None
@@ -299,11 +308,20 @@ class TransactionalProcessor:
 
     # -- partitions ------------------------------------------------------------------------
 
-    def _writer(self, tp: TopicPartition) -> PartitionWriter:
-        def factory(tid: str) -> AIOKafkaProducer:
-            return AIOKafkaProducer(**producer_kwargs(self.settings), transactional_id=tid)
+    def _group_consumer(self) -> ConsumerPort:
+        consumer: ConsumerPort = AIOKafkaConsumer(**group_consumer_kwargs(self.settings, self.group_id))
+        return consumer
 
-        return PartitionWriter(tp, self.group_id, self.role, factory)
+    def _producer(self, tid: str) -> AIOKafkaProducer:
+        return AIOKafkaProducer(**producer_kwargs(self.settings), transactional_id=tid)
+
+    async def _changelog_restorer(self) -> ChangelogReader:
+        reader = changelog_reader(self.settings)
+        await reader.start()
+        return ChangelogReader(reader, lambda: refresh_metadata(reader))
+
+    def _writer(self, tp: TopicPartition) -> PartitionWriter:
+        return PartitionWriter(tp, self.group_id, self.role, self._producer_factory)
 
     async def acquire(self, tp: TopicPartition) -> None:
         """The group assigned ``tp``: pause it and register its lane and store; the loop restores them."""
