@@ -66,6 +66,7 @@ class PendInboxRecord(BaseModel):
     request_id: str
     member_id: str
     decision: Literal["approved", "pended", "denied"]
+    decided_at: datetime
     pended: PADetermination | None = None
     request: PARequest | None = None
 

@@ -706,6 +706,8 @@ class PADecisionClock(BaseModel):
         description="The share of the clock (received_at to decision_due_by) that the threshold stands for: "
         "the configured warning share (default 0.75) for warning, 1.0 for breach.",
     )
-    threshold_at: Timestamp = Field(description="When the pend reached the threshold (received_at + share of the clock).")
+    threshold_at: Timestamp = Field(
+        description="When the pend reached the threshold (received_at + the share of its clock)."
+    )
     observed_at: Timestamp = Field(description="When the worker saw it (its clock at the tick that emitted the event).")
     policy: PolicyRef

@@ -21,12 +21,14 @@ from worker.handler import RequestHandler, Topics
 from worker.http import HealthServer
 from worker.kafka import ensure_topics, start_checked
 from worker.logs import get_logger
+from worker.reviews import ReviewStage, with_pend_inbox
 from worker.scheduler import ReauthScheduler
 from worker.service import TransactionalProcessor
 
 log = get_logger("pa_worker")
 
 Clock = Callable[[], datetime]
+Component = TransactionalProcessor | ReauthScheduler | ReviewStage
 
 
 def policy_settings(settings: Settings) -> PolicySettings:
@@ -46,15 +48,21 @@ def request_handler(settings: Settings, clock: Clock | None = None) -> RequestHa
 
 
 def request_processor(settings: Settings, clock: Clock) -> TransactionalProcessor:
-    """``pa-worker run``'s request processor: handler, then the deduplication stage, then one
-    transaction per partition batch; metrics once committed."""
+    """``pa-worker run``'s request processor: handler (each determination with its pend inbox
+    record, ``worker.reviews``), then the deduplication stage, then one transaction per partition
+    batch; metrics once committed."""
     if settings.test_disable_request_dedupe:
         log.warning("request-id deduplication disabled: PA_TEST_DISABLE_REQUEST_DEDUPE is a test-only setting")
     return TransactionalProcessor(
         settings,
-        request_handler(settings, clock).handle,
+        with_pend_inbox(request_handler(settings, clock).handle, settings.topic_pends),
         stage=Deduplicate(settings.topic_request_index, drop=not settings.test_disable_request_dedupe),
-        output_topics=(settings.topic_determinations, settings.topic_dlq, settings.topic_authorizations),
+        output_topics=(
+            settings.topic_determinations,
+            settings.topic_dlq,
+            settings.topic_authorizations,
+            settings.topic_pends,
+        ),
         on_committed=m.record_committed,
     )
 
@@ -80,6 +88,7 @@ async def serve(
     *,
     requests: bool = True,
     scheduler: bool = True,
+    reviews: bool = True,
     create_topics: bool = False,
     clock: Clock | None = None,
     stop: asyncio.Event | None = None,
@@ -103,6 +112,7 @@ async def serve(
 
     processor = request_processor(settings, clock) if requests else None
     sched = ReauthScheduler(settings, clock=clock) if scheduler else None
+    review_stage = ReviewStage(settings, clock=clock, policy_settings=policy_settings(settings)) if reviews else None
 
     def readiness() -> tuple[bool, str]:
         parts = []
@@ -113,6 +123,9 @@ async def serve(
         if sched is not None:
             ok = ok and sched.ready
             parts.append(f"reauth partitions={len(sched.parts)}")
+        if review_stage is not None:
+            ok = ok and review_stage.ready
+            parts.append(f"review partitions={len(review_stage.parts)}")
         return ok, ("ready " if ok else "not ready ") + ", ".join(parts)
 
     m.READY.set_function(lambda: 1.0 if readiness()[0] else 0.0)
@@ -128,10 +141,11 @@ async def serve(
         group_id=settings.group_id,
         requests=requests,
         scheduler=scheduler,
+        reviews=reviews,
         gc_gen0_threshold=gc.get_threshold()[0],
     )
-    components: list[TransactionalProcessor | ReauthScheduler] = [c for c in (processor, sched) if c is not None]
-    started: list[TransactionalProcessor | ReauthScheduler] = []
+    components: list[Component] = [c for c in (processor, sched, review_stage) if c is not None]
+    started: list[Component] = []
     tasks: list[asyncio.Task[None]] = []
     status = 0
     try:
@@ -162,7 +176,7 @@ async def serve(
     return status
 
 
-async def _supervise(component: TransactionalProcessor | ReauthScheduler, stop: asyncio.Event) -> None:
+async def _supervise(component: Component, stop: asyncio.Event) -> None:
     """Run a component; transient Kafka errors restart its loop, never the process."""
     while not stop.is_set():
         try:
@@ -172,9 +186,7 @@ async def _supervise(component: TransactionalProcessor | ReauthScheduler, stop: 
             await asyncio.sleep(1.0)
 
 
-async def _shutdown(
-    tasks: list[asyncio.Task[None]], started: list[TransactionalProcessor | ReauthScheduler], http: HealthServer
-) -> None:
+async def _shutdown(tasks: list[asyncio.Task[None]], started: list[Component], http: HealthServer) -> None:
     # The loops see `stop` within one poll (<= batch timeout) and finish the batch in progress.
     if tasks:
         await asyncio.gather(*tasks, return_exceptions=True)

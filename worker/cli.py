@@ -36,6 +36,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--create-topics", action="store_true", help="create missing topics at start")
     run.add_argument("--no-scheduler", action="store_true", help="do not run the reauthorization scheduler here")
+    run.add_argument(
+        "--no-reviews", action="store_true", help="do not run the review stage (pa.reviews.v1, decision clocks) here"
+    )
     sched = sub.add_parser(
         "scheduler",
         help="run only the reauthorization-due scheduler",
@@ -185,10 +188,11 @@ def main(argv: list[str] | None = None) -> int:
             serve(
                 settings,
                 scheduler=settings.scheduler_enabled and not args.no_scheduler,
+                reviews=settings.reviews_enabled and not args.no_reviews,
                 create_topics=args.create_topics,
             )
         )
-    return asyncio.run(serve(settings, requests=False, scheduler=True, create_topics=args.create_topics))
+    return asyncio.run(serve(settings, requests=False, scheduler=True, reviews=False, create_topics=args.create_topics))
 
 
 if __name__ == "__main__":

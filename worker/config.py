@@ -40,7 +40,9 @@ class Settings(BaseSettings):
         description="Internal topic: request_id -> determination_id per input partition, so a request "
         "submitted again is not determined twice.",
     )
-    topic_reviews: str = Field(ch.REVIEWS.topic, min_length=1, description="Input: pa.review events of the review system.")
+    topic_reviews: str = Field(
+        ch.REVIEWS.topic, min_length=1, description="Input: pa.review events of the review system."
+    )
     topic_reviews_dlq: str = Field(
         ch.REVIEWS_DLQ.topic, min_length=1, description="Rejected reviews, original bytes kept."
     )

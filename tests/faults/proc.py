@@ -3,7 +3,8 @@
     TEST_TXN_HOLD=open TEST_TXN_ROLE=requests python -m tests.faults.proc [--no-scheduler|--scheduler-only]
 
 The worker runs unchanged; only ``AIOKafkaProducer.commit_transaction`` is wrapped, and only for
-the producers of one role (``requests``: the request processor's, ``reauth``: the scheduler's).
+the producers of one role (``requests``: the request processor's, ``reauth``: the scheduler's,
+``reviews``: the review stage's).
 At the ``TEST_TXN_AFTER``-th commit of that role (default 1):
 
 - ``TEST_TXN_HOLD=open``: prints ``TXN-HOLD open <transactional id>`` with every record and the
@@ -70,7 +71,11 @@ def main() -> int:
     if mode:
         assert mode in ("open", "committed"), mode
         role = os.environ.get("TEST_TXN_ROLE", "requests")
-        marker = f"-{settings.topic_requests}-" if role == "requests" else "-reauth-"
+        marker = {
+            "requests": f"-{settings.topic_requests}-",
+            "reauth": "-reauth-",
+            "reviews": f"-{settings.topic_reviews}-",
+        }[role]
         resume = os.environ.get("TEST_RESUME_FILE")
         _install_hold(marker, mode, int(os.environ.get("TEST_TXN_AFTER", "1")), Path(resume) if resume else None)
     now = os.environ.get("TEST_NOW")

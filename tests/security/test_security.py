@@ -191,7 +191,11 @@ async def topics(secure_broker: SecureBroker) -> Settings:
         admin_settings.topic_dlq,
         admin_settings.topic_authorizations,
         admin_settings.topic_request_index,
-        REVIEWS,
+        admin_settings.topic_reviews,
+        admin_settings.topic_reviews_dlq,
+        admin_settings.topic_decision_clock,
+        admin_settings.topic_pends,
+        admin_settings.topic_pend_store,
     ]
     admin = AIOKafkaAdminClient(**admin_settings.kafka_kwargs())
     await admin.start()

@@ -9,7 +9,7 @@
 - :mod:`worker.runtime.gc`: process-wide garbage-collector tuning.
 """
 
-from worker.runtime.changelog import ChangelogMissing, ChangelogReader, ChangelogStore, read_to_end
+from worker.runtime.changelog import ChangelogMissing, ChangelogReader, ChangelogStore, read_range, read_to_end
 from worker.runtime.gc import tune_gc
 from worker.runtime.writer import (
     POLL_STALE_SECONDS,
@@ -29,6 +29,7 @@ __all__ = [
     "PartitionWriter",
     "Transaction",
     "TransactionAborted",
+    "read_range",
     "read_to_end",
     "transactional_id",
     "tune_gc",

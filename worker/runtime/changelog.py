@@ -68,9 +68,27 @@ async def read_to_end(
     stable offset, read_committed), in order, through ``apply``. Returns (end offset, records).
     ``observe(offset, result)``, when given, sees what ``apply`` returned for each record.
     Public consumer API only; ``reader`` must know the partition (see :class:`ChangelogReader`)."""
+    return await read_range(reader, tp, None, apply, limit_seconds=limit_seconds, observe=observe)
+
+
+async def read_range(
+    reader: ReaderPort,
+    tp: TopicPartition,
+    start: int | None,
+    apply: Callable[[bytes | None, bytes | None], object],
+    *,
+    limit_seconds: float = 120.0,
+    observe: Callable[[int, object], None] | None = None,
+) -> tuple[int, int]:
+    """:func:`read_to_end` from offset ``start`` (``None``: the partition's start) instead."""
     reader.assign([tp])
     end = (await reader.end_offsets([tp]))[tp]
-    await reader.seek_to_beginning(tp)
+    if start is None:
+        await reader.seek_to_beginning(tp)
+    elif start >= end:
+        return end, 0
+    else:
+        reader.seek(tp, start)
     deadline = time.monotonic() + limit_seconds
     n = 0
     while await reader.position(tp) < end:

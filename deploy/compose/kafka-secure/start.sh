@@ -62,7 +62,8 @@ awk '!/^[[:space:]]*(#|$)/' /pa/acls.txt | while read -r principal operation typ
   "$K/bin/kafka-acls.sh" --bootstrap-server kafka-secure:9192 --command-config /tmp/admin.properties --add \
     --allow-principal "$principal" --operation "$operation" "--$type" "$name" --resource-pattern-type "$pattern" >/dev/null
 done
-for topic in pa.requests.v1 pa.determinations.v1 pa.reauth-due.v1 pa.requests.dlq.v1 pa.reviews.v1; do
+for topic in pa.requests.v1 pa.determinations.v1 pa.reauth-due.v1 pa.requests.dlq.v1 pa.reviews.v1 \
+  pa.reviews.dlq.v1 pa.decision-clock.v1; do
   "$K/bin/kafka-topics.sh" --bootstrap-server kafka-secure:9192 --command-config /tmp/admin.properties \
     --create --if-not-exists --topic "$topic" --partitions 3 --replication-factor 1 >/dev/null
 done
@@ -72,5 +73,11 @@ done
 "$K/bin/kafka-topics.sh" --bootstrap-server kafka-secure:9192 --command-config /tmp/admin.properties --create \
   --if-not-exists --topic pa.request-index.v1 --partitions 3 --replication-factor 1 \
   --config cleanup.policy=compact,delete --config retention.ms=2592000000 >/dev/null
+"$K/bin/kafka-topics.sh" --bootstrap-server kafka-secure:9192 --command-config /tmp/admin.properties --create \
+  --if-not-exists --topic pa.pends.v1 --partitions 3 --replication-factor 1 \
+  --config cleanup.policy=delete --config retention.ms=2592000000 >/dev/null
+"$K/bin/kafka-topics.sh" --bootstrap-server kafka-secure:9192 --command-config /tmp/admin.properties --create \
+  --if-not-exists --topic pa.pend-store.v1 --partitions 3 --replication-factor 1 \
+  --config cleanup.policy=compact --config min.compaction.lag.ms=3600000 >/dev/null
 touch /tmp/ready
 wait "$broker"

@@ -1,0 +1,318 @@
+"""The pend book: open pends, their decision clocks, and the reviews that close them.
+
+No Kafka and no clock: the review stage (``worker.reviews``) gives it records and the time.
+
+One book per partition of ``pa.reviews.v1``. Its state is the review stage's store, whose
+changelog is ``pa.pend-store.v1`` (written only by the review stage): one :class:`PendState` per
+determination, and the position of the pend inbox (``pa.pends.v1``, written by the request
+processor) up to which the book has read. :meth:`PendBook.apply` restores it record by record.
+
+Changes (inbox read, reviews applied, clock thresholds reached, expiry) mutate the book and are
+recorded in :attr:`PendBook.changes`; the stage writes them as changelog records in the same
+transaction as their outputs and input offsets, and calls :meth:`PendBook.committed`. If that
+transaction aborts, the stage throws the book away and restores it from the changelog, so the
+book never holds what did not commit.
+
+The rules:
+
+- **inbox**: a pended determination opens a pend (the determination and its request are kept to
+  build a reviewer's decision). A later determination of the same ``request_id`` (a resubmission
+  with new content) supersedes the open pend: it is closed, its clock stops. A determination
+  id the book already holds is a replay and changes nothing.
+- **review**: a review of an open pend gives the determination of
+  :func:`policy.review.final_determination`: a final decision closes the pend; a reviewer's
+  request for information closes it and opens the new pend in its place, on the same clock
+  (same ``received_at`` and ``decision_due_by``, thresholds already reached stay reached). A
+  review of an unknown determination, or of one already closed, is rejected, except the very
+  review that closed it (same ``review_id``, same content): a duplicate, which changes nothing.
+- **clock**: an open pend that has used ``warning_share`` of its clock (``received_at`` to
+  ``decision_due_by``) gets one ``warning``; one past ``decision_due_by`` gets one ``breach``.
+  Both flags are state, so each event is emitted once, whatever restarts happen.
+- **expiry**: a closed pend is deleted ``grace_days`` after it closed, so the store stays bounded
+  by the traffic of the grace period plus the pends still open.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Literal
+
+from pydantic import ValidationError
+
+from contracts import PADetermination, PARequest, PAReview
+from contracts.internal import INBOX_POSITION_KEY, PendInboxRecord, PendState
+from policy import PolicySettings
+from policy.review import ReviewRejected, final_determination
+
+_STATE_JSON = PendState.__pydantic_serializer__
+_REVIEW_JSON = PAReview.__pydantic_serializer__
+
+Threshold = Literal["warning", "breach"]
+ReviewErrorClass = Literal[
+    "unknown_determination", "determination_not_pended", "review_mismatch", "credential_not_allowed"
+]
+
+
+def review_digest(review: PAReview) -> str:
+    """sha256 of the review as parsed (the same review, however its JSON is spaced, gives the same)."""
+    return hashlib.sha256(_REVIEW_JSON.to_json(review)).hexdigest()
+
+
+def inbox_record(det: PADetermination, request_json: bytes | None) -> PendInboxRecord:
+    """What the request processor writes to the pend inbox for ``det`` (``request_json``: the
+    request's bytes as received, kept only with a pend)."""
+    if det.decision == "pended" and request_json is not None:
+        return PendInboxRecord(
+            determination_id=det.determination_id,
+            request_id=det.request_id,
+            member_id=det.member_id,
+            decision=det.decision,
+            decided_at=det.decided_at,
+            pended=det,
+            request=PARequest.model_validate_json(request_json),
+        )
+    return PendInboxRecord(
+        determination_id=det.determination_id,
+        request_id=det.request_id,
+        member_id=det.member_id,
+        decision=det.decision,
+        decided_at=det.decided_at,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Decided:
+    """A review applied: ``determination`` (the reviewer's) resolves ``resolved`` (the pend as it was)."""
+
+    determination: PADetermination
+    resolved: PendState
+
+    @property
+    def final(self) -> bool:
+        return self.determination.decision != "pended"
+
+
+@dataclass(frozen=True, slots=True)
+class Rejected:
+    error_class: ReviewErrorClass
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
+class DuplicateReview:
+    determination_id: str
+
+
+ReviewResult = Decided | Rejected | DuplicateReview
+
+
+@dataclass(frozen=True, slots=True)
+class ClockEvent:
+    state: PendState
+    threshold: Threshold
+    share: float
+    reached_at: datetime
+
+
+@dataclass
+class PendBook:
+    states: dict[str, PendState] = field(default_factory=dict)
+    open_by_request: dict[str, str] = field(default_factory=dict)
+    """request_id -> determination_id of its open pend."""
+    inbox_position: int = 0
+    """Next offset of the pend inbox partition to read."""
+    changes: dict[bytes, bytes | None] = field(default_factory=dict)
+    """Changelog records not yet committed (key -> value; ``None`` deletes)."""
+    unreadable: int = 0
+
+    def __len__(self) -> int:
+        return len(self.states)
+
+    # -- restore -----------------------------------------------------------------------------
+
+    def apply(self, key: bytes | None, value: bytes | None) -> None:
+        """One record of the store's changelog, in log order (``None`` value: a tombstone)."""
+        if key is None:
+            return
+        if key == INBOX_POSITION_KEY:
+            if value:
+                self.inbox_position = int(value)
+            return
+        det_id = key.decode("utf-8", "replace")
+        if value is None:
+            self._forget(det_id)
+            return
+        try:
+            state = PendState.model_validate_json(value)
+        except ValidationError:
+            self.unreadable += 1
+            return
+        self._put(state, record=False)
+
+    # -- changes ------------------------------------------------------------------------------
+
+    def _forget(self, det_id: str) -> None:
+        old = self.states.pop(det_id, None)
+        if old is not None and self.open_by_request.get(old.request_id) == det_id:
+            del self.open_by_request[old.request_id]
+
+    def _put(self, state: PendState, *, record: bool = True) -> None:
+        old = self.states.get(state.determination_id)
+        if old is not None and self.open_by_request.get(old.request_id) == old.determination_id:
+            del self.open_by_request[old.request_id]
+        self.states[state.determination_id] = state
+        if state.status == "open":
+            self.open_by_request[state.request_id] = state.determination_id
+        if record:
+            self.changes[state.determination_id.encode()] = _STATE_JSON.to_json(state)
+
+    def _delete(self, det_id: str) -> None:
+        self._forget(det_id)
+        self.changes[det_id.encode()] = None
+
+    def records(self) -> Iterator[tuple[bytes, bytes | None]]:
+        """The changelog records of the changes not yet committed."""
+        yield from self.changes.items()
+
+    def committed(self) -> None:
+        """The changes are in the changelog now."""
+        self.changes.clear()
+
+    # -- inbox ----------------------------------------------------------------------------------
+
+    def take_inbox(self, offset: int, value: bytes | None) -> PendState | None:
+        """One record of the pend inbox at ``offset``; returns the pend it opened, if any."""
+        self.inbox_position = offset + 1
+        self.changes[INBOX_POSITION_KEY] = str(self.inbox_position).encode()
+        if not value:
+            return None
+        try:
+            rec = PendInboxRecord.model_validate_json(value)
+        except ValidationError:
+            self.unreadable += 1
+            return None
+        if rec.determination_id in self.states:
+            return None  # a replay
+        open_id = self.open_by_request.get(rec.request_id)
+        if open_id is not None and open_id != rec.determination_id:
+            old = self.states[open_id]
+            self._put(
+                old.model_copy(
+                    update={
+                        "status": "superseded",
+                        "closed_by": rec.determination_id,
+                        "closed_at": rec.decided_at,
+                        "pended": None,
+                        "request": None,
+                    }
+                )
+            )
+        if rec.decision != "pended" or rec.pended is None or rec.request is None or rec.pended.pend_reason is None:
+            return None
+        det = rec.pended
+        state = PendState(
+            status="open",
+            determination_id=det.determination_id,
+            request_id=det.request_id,
+            member_id=det.member_id,
+            priority=det.priority,
+            pend_reason=det.pend_reason,
+            received_at=det.received_at,
+            decision_due_by=det.decision_due_by,
+            pended=det,
+            request=rec.request,
+        )
+        self._put(state)
+        return state
+
+    # -- reviews --------------------------------------------------------------------------------
+
+    def review(self, review: PAReview, now: datetime, settings: PolicySettings) -> ReviewResult:
+        """Apply ``review`` (see the module doc)."""
+        state = self.states.get(review.determination_id)
+        digest = review_digest(review)
+        if state is None:
+            return Rejected(
+                "unknown_determination",
+                f"no pended determination {review.determination_id} is known to the review stage "
+                "(never pended, or closed and deleted after its grace period)",
+            )
+        if state.status != "open":
+            if state.review_id == review.review_id and state.review_digest == digest:
+                return DuplicateReview(state.determination_id)
+            how = "was superseded by" if state.status == "superseded" else "already has its final decision,"
+            return Rejected(
+                "determination_not_pended",
+                f"determination {state.determination_id} {how} {state.closed_by}: it is not pended any more",
+            )
+        assert state.pended is not None and state.request is not None
+        try:
+            det = final_determination(state.request, state.pended, review, settings)
+        except ReviewRejected as exc:
+            error = exc.error_class
+            if error not in ("review_mismatch", "credential_not_allowed", "determination_not_pended"):
+                error = "review_mismatch"
+            return Rejected(error, str(exc))  # type: ignore[arg-type]
+        closed = state.model_copy(
+            update={
+                "status": "final" if det.decision != "pended" else "superseded",
+                "closed_by": det.determination_id,
+                "review_id": review.review_id,
+                "review_digest": digest,
+                "closed_at": now,
+                "pended": None,
+                "request": None,
+            }
+        )
+        self._put(closed)
+        if det.decision == "pended" and det.pend_reason is not None:
+            # the reviewer asked for information: the new pend takes the old one's place and clock
+            self._put(
+                state.model_copy(
+                    update={
+                        "determination_id": det.determination_id,
+                        "pend_reason": det.pend_reason,
+                        "pended": det,
+                    }
+                )
+            )
+        return Decided(det, state)
+
+    # -- clocks and expiry -----------------------------------------------------------------------
+
+    def clock(self, now: datetime, warning_share: float) -> list[ClockEvent]:
+        """The thresholds open pends reached by ``now`` and had not reached before (marked reached)."""
+        events: list[ClockEvent] = []
+        for state in list(self.states.values()):
+            if state.status != "open":
+                continue
+            span = state.decision_due_by - state.received_at
+            warn_at = state.received_at + span * warning_share
+            update: dict[str, bool] = {}
+            if not state.warned and now >= warn_at:
+                update["warned"] = True
+                events.append(ClockEvent(state, "warning", warning_share, warn_at))
+            if not state.breached and now >= state.decision_due_by:
+                update["breached"] = True
+                events.append(ClockEvent(state, "breach", 1.0, state.decision_due_by))
+            if update:
+                self._put(state.model_copy(update=update))
+        return events
+
+    def expire(self, now: datetime, grace_days: int) -> int:
+        """Delete closed pends ``grace_days`` after they closed; returns how many."""
+        grace = timedelta(days=grace_days)
+        gone = [
+            s.determination_id
+            for s in self.states.values()
+            if s.status != "open" and s.closed_at is not None and now > s.closed_at + grace
+        ]
+        for det_id in gone:
+            self._delete(det_id)
+        return len(gone)
+
+    def open_pends(self) -> Iterator[PendState]:
+        return (s for s in self.states.values() if s.status == "open")
