@@ -24,14 +24,16 @@ import subprocess
 import sys
 import time
 import urllib.request
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from rich.console import Console
 from rich.table import Table
 
-from contracts import PADetermination, PAReauthDue
+from contracts import PADecisionClock, PADetermination, PAReauthDue
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "contracts" / "examples"
@@ -144,6 +146,7 @@ async def main_async() -> int:
         metrics_port=int(os.environ.get("PA_METRICS_PORT", "9108")),
         batch_timeout_ms=50,
         scheduler_interval_seconds=0.5,
+        decision_clock_interval_seconds=0.5,
         log_level="warning",
         create_topics=True,
         topic_partitions=3,
@@ -154,7 +157,8 @@ async def main_async() -> int:
     logs.configure("json", "warning", stream=log_stream)
     stop = asyncio.Event()
     ports: list[int] = []
-    worker = asyncio.create_task(serve(settings, stop=stop, install_signals=False, on_ready=ports.append))
+    clock = DemoClock()
+    worker = asyncio.create_task(serve(settings, stop=stop, install_signals=False, on_ready=ports.append, clock=clock))
     try:
         while not ports:
             if worker.done():
@@ -197,6 +201,7 @@ async def main_async() -> int:
                 for r in await read_all(bootstrap, settings.topic_reauth_due, timeout=10, idle=1)
             ]
             events = [e for e in events if e.authorization_id in auth_ids]
+        loop = await _review_loop(bootstrap, settings, dets, clock)
         scraped = await asyncio.to_thread(_scrape, ports[0])
 
         table = Table(title="pa.determinations.v1", show_lines=True, expand=True)
@@ -253,6 +258,10 @@ async def main_async() -> int:
             "pa_worker_decision_latency_seconds_sum",
             "pa_worker_requests_past_deadline_total",
             "pa_worker_reauth_reminders_",
+            "pa_worker_reviews_total{",
+            "pa_worker_final_decisions_total{",
+            "pa_worker_decision_clock_events_total{",
+            "pa_worker_open_pends{",
             "pa_worker_consumer_lag",
             "pa_worker_build_info",
         )
@@ -272,6 +281,7 @@ async def main_async() -> int:
             and len(events) >= 1
             and letter is not None
             and bool(letter.information_requests)
+            and loop.ok
         )
         hold = float(os.environ.get("DEMO_HOLD_SECONDS", "0"))
         if hold > 0:
@@ -280,7 +290,8 @@ async def main_async() -> int:
         console.print(
             f"Demo {'complete' if ok else 'INCOMPLETE'} in {time.monotonic() - t0:.1f}s: "
             f"{len(dets)}/{len(valid)} determinations, {len(dlq)}/{len(invalid)} dead-lettered, "
-            f"{len(events)} reauth-due event(s)."
+            f"{len(events)} reauth-due event(s); {len(loop.finals)} reviewer decision(s), "
+            f"{len(loop.warnings)} decision-clock warning(s), report {loop.report}."
         )
         return 0 if ok else 1
     finally:
@@ -292,6 +303,181 @@ async def main_async() -> int:
             if started_kafka:
                 _kafka("down")
                 console.print("Stopped the local Kafka broker.")
+
+
+def _local(ts: datetime) -> str:
+    """``ts`` on the plan's calendar (America/Puerto_Rico), to the minute."""
+    return ts.astimezone(ZoneInfo("America/Puerto_Rico")).strftime("%Y-%m-%d %H:%M AST")
+
+
+class DemoClock:
+    """The worker's clock: real time, plus however far the demo moved it ahead."""
+
+    def __init__(self) -> None:
+        self.ahead = timedelta(0)
+
+    def __call__(self) -> datetime:
+        return datetime.now(UTC) + self.ahead
+
+
+@dataclass
+class LoopResult:
+    finals: list[PADetermination]
+    warnings: list[PADecisionClock]
+    reminders: list[PAReauthDue]
+    report: Path | None
+
+    @property
+    def ok(self) -> bool:
+        return len(self.finals) == 2 and bool(self.warnings) and bool(self.reminders) and self.report is not None
+
+
+def _review(pended: PADetermination, review_id: str, outcome: str, now: datetime) -> bytes:
+    """A reviewer's decision on ``pended``, as the plan's review system would publish it."""
+    if outcome == "approved":
+        reviewer, rationale = (
+            {"id": "MD-0042", "credential": "MD"},
+            "The oncology note documents four prior lines and an ECOG of 2 at the visit of record; "
+            "approved as requested.",
+        )
+    else:
+        reviewer, rationale = (
+            {"id": "MD-0107", "credential": "MD"},
+            "Denied: the documented diagnosis is not multiple myeloma, the only indication the policy covers.",
+        )
+    return json.dumps(
+        {
+            "schema_version": "1",
+            "review_id": review_id,
+            "request_id": pended.request_id,
+            "determination_id": pended.determination_id,
+            "member_id": pended.member_id,
+            "reviewer": reviewer,
+            "outcome": outcome,
+            "rationale": rationale,
+            "criteria_notes": [],
+            "decided_at": now.isoformat().replace("+00:00", "Z"),
+        }
+    ).encode()
+
+
+async def _review_loop(bootstrap: str, settings: Any, dets: list[PADetermination], clock: DemoClock) -> LoopResult:
+    """A reviewer approves one pend and a physician denies another; the clock is moved ahead to
+    show a decision-clock warning and the approval's reminder; then the report is written."""
+    from aiokafka import AIOKafkaProducer
+
+    from worker.readback import read_all
+    from worker.report import compute, write_report
+
+    # the three-lines/ECOG 3 pend: a physician approves it on the oncology note; the out-of-scope
+    # pend (the diagnosis is not multiple myeloma): a physician denies it
+    by_example = {d.request_id.rsplit("-", 1)[0]: d for d in dets if d.pend_reason == "clinical_review"}
+    approve, deny = by_example.get("REQ-2026-000104"), by_example.get("REQ-2026-000106")
+    if approve is None or deny is None:
+        console.print("[red]the two clinical-review pends of the examples are missing: no review shown[/]")
+        return LoopResult([], [], [], None)
+    now = clock()
+    reviews = [
+        (approve, _review(approve, f"REV-{approve.request_id}", "approved", now)),
+        (deny, _review(deny, f"REV-{deny.request_id}", "denied", now)),
+    ]
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
+    await producer.start()
+    try:
+        for pended, value in reviews:
+            await producer.send_and_wait(settings.topic_reviews, value, key=pended.member_id.encode())
+    finally:
+        await producer.stop()
+    wanted = {approve.determination_id, deny.determination_id}
+    finals: list[PADetermination] = []
+    deadline = time.monotonic() + 60
+    while len(finals) < 2 and time.monotonic() < deadline:
+        finals = [
+            d
+            for d in (
+                PADetermination.model_validate_json(r.value)
+                for r in await read_all(bootstrap, settings.topic_determinations, timeout=10, idle=1)
+            )
+            if d.supersedes in wanted
+        ]
+    table = Table(title="Reviewers' final determinations (pa.determinations.v1, final: true)", expand=True)
+    for col in ("request", "supersedes", "decided by", "decision", "authorization", "rationale"):
+        table.add_column(col, ratio=2 if col == "rationale" else None)
+    for d in finals:
+        auth = d.authorization
+        table.add_row(
+            d.request_id,
+            "..." + (d.supersedes or "")[-12:],
+            f"{d.decided_by.kind} {d.decided_by.credential}" if d.decided_by else "",
+            f"[{'green' if d.decision == 'approved' else 'red'}]{d.decision}[/]",
+            f"{auth.hcpcs} x {auth.max_units} units, {auth.valid_from} to {auth.valid_through}" if auth else "",
+            d.rationale or "",
+        )
+    console.print(table)
+
+    # Decision clocks: 55 hours on, the pends still open have used more than 75% of a 72-hour clock.
+    clock.ahead = timedelta(hours=55)
+    console.print("[bold]Demo clock moved 55 hours ahead[/]: open standard pends pass 75% of their 72-hour clock.")
+    open_ids = {d.determination_id for d in dets if d.decision == "pended"} - wanted
+    warnings: list[PADecisionClock] = []
+    deadline = time.monotonic() + 30
+    while not warnings and time.monotonic() < deadline:
+        warnings = [
+            e
+            for e in (
+                PADecisionClock.model_validate_json(r.value)
+                for r in await read_all(bootstrap, settings.topic_decision_clock, timeout=5, idle=1)
+            )
+            if e.determination_id in open_ids and e.threshold == "warning"
+        ]
+    t = Table(title="pa.decision-clock.v1 (warning)", expand=True)
+    for col in ("determination", "priority", "pend reason", "received", "due by", "75% reached at"):
+        t.add_column(col)
+    for e in warnings[:3]:
+        t.add_row(
+            "..." + e.determination_id[-12:],
+            e.priority,
+            e.pend_reason,
+            _local(e.received_at),
+            _local(e.decision_due_by),
+            _local(e.threshold_at),
+        )
+    console.print(t)
+
+    # The reviewer's approval gets its reauthorization reminder like an engine approval.
+    approved = next((d for d in finals if d.authorization is not None), None)
+    reminders: list[PAReauthDue] = []
+    if approved is not None and approved.authorization is not None:
+        due = approved.authorization.valid_through - timedelta(days=settings.reauth_lead_days)
+        clock.ahead = max(clock.ahead, datetime.combine(due, datetime.min.time(), UTC) - datetime.now(UTC))
+        console.print(f"[bold]Demo clock moved to {due}[/]: the reviewer's approval is due for reauthorization.")
+        deadline = time.monotonic() + 30
+        while not reminders and time.monotonic() < deadline:
+            reminders = [
+                ev
+                for ev in (
+                    PAReauthDue.model_validate_json(r.value)
+                    for r in await read_all(bootstrap, settings.topic_reauth_due, timeout=5, idle=1)
+                )
+                if ev.authorization_id == approved.authorization.authorization_id
+            ]
+        for reminder in reminders:
+            console.print(
+                f"  pa.reauth-due.v1: {reminder.authorization_id} valid through {reminder.valid_through}, "
+                f"reauthorization due on {reminder.reauth_due_on}",
+                highlight=False,
+            )
+
+    # The compliance report over today's determinations, finals included.
+    from worker.report import parse_lines
+
+    records = [r.value for r in await read_all(bootstrap, settings.topic_determinations, timeout=10, idle=1)]
+    parsed, _errors = parse_lines(records)
+    today = datetime.now(UTC).date()
+    report = compute(parsed, today - timedelta(days=1), today + timedelta(days=1), as_of=clock())
+    page, csvs = write_report(report, ROOT / ".demo" / "report")
+    console.print(f"Report written: {page.relative_to(ROOT)} and {len(csvs)} CSV files (pa-worker report).")
+    return LoopResult(finals, warnings, reminders, page)
 
 
 def main() -> int:
