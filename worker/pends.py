@@ -42,7 +42,7 @@ from typing import Literal
 
 from pydantic import ValidationError
 
-from contracts import PADetermination, PARequest, PAReview
+from contracts import PADecisionClock, PADetermination, PARequest, PAReview
 from contracts.internal import INBOX_POSITION_KEY, PendInboxRecord, PendState
 from policy import PolicySettings
 from policy.review import ReviewRejected, final_determination
@@ -316,3 +316,26 @@ class PendBook:
 
     def open_pends(self) -> Iterator[PendState]:
         return (s for s in self.states.values() if s.status == "open")
+
+
+def decision_clock_event(event: ClockEvent, observed_at: datetime) -> PADecisionClock:
+    """The ``pa.decision_clock`` event of ``event``; its id depends only on the pend and the
+    threshold, so a re-emission after a crash would carry the same id."""
+    st = event.state
+    assert st.pended is not None  # an open pend keeps its determination
+    digest = hashlib.sha256(f"{st.determination_id}\n{event.threshold}".encode()).hexdigest()[:32]
+    return PADecisionClock(
+        event_id=f"{st.determination_id.split('-')[0]}-C-{digest}",
+        threshold=event.threshold,
+        determination_id=st.determination_id,
+        request_id=st.request_id,
+        member_id=st.member_id,
+        priority=st.priority,
+        pend_reason=st.pend_reason,
+        received_at=st.received_at,
+        decision_due_by=st.decision_due_by,
+        clock_share=event.share,
+        threshold_at=event.reached_at,
+        observed_at=observed_at,
+        policy=st.pended.policy,
+    )

@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -43,7 +42,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.structs import ConsumerRecord
 from pydantic import ValidationError
 
-from contracts import PADecisionClock, PAReview
+from contracts import PAReview
 from contracts import channels as ch
 from contracts.internal import PendInboxRecord
 from policy import DEFAULT_SETTINGS, PolicySettings
@@ -60,7 +59,15 @@ from worker.kafka import (
     require_topics,
 )
 from worker.logs import get_logger
-from worker.pends import ClockEvent, Decided, DuplicateReview, PendBook, Rejected, ReviewResult, inbox_record
+from worker.pends import (
+    Decided,
+    DuplicateReview,
+    PendBook,
+    Rejected,
+    ReviewResult,
+    decision_clock_event,
+    inbox_record,
+)
 from worker.records import DeadLettered, OutRecord, Published, Result, Source, dead_letter
 from worker.runtime import (
     POLL_STALE_SECONDS,
@@ -450,7 +457,7 @@ class ReviewStage:
                     return
                 async with part.writer.transaction() as txn:
                     for event in events:
-                        clock_event = self._clock_event(event, now)
+                        clock_event = decision_clock_event(event, now)
                         await txn.send(
                             self.settings.topic_decision_clock,
                             clock_event.model_dump_json().encode(),
@@ -489,26 +496,6 @@ class ReviewStage:
             )
         if expired:
             log.info("closed pends deleted after their grace period", partition=part.tp.partition, count=expired)
-
-    def _clock_event(self, event: ClockEvent, now: datetime) -> PADecisionClock:
-        st = event.state
-        digest = hashlib.sha256(f"{st.determination_id}\n{event.threshold}".encode()).hexdigest()[:32]
-        assert st.pended is not None  # an open pend keeps its determination
-        return PADecisionClock(
-            event_id=f"{st.determination_id.split('-')[0]}-C-{digest}",
-            threshold=event.threshold,
-            determination_id=st.determination_id,
-            request_id=st.request_id,
-            member_id=st.member_id,
-            priority=st.priority,
-            pend_reason=st.pend_reason,
-            received_at=st.received_at,
-            decision_due_by=st.decision_due_by,
-            clock_share=event.share,
-            threshold_at=event.reached_at,
-            observed_at=now,
-            policy=st.pended.policy,
-        )
 
     # -- metrics ------------------------------------------------------------------------------
 

@@ -6,7 +6,9 @@
 ``contracts/examples/pa.determination/valid/<name>.json`` is the determination of
 ``contracts/examples/valid/<name>.json`` evaluated at its own ``received_at`` (as ``pa-worker
 evaluate`` does); ``contracts/examples/pa.reauth_due/valid/<name>.json`` is the reminder of each
-approved one, with the worker's default lead of 30 days. ``invalid/`` holds each valid example
+approved one, with the worker's default lead of 30 days; ``contracts/examples/pa.decision_clock/valid/``
+holds the warning and the breach of one pend, as the review stage builds them (``worker.pends``)
+one minute after each threshold. ``invalid/`` holds each valid example
 broken one rule at a time (the file name says which), for validators downstream to test against.
 The drift test (tests/contracts/test_schema_independent.py) fails when they are stale.
 """
@@ -26,7 +28,7 @@ from policy import DEFAULT_SETTINGS, build_reauth_due, evaluate, reauth_due_on
 EXAMPLES = Path(__file__).resolve().parents[2] / "contracts" / "examples"
 REQUESTS = sorted((EXAMPLES / "valid").glob("*.json"))
 REAUTH_LEAD_DAYS = 30  # PA_REAUTH_LEAD_DAYS' default (worker/config.py)
-GENERATED_DIRS = ("pa.determination", "pa.reauth_due")
+GENERATED_DIRS = ("pa.determination", "pa.reauth_due", "pa.decision_clock")
 
 Doc = dict[str, Any]
 
@@ -40,6 +42,23 @@ def determinations() -> dict[str, PADetermination]:
     for path in REQUESTS:
         request = PARequest.model_validate_json(path.read_bytes())
         out[path.stem] = evaluate(request, request.received_at, DEFAULT_SETTINGS)
+    return out
+
+
+def _decision_clocks() -> dict[str, Doc]:
+    """The warning and the breach of the pend of ``pended_missing_information_no_ecog``."""
+    from datetime import timedelta
+
+    from worker.pends import PendBook, decision_clock_event, inbox_record
+
+    path = EXAMPLES / "valid" / "pended_missing_information_no_ecog.json"
+    det = determinations()[path.stem]
+    book = PendBook()
+    book.take_inbox(0, inbox_record(det, path.read_bytes()).model_dump_json().encode())
+    out: dict[str, Doc] = {}
+    for event in book.clock(det.decision_due_by, 0.75):
+        observed = event.reached_at + timedelta(minutes=1)
+        out[event.threshold] = json.loads(decision_clock_event(event, observed).model_dump_json())
     return out
 
 
@@ -79,6 +98,10 @@ def generate() -> dict[str, str]:
             reminders[name] = json.loads(reminder.model_dump_json())
             files[f"pa.reauth_due/valid/{name}.json"] = _dump(reminders[name])
 
+    clocks = _decision_clocks()
+    for threshold, doc in clocks.items():
+        files[f"pa.decision_clock/valid/{threshold}.json"] = _dump(doc)
+
     approved = dets["initial_approved"]
     pended = dets["pended_missing_information_no_ecog"]
     reminder = reminders["initial_approved"]
@@ -102,6 +125,10 @@ def generate() -> dict[str, str]:
         "pa.reauth_due/invalid/member_id_missing": (reminder, _drop("member_id")),
         "pa.reauth_due/invalid/valid_through_not_a_date": (reminder, _set("valid_through", "2027-02-30")),
         "pa.reauth_due/invalid/unknown_field": (reminder, _set("note", "not in the contract")),
+        "pa.decision_clock/invalid/threshold_not_in_enum": (clocks["warning"], _set("threshold", "overdue")),
+        "pa.decision_clock/invalid/member_id_missing": (clocks["breach"], _drop("member_id")),
+        "pa.decision_clock/invalid/clock_share_negative": (clocks["warning"], _set("clock_share", -0.25)),
+        "pa.decision_clock/invalid/unknown_field": (clocks["breach"], _set("note", "not in the contract")),
     }
     for name, (base, mutate) in broken.items():
         doc = copy.deepcopy(base)

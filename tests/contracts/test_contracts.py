@@ -133,5 +133,7 @@ def test_asyncapi_document_names_every_topic() -> None:
         "pa.determinations.v1",
         "pa.reauth-due.v1",
         "pa.requests.dlq.v1",
-        "pa.reviews.v1",  # the review system's contract (#15); no worker operation on it yet
+        "pa.reviews.v1",  # the review system publishes, the worker receives (#15)
+        "pa.reviews.dlq.v1",
+        "pa.decision-clock.v1",
     }
