@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -353,7 +354,11 @@ async def test_instance_beyond_the_partition_count_is_a_ready_standby(
             await asyncio.sleep(0.5)
         print(f"[standby] /readyz: {bodies}")
         assert len(bodies) == 2
-        assert sorted(b.strip() for b in bodies) == ["ready requests partitions=0", "ready requests partitions=1"]
+        # each stage's one partition is owned by exactly one instance; both instances are ready
+        owned = [dict(re.findall(r"(\w+) partitions=(\d)", b)) for b in bodies]
+        assert all(b.startswith("ready ") for b in bodies)
+        assert sorted(o["requests"] for o in owned) == ["0", "1"]
+        assert sorted(o["review"] for o in owned) == ["0", "1"]
     finally:
         for w in workers:
             assert w.terminate() == 0
