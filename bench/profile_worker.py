@@ -33,6 +33,7 @@ async def main() -> int:
             topic_partitions=6,
             batch_max_records=500,
             scheduler_enabled=False,
+            reviews_enabled=False,
         )
         await create_topics(settings)
         tune_gc(settings.gc_gen0_threshold)  # as `pa-worker run` does
@@ -40,7 +41,7 @@ async def main() -> int:
         stop = asyncio.Event()
         profiler = Profiler(async_mode="enabled")
         profiler.start()
-        task = asyncio.create_task(serve(settings, stop=stop, install_signals=False, scheduler=False))
+        task = asyncio.create_task(serve(settings, stop=stop, install_signals=False, scheduler=False, reviews=False))
         while m.BATCH_RECORDS._sum.get() < n:
             await asyncio.sleep(0.05)
         profiler.stop()

@@ -243,7 +243,9 @@ async def main() -> int:
         results = {}
         bpid = broker_pid() if broker.kind == "local" else None  # the project's own broker only
         passthrough = [sys.executable, "-m", "bench.passthrough"]
-        worker = [sys.executable, "-m", "worker.cli", "run", "--no-scheduler"]
+        # the request processor alone, as in a deployment that runs the scheduler and the review
+        # stage apart (`pa-worker scheduler`, `pa-worker reviews`)
+        worker = [sys.executable, "-m", "worker.cli", "run", "--no-scheduler", "--no-reviews"]
         if warmup:  # a broker just started is still compiling its hot paths: not measured
             unique = uuid.uuid4().hex[:8]
             settings = settings_for(bootstrap, unique, topic_partitions=partitions, batch_max_records=500)

@@ -46,6 +46,13 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     sched.add_argument("--create-topics", action="store_true", help="create missing topics at start")
+    revs = sub.add_parser(
+        "reviews",
+        help="run only the review stage: pa.reviews.v1 in, final determinations and decision clocks out",
+        epilog=env_help,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    revs.add_argument("--create-topics", action="store_true", help="create missing topics at start")
     ev = sub.add_parser(
         "evaluate",
         help="evaluate pa.request JSON Lines offline (no Kafka); determinations to stdout",
@@ -191,6 +198,10 @@ def main(argv: list[str] | None = None) -> int:
                 reviews=settings.reviews_enabled and not args.no_reviews,
                 create_topics=args.create_topics,
             )
+        )
+    if args.command == "reviews":
+        return asyncio.run(
+            serve(settings, requests=False, scheduler=False, reviews=True, create_topics=args.create_topics)
         )
     return asyncio.run(serve(settings, requests=False, scheduler=True, reviews=False, create_topics=args.create_topics))
 
