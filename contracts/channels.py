@@ -129,7 +129,9 @@ REVIEWS_DLQ = Channel(
 AUTHORIZATIONS = Channel(
     "paAuthorizations",
     "pa.authorizations.v1",
-    "Internal compacted topic: approved authorizations' state.",
+    "Internal compacted topic: approved authorizations' state, the changelog of the reauth scheduler's store "
+    "and written only by it: partition p holds the state of pa.determinations.v1's partition p (at least as "
+    "many partitions; the scheduler checks at start). Key: authorization_id.",
     setting="topic_authorizations",
     public=False,
 )

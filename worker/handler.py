@@ -18,9 +18,7 @@ from pydantic import ValidationError
 from contracts import PADetermination, PARequest
 from contracts import channels as ch
 from contracts.channels import CE_SOURCE, DlqErrorClass
-from contracts.internal import AuthorizationState
 from policy import PolicySettings, evaluate
-from policy._build import build
 from worker.records import DeadLettered, Headers, OutRecord, Published, Source, dead_letter, internal_error
 
 __all__ = [
@@ -42,7 +40,6 @@ CE_TYPE_REAUTH_DUE = ch.REAUTH_DUE.ce_type or ""
 
 # ``model_dump_json().encode()`` without the detour through str: the same bytes, one copy fewer.
 _DETERMINATION_JSON = PADetermination.__pydantic_serializer__
-_STATE_JSON = AuthorizationState.__pydantic_serializer__
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +47,8 @@ class Topics:
     determinations: str = ch.DETERMINATIONS.topic
     dlq: str = ch.DLQ.topic
     authorizations: str = ch.AUTHORIZATIONS.topic
+    """Not written by the handler: the reauth scheduler is the only writer of the authorizations
+    topic (``worker.scheduler``). Kept so that the wiring naming the worker's topics stays as it is."""
 
 
 def cloudevent_headers(ce_id: str, ce_type: str, time: datetime, extra: Headers | None = None) -> Headers:
@@ -96,9 +95,9 @@ class RequestHandler:
                 "evaluation_error",
                 f"policy evaluation failed: {type(exc).__name__}",
             )
-        return self._publish(request, determination)
+        return self._publish(determination)
 
-    def _publish(self, request: PARequest, det: PADetermination) -> Published:
+    def _publish(self, det: PADetermination) -> Published:
         member_key = det.member_id.encode()
         out = [
             OutRecord(
@@ -113,41 +112,6 @@ class RequestHandler:
                 ),
             )
         ]
-        auth = det.authorization
-        if auth is not None:
-            # Built from an already validated determination: no re-validation (the engine's
-            # constructor; every field given, in the model's order).
-            state = build(
-                AuthorizationState,
-                {
-                    "schema_version": "1",
-                    "status": "scheduled",
-                    "authorization_id": auth.authorization_id,
-                    "member_id": det.member_id,
-                    "prescriber_npi": det.prescriber_npi,
-                    "valid_from": auth.valid_from,
-                    "valid_through": auth.valid_through,
-                    "approved_on": det.decided_at.astimezone(UTC).date(),
-                    "decided_at": det.decided_at,
-                    "determination_id": det.determination_id,
-                    "request_id": det.request_id,
-                    "request_type": det.request_type,
-                    "prior_authorization_id": (
-                        request.continuation.prior_authorization_id if request.continuation else None
-                    ),
-                    "policy_version": det.policy.version,
-                    "reauth_due_on": None,
-                },
-            )
-            out.append(
-                OutRecord(
-                    self.topics.authorizations,
-                    auth.authorization_id.encode(),
-                    _STATE_JSON.to_json(state),
-                    [("content-type", b"application/json")],
-                    partition_key=member_key,
-                )
-            )
         return Published(tuple(out), det)
 
     def _dead(

@@ -1,37 +1,46 @@
 """The reminder book: what the reauthorization scheduler knows and decides, with no Kafka and no clock.
 
-One book per partition of ``pa.authorizations.v1``. :meth:`ReminderBook.apply` takes the
-partition's records in log order (restore and live alike; a ``None`` value is a tombstone);
-:meth:`ReminderBook.plan` says, for a given day, which state records to write:
+One book per input partition ``p`` of ``pa.determinations.v1``; its changelog is partition ``p``
+of the compacted ``pa.authorizations.v1``, which only the scheduler writes (one writer per key,
+as a Kafka Streams store's changelog). The book is therefore authoritative: what it holds is
+what the log holds.
 
-- **supersede**: an authorization still ``scheduled`` while a later approval of the same member
-  (ordered by ``decided_at``, then id) exists is ``cancelled``;
-- **due**: the latest ``scheduled`` authorization of a member whose reminder is due
-  (``valid_through - lead`` or at once when approved inside the window) is ``sent`` with its due
-  date; the scheduler publishes its ``pa.reauth_due`` in the same transaction;
-- **replay guard**: an approval replayed after its reminder was sent or cancelled never re-opens
-  it: the terminal state is written again, so compaction cannot keep the replay instead;
-- **expiry**: an authorization sent or cancelled and past ``valid_through + grace_days`` is
-  deleted (a tombstone), so the topic's live keys, the book's memory and a restore's length stay
-  bounded by the traffic of one validity period plus the grace, not by every approval ever made.
-  One still ``scheduled`` that late (the scheduler was down) is first sent or cancelled as
-  usual, and deleted at a later tick: a reminder is never dropped unsent. The replay guard
-  holds while the state is kept: keep ``valid_through + grace`` beyond the request index's
-  retention (``PA_DEDUPE_RETENTION_DAYS``), within which a replay is not determined again.
+- :meth:`ReminderBook.intake` turns a batch of determinations into the ``scheduled`` states to
+  write: one per approval with an authorization (the engine's and a reviewer's final approval
+  alike) whose ``authorization_id`` the book does not hold yet, in any status, and whose
+  ``valid_through`` is not already past. An approval read again (a replay, a determinations
+  consumer rewound, a determination published twice) is therefore never written again and never
+  re-opens a reminder already sent or cancelled; one whose state already expired (below) is past
+  its ``valid_through`` too, so re-reading old determinations cannot send ancient reminders.
+- :meth:`ReminderBook.apply` takes the changelog's records in log order (the restore, then the
+  scheduler's own committed writes; a ``None`` value is a tombstone): the last record of a key wins.
+- :meth:`ReminderBook.plan` says, for a given day, which state records to write:
 
-The scheduler writes the plan in one transaction and, once committed, applies the same records
-to the book (they come back through its consumer too; applying them again changes nothing).
+  - **supersede**: an authorization still ``scheduled`` while a later approval of the same member
+    (ordered by ``decided_at``, then id) exists is ``cancelled``;
+  - **due**: the latest ``scheduled`` authorization of a member whose reminder is due
+    (``valid_through - lead`` or at once when approved inside the window) is ``sent`` with its due
+    date; the scheduler publishes its ``pa.reauth_due`` in the same transaction;
+  - **expiry**: an authorization sent or cancelled and past ``valid_through + grace_days`` is
+    deleted (a tombstone), so the topic's live keys, the book's memory and a restore's length stay
+    bounded by the traffic of one validity period plus the grace, not by every approval ever made.
+    One still ``scheduled`` that late (the scheduler was down) is first sent or cancelled as
+    usual, and deleted at a later tick: a reminder the book holds is never dropped unsent.
+
+The scheduler writes the intake and each plan in one transaction each (with the input offsets
+for the intake) and, once committed, applies the same records to the book.
 """
 
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import UTC, date, timedelta
 
 from pydantic import ValidationError
 
+from contracts import PADetermination
 from contracts.internal import AuthorizationState
 from policy.reauth import reauth_due_on
 
@@ -42,18 +51,46 @@ class Applied(enum.Enum):
     NEW = "new"
     """A scheduled authorization the book did not hold."""
     UPDATED = "updated"
-    REPLAY_BLOCKED = "replay_blocked"
-    """A scheduled record for an authorization already sent or cancelled: ignored, re-asserted."""
     DELETED = "deleted"
     IGNORED = "ignored"
     """No key, or a tombstone of an unknown key."""
     UNREADABLE = "unreadable"
 
 
+def scheduled_state(det: PADetermination) -> AuthorizationState | None:
+    """The ``scheduled`` state of an approval with an authorization, else ``None``.
+
+    Every field comes from the determination. ``prior_authorization_id`` (the continued
+    authorization) is in the request, not in the determination, and nothing reads it from the
+    state (supersession orders a member's approvals by ``decided_at``): ``None`` here."""
+    auth = det.authorization
+    if det.decision != "approved" or auth is None:
+        return None
+    return AuthorizationState(
+        status="scheduled",
+        authorization_id=auth.authorization_id,
+        member_id=det.member_id,
+        prescriber_npi=det.prescriber_npi,
+        valid_from=auth.valid_from,
+        valid_through=auth.valid_through,
+        approved_on=det.decided_at.astimezone(UTC).date(),
+        decided_at=det.decided_at,
+        determination_id=det.determination_id,
+        request_id=det.request_id,
+        request_type=det.request_type,
+        prior_authorization_id=None,
+        policy_version=det.policy.version,
+        reauth_due_on=None,
+    )
+
+
+def state_record(st: AuthorizationState) -> tuple[bytes, bytes]:
+    """The changelog record (key, value) of ``st``."""
+    return st.authorization_id.encode(), _STATE_JSON.to_json(st)
+
+
 @dataclass(frozen=True)
 class Plan:
-    restore: tuple[AuthorizationState, ...] = ()
-    """Terminal states written again (replay guard)."""
     cancel: tuple[AuthorizationState, ...] = ()
     """Superseded authorizations, status ``cancelled``."""
     send: tuple[AuthorizationState, ...] = ()
@@ -62,12 +99,12 @@ class Plan:
     """Authorization ids to delete (tombstones)."""
 
     def __bool__(self) -> bool:
-        return bool(self.restore or self.cancel or self.send or self.expire)
+        return bool(self.cancel or self.send or self.expire)
 
     def records(self) -> Iterator[tuple[bytes, bytes | None]]:
         """The state records (key, value; ``None`` for a tombstone) this plan writes, in order."""
-        for st in (*self.restore, *self.cancel, *self.send):
-            yield st.authorization_id.encode(), _STATE_JSON.to_json(st)
+        for st in (*self.cancel, *self.send):
+            yield state_record(st)
         for auth_id in self.expire:
             yield auth_id.encode(), None
 
@@ -78,7 +115,6 @@ class ReminderBook:
     grace_days: int | None = None
     """Delete authorizations this many days past ``valid_through`` (None: never)."""
     auths: dict[str, AuthorizationState] = field(default_factory=dict)
-    pending_restore: dict[str, AuthorizationState] = field(default_factory=dict)
 
     def __len__(self) -> int:
         return len(self.auths)
@@ -86,22 +122,31 @@ class ReminderBook:
     def due_on(self, st: AuthorizationState) -> date:
         return reauth_due_on(st.valid_through, st.approved_on, self.lead_days)
 
+    def intake(self, determinations: Iterable[PADetermination], today: date) -> tuple[AuthorizationState, ...]:
+        """The ``scheduled`` states to write for ``determinations`` (one batch, in log order):
+        approvals the book does not hold, each once, none past its ``valid_through`` on ``today``.
+        The book is not changed: apply the records once they committed."""
+        out: dict[str, AuthorizationState] = {}
+        for det in determinations:
+            st = scheduled_state(det)
+            if st is None or st.authorization_id in self.auths or st.authorization_id in out:
+                continue
+            if st.valid_through < today:
+                continue  # expired already: no reminder (and its state may have been deleted long ago)
+            out[st.authorization_id] = st
+        return tuple(out.values())
+
     def apply(self, key: bytes | None, value: bytes | None) -> Applied:
         if key is None:
             return Applied.IGNORED
         auth_id = key.decode("utf-8", "replace")
         if value is None:
-            self.pending_restore.pop(auth_id, None)
             return Applied.DELETED if self.auths.pop(auth_id, None) is not None else Applied.IGNORED
         try:
             state = AuthorizationState.model_validate_json(value)
         except ValidationError:
             return Applied.UNREADABLE
         previous = self.auths.get(auth_id)
-        if previous is not None and previous.status != "scheduled" and state.status == "scheduled":
-            self.pending_restore[auth_id] = previous
-            return Applied.REPLAY_BLOCKED
-        self.pending_restore.pop(auth_id, None)
         self.auths[auth_id] = state
         return Applied.NEW if previous is None and state.status == "scheduled" else Applied.UPDATED
 
@@ -135,9 +180,7 @@ class ReminderBook:
                 cancel.append(st.model_copy(update={"status": "cancelled"}))
             elif self.due_on(st) <= today:
                 send.append(st.model_copy(update={"status": "sent", "reauth_due_on": self.due_on(st)}))
-        gone = set(expire)
-        restore = [st for auth_id, st in self.pending_restore.items() if auth_id not in gone]
-        return Plan(tuple(restore), tuple(cancel), tuple(send), tuple(expire))
+        return Plan(tuple(cancel), tuple(send), tuple(expire))
 
     def outlook(self, today: date) -> tuple[int, int, date | None]:
         """(pending, due, next due date) of the reminders still to send."""

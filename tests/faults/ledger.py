@@ -2,8 +2,12 @@
 
 Exactly once is a statement about source records: each input record (topic, partition, offset)
 has exactly one determination (valid request) or one DLQ record (anything else), one
-request-index entry per determination, one ``scheduled`` authorization state per approval and,
-once a scheduler has run past every due date, one reauthorization-due event per approval.
+request-index entry per determination and, once the reauth scheduler (the only writer of the
+authorizations topic) has read every determination on a day on which every approval still valid
+is due (:func:`scheduler_day`), one ``scheduled`` authorization state and one
+reauthorization-due event per approval still valid that day (none for an approval already past
+its ``valid_through``). Without that day the authorization states are checked for doubles and
+strays only: a scheduler may not have run, or not to the end.
 Counting by source offset instead of by request id means a replay shows up as a duplicate even
 with request-id deduplication off (``PA_TEST_DISABLE_REQUEST_DEDUPE``), so a broken offset
 commit cannot hide behind it.
@@ -17,10 +21,13 @@ the request.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import date, timedelta
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
@@ -41,6 +48,9 @@ class Ledger:
     """Output topic (short name) -> records per source record."""
     approved: set[Src] = field(default_factory=set)
     """Source records whose (visible) determination is an approval."""
+    scheduled: set[Src] | None = None
+    """Approvals the scheduler schedules and reminds (still valid on its day); ``None``: no
+    scheduler day given, so the authorization states are not checked for missing ones."""
     unknown: Counter[str] = field(default_factory=Counter)
     """Output records that trace back to no input record, per output."""
 
@@ -50,7 +60,11 @@ class Ledger:
             return valid
         if output == "dlq":
             return {s for s, rid in self.requests.items() if rid is None}
-        return set(self.approved)  # authorizations, reauth_due
+        return set(self.approved if self.scheduled is None else self.scheduled)  # authorizations, reauth_due
+
+    def complete(self, output: str) -> bool:
+        """Whether every expected source must have its record (else: at most one, none stray)."""
+        return output != "authorizations" or self.scheduled is not None
 
     def report(self, what: str) -> str:
         parts = []
@@ -58,7 +72,8 @@ class Ledger:
             want = self.expected(output)
             parts.append(
                 f"{output}: {sum(counts.values())} records for {len(want)} sources, "
-                f"doubled={sum(1 for s in want if counts[s] > 1)} missing={sum(1 for s in want if counts[s] == 0)} "
+                f"doubled={sum(1 for s in want if counts[s] > 1)} "
+                f"missing={sum(1 for s in want if counts[s] == 0) if self.complete(output) else '-'} "
                 f"stray={sum(c for s, c in counts.items() if s not in want) + self.unknown[output]}"
             )
         return f"[{what}] input={len(self.requests)} " + "; ".join(parts)
@@ -68,7 +83,7 @@ class Ledger:
         for output, counts in self.counts.items():
             want = self.expected(output)
             doubled = sorted((s, counts[s]) for s in want if counts[s] > 1)
-            missing = sorted(s for s in want if counts[s] == 0)
+            missing = sorted(s for s in want if counts[s] == 0) if self.complete(output) else []
             stray = sorted(s for s in counts if s not in want)
             assert not doubled, f"{what}: {output}: source records published more than once: {doubled[:8]}"
             assert not missing, f"{what}: {output}: source records never published: {missing[:8]}"
@@ -97,8 +112,10 @@ def build(
     request_index: list[Read],
     reauth_due: list[Read] | None = None,
     valid_rejected: set[Src] = frozenset(),  # type: ignore[assignment]
+    scheduler_day: date | None = None,
 ) -> Ledger:
-    """``valid_rejected``: source records with a request_id that the contract still rejects."""
+    """``valid_rejected``: source records with a request_id that the contract still rejects.
+    ``scheduler_day``: the reauth scheduler has run on this day (see the module)."""
     requests = {s: (None if s in valid_rejected else rid) for s, rid in requests.items()}
     by_request: dict[str, Src] = {}
     for src, rid in requests.items():
@@ -121,6 +138,14 @@ def build(
     ledger.approved = {
         by_request[d.request_id] for d in dets if d.decision == "approved" and d.request_id in by_request
     }
+    if scheduler_day is not None:
+        ledger.scheduled = {
+            by_request[d.request_id]
+            for d in dets
+            if d.authorization is not None
+            and d.authorization.valid_through >= scheduler_day
+            and d.request_id in by_request
+        }
     count(
         "dlq",
         [
@@ -131,7 +156,7 @@ def build(
         ],
     )
     states = [AuthorizationState.model_validate_json(r.value) for r in authorizations if r.value]
-    # The worker writes each approval once as `scheduled`; the scheduler's `sent`/`cancelled` marks follow.
+    # The scheduler writes each approval it schedules once as `scheduled`; its `sent`/`cancelled` marks follow.
     count("authorizations", [by_request.get(s.request_id) for s in states if s.status == "scheduled"])
     count("request_index", [by_request.get(r.key.decode()) if r.key else None for r in request_index if r.value])
     if reauth_due is not None:
@@ -171,16 +196,45 @@ async def read_to_end(
     return out
 
 
-async def read_ledger(bootstrap: str, settings: Settings, *, reauth_due: bool = False) -> Ledger:
-    """The ledger of every committed record of the worker's topics (read_committed, as downstream reads)."""
+def scheduler_day(determinations: Iterable[PADetermination], lead_days: int) -> date:
+    """A day on which the reminder of every approval still valid is due: the latest due date.
+    Approvals already past their ``valid_through`` that day are never scheduled."""
+    return max(d.authorization.valid_through for d in determinations if d.authorization) - timedelta(days=lead_days)
+
+
+async def read_ledger(bootstrap: str, settings: Settings, *, scheduler_day: date | None = None) -> Ledger:
+    """The ledger of every committed record of the worker's topics (read_committed, as downstream reads);
+    with ``scheduler_day``, the reauth-due events too, and every authorization state checked."""
     return build(
         index_input(await read_to_end(bootstrap, settings.topic_requests)),
         determinations=await read_to_end(bootstrap, settings.topic_determinations),
         dlq=await read_to_end(bootstrap, settings.topic_dlq),
         authorizations=await read_to_end(bootstrap, settings.topic_authorizations),
         request_index=await read_to_end(bootstrap, settings.topic_request_index),
-        reauth_due=await read_to_end(bootstrap, settings.topic_reauth_due) if reauth_due else None,
+        reauth_due=await read_to_end(bootstrap, settings.topic_reauth_due) if scheduler_day else None,
+        scheduler_day=scheduler_day,
     )
+
+
+async def wait_scheduler_read_all(bootstrap: str, settings: Settings, timeout: float = 60.0) -> None:
+    """Until the reauth scheduler's group has committed, on every partition of the determinations
+    topic, the offset after its last committed record: every determination taken in."""
+    last: dict[int, int] = {}
+    for r in await read_to_end(bootstrap, settings.topic_determinations):
+        last[r.partition] = max(last.get(r.partition, 0), r.offset + 1)
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap, group_id=settings.reauth_group_id, enable_auto_commit=False
+    )
+    await consumer.start()
+    try:
+        deadline = time.monotonic() + timeout
+        for p, end in sorted(last.items()):
+            tp = TopicPartition(settings.topic_determinations, p)
+            while (committed := await consumer.committed(tp)) is None or committed < end:
+                assert time.monotonic() < deadline, f"{tp}: the scheduler committed {committed} of {end}"
+                await asyncio.sleep(0.2)
+    finally:
+        await consumer.stop()
 
 
 async def aborted_records(bootstrap: str, topic: str) -> int:

@@ -20,7 +20,7 @@ import pytest
 from contracts import PADetermination, PAReauthDue, PARequest
 from tests.broker import KAFKA_SH, Broker
 from tests.conftest import REQUIRE_KAFKA
-from tests.faults.ledger import read_ledger
+from tests.faults.ledger import read_ledger, scheduler_day
 from tests.faults.logwatch import wait_for_log
 from tests.kafkautil import (
     ROOT,
@@ -115,15 +115,18 @@ async def test_kill9_three_times_during_20000_requests(bootstrap: str, unique: s
         await dets.settle()
         assert code == 0
         _check_exactly_once(dets.records, {r["request_id"] for r in requests}, "chaos kill-9")
-        approved = {
-            d.authorization.authorization_id
-            for d in (PADetermination.model_validate_json(r.value) for r in dets.records)
-            if d.authorization is not None
-        }
-    # Every approval gets exactly one reauth-due record eventually (a clock past every due date).
+        determinations = [PADetermination.model_validate_json(r.value) for r in dets.records]
+    # Every approval still valid on the scheduler's day gets exactly one reauth-due record
+    # eventually (the day is the latest due date); one already past its valid_through, none.
+    day = scheduler_day(determinations, settings.reauth_lead_days)
+    approved = {
+        d.authorization.authorization_id
+        for d in determinations
+        if d.authorization is not None and d.authorization.valid_through >= day
+    }
     slog = logdir / "kill9-scheduler.log"
     LOGS.append(slog)
-    sched = _scheduler_proc(settings, "2030-01-01T00:00:00+00:00", slog)
+    sched = _scheduler_proc(settings, f"{day.isoformat()}T00:00:00+00:00", slog)
     try:
         async with Tail(bootstrap, settings.topic_reauth_due) as reminders:
             await reminders.reach(len(approved), timeout=120, what="reauth-due reminders")
@@ -133,12 +136,14 @@ async def test_kill9_three_times_during_20000_requests(bootstrap: str, unique: s
         sched.terminate()
         sched.wait(30)
     print(
-        f"[chaos kill-9] approvals={len(approved)} reauth-due records={sum(counts.values())} "
+        f"[chaos kill-9] approvals still valid on {day}={len(approved)} reauth-due records={sum(counts.values())} "
         f"doubled={sum(1 for c in counts.values() if c > 1)}"
     )
     assert set(counts) == approved and all(c == 1 for c in counts.values())
     # every output topic, per source record: determinations, index entries, authorization states, reminders
-    (await read_ledger(bootstrap, settings, reauth_due=True)).assert_exactly_once("chaos kill-9, every topic")
+    ledger = await read_ledger(bootstrap, settings, scheduler_day=day)
+    assert ledger.scheduled and ledger.scheduled != ledger.approved, "approvals still valid and expired ones"
+    ledger.assert_exactly_once("chaos kill-9, every topic")
 
 
 def _restartable_bootstrap(broker: Broker) -> str:

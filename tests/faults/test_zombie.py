@@ -17,12 +17,14 @@ from __future__ import annotations
 import asyncio
 import signal
 import time
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
-from tests.faults.ledger import aborted_records, read_ledger
+from contracts import PADetermination
+from tests.faults.ledger import aborted_records, read_ledger, wait_scheduler_read_all
 from tests.faults.logwatch import assigned_partitions, log_events, owned_partitions, wait_for_log
 from tests.kafkautil import Tail, WorkerProcess, create_topics, encode, make_requests, produce, settings_for
 from worker.config import Settings
@@ -144,26 +146,41 @@ async def test_paused_reauth_scheduler_is_fenced_and_reminds_once(bootstrap: str
     await produce(bootstrap, settings.topic_requests, records)
     worker = WorkerProcess(settings, "--no-scheduler", log_path=tmp_path / "worker.log").start()
     resume = tmp_path / "resume"
-    later = {"TEST_NOW": "2031-01-01T00:00:00+00:00"}  # past every due date: every approval is due
-    hold = {**later, "TEST_TXN_HOLD": "open", "TEST_TXN_ROLE": "reauth", "TEST_RESUME_FILE": str(resume)}
     zombie_log, other_log = tmp_path / "zombie.log", tmp_path / "other.log"
     zombie = other = None
     try:
         async with Tail(bootstrap, settings.topic_determinations) as dets:
             await dets.reach(len(records), timeout=60, what="determinations")
+        # A first scheduler takes every approval in on the eve of the first decision (nothing due
+        # yet) and stops; so the zombie's first transaction is one of reminders.
+        eve = min(PADetermination.model_validate_json(r.value).decided_at for r in dets.records).date()
+        eve -= timedelta(days=1)
+        first = WorkerProcess(
+            settings,
+            "--scheduler-only",
+            log_path=tmp_path / "first.log",
+            module="tests.faults.proc",
+            env={"TEST_NOW": f"{eve.isoformat()}T00:00:00+00:00"},
+        ).start()
+        try:
+            await wait_scheduler_read_all(bootstrap, settings, timeout=60)
+        finally:
+            assert first.terminate() == 0
+        later = {"TEST_NOW": "2031-01-01T00:00:00+00:00"}  # past every due date: every approval is due
+        hold = {**later, "TEST_TXN_HOLD": "open", "TEST_TXN_ROLE": "reauth", "TEST_RESUME_FILE": str(resume)}
         zombie = WorkerProcess(settings, "--scheduler-only", log_path=zombie_log, module="tests.faults.proc", env=hold)
         zombie.start()
         (held,) = await wait_for_log(zombie_log, r"TXN-HOLD open", 60)
         zombie.signal(signal.SIGSTOP)
         partition = _partition_of(held, f"{settings.reauth_group_id}-{settings.topic_authorizations}-")
         print(f"[zombie-scheduler] {held.split()[-1]} held open with its reminders, process stopped")
-        ledger = await read_ledger(bootstrap, settings)
-        assert ledger.approved, "the mix holds approvals"
+        ledger = await read_ledger(bootstrap, settings, scheduler_day=eve)
+        assert ledger.scheduled == ledger.approved, "every approval was taken in"
         other = WorkerProcess(settings, "--scheduler-only", log_path=other_log, module="tests.faults.proc", env=later)
         other.start()
         async with Tail(bootstrap, settings.topic_reauth_due) as reminders:
             await reminders.reach(
-                len(ledger.approved), timeout=120, what="reminders sent by the instance that took over"
+                len(ledger.scheduled), timeout=120, what="reminders sent by the instance that took over"
             )
             assert partition in assigned_partitions(other_log, "reauth partition assigned; rebuilding")
             resume.touch()
@@ -182,7 +199,7 @@ async def test_paused_reauth_scheduler_is_fenced_and_reminds_once(bootstrap: str
         worker.terminate()
     events = [e for e in log_events(zombie_log) if e.get("event", "").startswith("scheduler producer fenced")]
     assert [e["partition"] for e in events].count(partition) == 1, fenced
-    ledger = await read_ledger(bootstrap, settings, reauth_due=True)
+    ledger = await read_ledger(bootstrap, settings, scheduler_day=eve)
     aborted = await aborted_records(bootstrap, settings.topic_reauth_due)
     print(f"[zombie-scheduler] reminders written in transactions that never committed: {aborted}")
     assert aborted > 0, "the zombie's open transaction had reminders in the log"

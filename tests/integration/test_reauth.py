@@ -8,12 +8,16 @@ import subprocess
 import sys
 import time
 from collections import Counter
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import KafkaError
 
 from contracts import PADetermination, PAReauthDue
+from contracts.internal import AuthorizationState
+from tests.faults.ledger import wait_scheduler_read_all
 from tests.kafkautil import (
     ROOT,
     WorkerProcess,
@@ -29,6 +33,7 @@ from tests.kafkautil import (
 )
 from worker import metrics as m
 from worker.app import serve
+from worker.scheduler import NotCoPartitioned, ReauthScheduler
 
 pytestmark = pytest.mark.kafka
 
@@ -163,11 +168,21 @@ async def test_kill_between_due_and_sent_then_takeover(bootstrap: str, unique: s
     # (an approval without a requested start date runs from its decision date).
     now = "2031-01-01T00:00:00+00:00"
     worker = WorkerProcess(settings, "--no-scheduler", log_path=tmp_path / "worker.log").start()
-    first = _spawn(settings, now, tmp_path / "first.log", "--scheduler-only", pause=True)
-    second = None
+    first = second = None
     try:
         dets = await read_all(bootstrap, settings.topic_determinations, expect=len(requests), timeout=60)
         approved = _approved(dets)
+        # A scheduler takes every approval in on the eve of the decisions (nothing is due yet) and
+        # stops, so that the first transaction of the next one is a reminder's.
+        eve = min(d.decided_at for d in approved.values()).date() - timedelta(days=1)
+        intake = _spawn(settings, f"{eve.isoformat()}T00:00:00+00:00", tmp_path / "intake.log", "--scheduler-only")
+        try:
+            await wait_scheduler_read_all(bootstrap, settings, timeout=60)
+        finally:
+            intake.terminate()
+            assert intake.wait(30) == 0
+        assert await read_all(bootstrap, settings.topic_reauth_due, timeout=3, idle=1) == []
+        first = _spawn(settings, now, tmp_path / "first.log", "--scheduler-only", pause=True)
         await _wait_marker(tmp_path / "first.log", "REMINDER-TXN-OPEN")
         first.kill()  # SIGKILL between "due" (event sent in the open transaction) and "sent" (commit)
         first.wait(10)
@@ -191,3 +206,93 @@ async def test_kill_between_due_and_sent_then_takeover(bootstrap: str, unique: s
     assert set(counts) == set(approved)
     assert all(c == 1 for c in counts.values()), counts
     assert json.loads(events[0].value)["schema_version"] == "1"
+    states = [
+        AuthorizationState.model_validate_json(r.value)
+        for r in await read_all(bootstrap, settings.topic_authorizations, timeout=10, idle=1)
+        if r.value
+    ]
+    scheduled = Counter(s.authorization_id for s in states if s.status == "scheduled")
+    assert set(scheduled) == set(approved) and set(scheduled.values()) == {1}, "one state per approval, once"
+
+
+def _determination(auth: str, member: str, decided: datetime, valid_days: int) -> PADetermination:
+    raw = json.loads((ROOT / "contracts/examples/pa.determination/valid/initial_approved.json").read_text())
+    raw.update(member_id=member, determination_id=f"DET-{auth}", request_id=f"REQ-{auth}")
+    raw["decided_at"] = raw["received_at"] = decided.isoformat().replace("+00:00", "Z")
+    raw["authorization"].update(
+        authorization_id=auth,
+        valid_from=decided.date().isoformat(),
+        valid_through=(decided.date() + timedelta(days=valid_days)).isoformat(),
+    )
+    return PADetermination.model_validate_json(json.dumps(raw))
+
+
+async def test_a_replayed_approval_reminds_once_across_restarts_and_an_expired_one_never(
+    bootstrap: str, unique: str
+) -> None:
+    """The scheduler reads determinations (the engine's or a reviewer's): the same approval read
+    again, before and after a restart (the book rebuilt from its changelog, the input resumed at
+    its committed offset), never re-opens its reminder; an approval already past its
+    valid_through is never scheduled. Only the scheduler writes the authorizations topic."""
+    settings = settings_for(bootstrap, unique, topic_partitions=2)
+    await create_topics(settings)
+    clock = Clock("2026-11-28T12:00:00+00:00")
+    member = f"MRPL{unique}"
+    fresh = _determination(f"AUTH-N-{unique}", member, clock.now - timedelta(days=1), 20)  # due at once
+    old = _determination(f"AUTH-O-{unique}", f"{member}-old", datetime(2025, 1, 2, 12, tzinfo=UTC), 180)
+
+    def record(det: PADetermination) -> tuple[bytes, bytes]:
+        return det.member_id.encode(), det.model_dump_json().encode()
+
+    scheduled0 = m.REMINDERS_SCHEDULED._value.get()
+    await produce(bootstrap, settings.topic_determinations, [record(fresh), record(old)])
+    for run in range(2):
+        stop = asyncio.Event()
+        task = asyncio.create_task(serve(settings, requests=False, stop=stop, install_signals=False, clock=clock))
+        try:
+            events = await read_all(bootstrap, settings.topic_reauth_due, expect=1, timeout=60, idle=2)
+            await produce(bootstrap, settings.topic_determinations, [record(fresh), record(old)])  # replays
+            await asyncio.sleep(3)
+            events = await read_all(bootstrap, settings.topic_reauth_due, expect=1, timeout=10, idle=2)
+        finally:
+            stop.set()
+            assert await asyncio.wait_for(task, 30) == 0
+        ids = [PAReauthDue.model_validate_json(r.value).authorization_id for r in events]
+        print(f"[reauth-replay] run {run + 1}: reminders={ids}")
+        assert ids == [fresh.authorization.authorization_id]  # type: ignore[union-attr]
+    states = [
+        AuthorizationState.model_validate_json(r.value)
+        for r in await read_all(bootstrap, settings.topic_authorizations, timeout=10, idle=1)
+        if r.value
+    ]
+    assert [(s.authorization_id, s.status) for s in states] == [
+        (fresh.authorization.authorization_id, "scheduled"),  # type: ignore[union-attr]
+        (fresh.authorization.authorization_id, "sent"),  # type: ignore[union-attr]
+    ]
+    assert m.REMINDERS_SCHEDULED._value.get() - scheduled0 == 1
+
+
+async def test_start_fails_unless_the_authorizations_topic_is_co_partitioned(bootstrap: str, unique: str) -> None:
+    settings = settings_for(bootstrap, unique)
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        await admin.create_topics(
+            [
+                NewTopic(settings.topic_determinations, 4, 1),
+                NewTopic(settings.topic_authorizations, 2, 1),
+                NewTopic(settings.topic_reauth_due, 1, 1),
+            ]
+        )
+    finally:
+        await admin.close()
+    scheduler = ReauthScheduler(settings)
+    deadline = time.monotonic() + 30
+    with pytest.raises(NotCoPartitioned, match=r"has 2 partitions, .* has 4"):
+        while True:  # a KafkaError (topics not in the metadata yet) is retried, as serve() does
+            try:
+                await scheduler.start()
+            except KafkaError:
+                assert time.monotonic() < deadline
+                await asyncio.sleep(0.5)
+    assert scheduler.consumer is None

@@ -9,7 +9,6 @@ from pathlib import Path
 import pytest
 
 from contracts import PADetermination
-from contracts.internal import AuthorizationState
 from policy import DEFAULT_SETTINGS
 from worker import handler as handler_module
 from worker.handler import RequestHandler, Source, Topics
@@ -29,23 +28,23 @@ def _headers(rec) -> dict[str, str]:  # type: ignore[no-untyped-def]
     return {k: v.decode() for k, v in rec.headers}
 
 
-def test_approval_publishes_determination_and_authorization_state(handler: RequestHandler) -> None:
+def test_approval_publishes_the_determination_only(handler: RequestHandler) -> None:
+    """The authorization's state is not the handler's to write: the reauth scheduler, the only
+    writer of the authorizations topic, derives it from the determination."""
     value = (EXAMPLES / "valid" / "initial_approved.json").read_bytes()
     h = handler.handle(b"M00012345", value, SOURCE)
     assert isinstance(h, Published) and h.determination is not None
-    det_rec, state_rec = h.records
+    (det_rec,) = h.records
+    assert det_rec.topic == Topics().determinations
     det = PADetermination.model_validate_json(det_rec.value)
-    assert det.decision == "approved" and det_rec.key == b"M00012345"
+    assert det.decision == "approved" and det.authorization is not None and det_rec.key == b"M00012345"
     headers = _headers(det_rec)
     assert headers["ce_id"] == det.determination_id and headers["ce_specversion"] == "1.0"
     assert headers["ce_time"].endswith("Z") and headers["content-type"] == "application/json"
-    state = AuthorizationState.model_validate_json(state_rec.value)
-    assert state.status == "scheduled" and state_rec.key == state.authorization_id.encode()
-    assert state_rec.partition_key == b"M00012345"
+    assert headers["pa_decision"] == "approved"
     # Published bytes are exactly what the models themselves serialize (the handler skips
     # re-validation and the str detour): re-reading and re-serializing changes nothing.
     assert det_rec.value == det.model_dump_json().encode() == h.determination.model_dump_json().encode()
-    assert state_rec.value == state.model_dump_json().encode()
 
 
 @pytest.mark.parametrize(

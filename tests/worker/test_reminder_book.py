@@ -1,23 +1,28 @@
-"""The reminder book without a broker: supersede, due dates, the replay guard and expiry.
+"""The reminder book without a broker: intake of approvals, supersede, due dates and expiry.
 
-The scheduler's loop is modelled exactly: each day the book's plan is "committed", i.e. its
-records are applied back to the book, as the scheduler does after a commit.
+The scheduler's loop is modelled exactly: each batch's intake and each day's plan are
+"committed", i.e. their records are applied back to the book, as the scheduler does after a
+commit (it is the only writer of the book's changelog).
 """
 
 from __future__ import annotations
 
+import json
 import sys
 import time
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from contracts import PADetermination
 from contracts.internal import AuthorizationState
-from worker.reminders import Applied, Plan, ReminderBook
+from worker.reminders import Applied, Plan, ReminderBook, scheduled_state, state_record
 
 LEAD = 30
 DAY0 = date(2026, 1, 1)
+EXAMPLES = Path(__file__).resolve().parents[2] / "contracts" / "examples" / "pa.determination" / "valid"
 
 
 def _state(auth: str, member: str, decided: date, valid_days: int, status: str = "scheduled") -> AuthorizationState:
@@ -72,30 +77,99 @@ def test_a_later_approval_of_the_same_member_cancels_the_earlier() -> None:
     assert not plan.send
 
 
-def test_replay_guard_a_replayed_approval_never_reopens_a_reminder_already_sent() -> None:
+def _determination(
+    auth: str, member: str, decided: date, valid_days: int, decision: str = "approved", **extra: object
+) -> PADetermination:
+    """A determination as the topic carries it (the contract's example, renamed and re-dated)."""
+    raw = json.loads((EXAMPLES / "initial_approved.json").read_text())
+    raw.update(member_id=member, determination_id=f"DET-{auth}", request_id=f"REQ-{auth}", **extra)
+    raw["decided_at"] = f"{decided.isoformat()}T12:00:00Z"
+    if decision == "approved":
+        raw["authorization"].update(
+            authorization_id=auth,
+            valid_from=decided.isoformat(),
+            valid_through=(decided + timedelta(days=valid_days)).isoformat(),
+        )
+    else:
+        raw.update(decision=decision, authorization=None, pend_reason="clinical_review")
+    return PADetermination.model_validate_json(json.dumps(raw))
+
+
+def _take(book: ReminderBook, dets: list[PADetermination], today: date) -> tuple[AuthorizationState, ...]:
+    """One intake batch, committed."""
+    states = book.intake(dets, today)
+    for state in states:
+        assert book.apply(*state_record(state)) is Applied.NEW
+    return states
+
+
+def test_intake_derives_the_scheduled_state_of_an_approval_and_nothing_else() -> None:
     book = ReminderBook(LEAD)
-    approval = _state("A1", "m1", DAY0, 10)
-    _put(book, approval)
-    _commit(book, book.plan(DAY0))  # sent
-    assert _put(book, approval) is Applied.REPLAY_BLOCKED  # the same approval, published again
-    plan = book.plan(DAY0 + timedelta(days=1))
-    assert not plan.send, "a replayed approval re-opened a reminder already sent"
-    assert [(s.authorization_id, s.status) for s in plan.restore] == [("A1", "sent")]
-    _commit(book, plan)  # the terminal state is written again, after the replay in the log
-    assert not book.plan(DAY0 + timedelta(days=2))
+    approval = _determination("A1", "m1", DAY0, 180)
+    pend = _determination("P1", "m1", DAY0, 180, decision="pended")
+    (s,) = _take(book, [pend, approval], DAY0)
+    assert s == scheduled_state(approval)
+    assert (s.status, s.authorization_id, s.member_id, s.determination_id, s.request_id) == (
+        "scheduled",
+        "A1",
+        "m1",
+        "DET-A1",
+        "REQ-A1",
+    )
+    assert s.valid_through == DAY0 + timedelta(days=180) and s.approved_on == DAY0
+    assert s.prior_authorization_id is None and s.reauth_due_on is None
+    assert s.policy_version == approval.policy.version and s.prescriber_npi == approval.prescriber_npi
+    assert scheduled_state(pend) is None
+
+
+def test_intake_takes_a_reviewers_final_approval_like_the_engines() -> None:
+    book = ReminderBook(LEAD)
+    reviewer = {"kind": "reviewer", "reviewer_id": "RV-1", "credential": "MD"}
+    reviewed = _determination("A1", "m1", DAY0, 180, decided_by=reviewer, final=True)
+    assert [st.authorization_id for st in _take(book, [reviewed], DAY0)] == ["A1"]
+
+
+def test_a_replayed_approval_never_reopens_a_reminder_already_sent() -> None:
+    book = ReminderBook(LEAD)
+    approval = _determination("A1", "m1", DAY0, 10)
+    _take(book, [approval], DAY0)
+    plan = book.plan(DAY0)
+    assert [s.authorization_id for s in plan.send] == ["A1"]
+    _commit(book, plan)  # sent
+    # The same approval read again: in a later batch, twice in one batch, or after a rewind.
+    assert book.intake([approval], DAY0 + timedelta(days=1)) == ()
+    assert book.intake([approval, approval], DAY0 + timedelta(days=2)) == ()
     assert book.auths["A1"].status == "sent"
+    assert not book.plan(DAY0 + timedelta(days=3)), "a replayed approval re-opened a reminder already sent"
 
 
-def test_replay_guard_holds_for_a_cancelled_reminder_too() -> None:
+def test_a_replayed_approval_never_reopens_a_cancelled_reminder_nor_is_written_twice_in_a_batch() -> None:
     book = ReminderBook(LEAD)
-    first = _state("A1", "m1", DAY0, 180)
-    _put(book, first)
-    _put(book, _state("A2", "m1", DAY0 + timedelta(days=1), 180))
+    first = _determination("A1", "m1", DAY0, 180)
+    later = _determination("A2", "m1", DAY0 + timedelta(days=1), 180)
+    assert [s.authorization_id for s in _take(book, [first, later, first], DAY0 + timedelta(days=1))] == ["A1", "A2"]
     _commit(book, book.plan(DAY0 + timedelta(days=2)))
     assert book.auths["A1"].status == "cancelled"
-    _put(book, first)
-    plan = book.plan(DAY0 + timedelta(days=3))
-    assert not plan.cancel and [s.status for s in plan.restore] == ["cancelled"]
+    assert book.intake([first], DAY0 + timedelta(days=3)) == ()
+    assert not book.plan(DAY0 + timedelta(days=3))
+
+
+def test_an_approval_already_past_its_valid_through_is_ignored() -> None:
+    """Read again after its state expired (valid_through + grace, then deleted), an old approval
+    must not send an ancient reminder."""
+    book = ReminderBook(LEAD, grace_days=10)
+    old = _determination("A1", "m1", DAY0, 40)
+    _take(book, [old], DAY0)
+    _commit(book, book.plan(DAY0 + timedelta(days=10)))  # sent
+    _commit(book, book.plan(DAY0 + timedelta(days=51)))  # deleted: past valid_through + grace
+    assert len(book) == 0
+    late = DAY0 + timedelta(days=51)
+    assert book.intake([old], late) == (), "an expired approval was scheduled again"
+    assert not book.plan(late)
+    # valid_through itself is still in time (the book's today, UTC); the day after is not.
+    edge = _determination("A2", "m2", DAY0, 40)
+    assert [s.authorization_id for s in book.intake([edge], DAY0 + timedelta(days=40))] == ["A2"]
+    assert book.intake([edge], DAY0 + timedelta(days=41)) == ()
 
 
 def test_expiry_deletes_terminal_states_past_valid_through_and_grace_only() -> None:
@@ -125,7 +199,7 @@ approvals = st.lists(
         st.integers(0, 4),  # member
         st.integers(0, 60),  # decided, days after DAY0
         st.integers(1, 200),  # validity in days
-        st.booleans(),  # replayed later
+        st.one_of(st.none(), st.integers(0, 300)),  # read again this many days later (a replay)
     ),
     max_size=25,
 )
@@ -134,24 +208,23 @@ approvals = st.lists(
 @given(approvals, st.integers(0, 60))
 @settings(max_examples=100, deadline=None)
 def test_properties_each_reminder_at_most_once_never_for_a_superseded_approval(
-    items: list[tuple[int, int, int, bool]], grace: int
+    items: list[tuple[int, int, int, int | None]], grace: int
 ) -> None:
     """Whatever the order and replays: at most one reminder per authorization, only for the
-    member's latest approval at the time it is sent, none once sent or cancelled (replays come
-    while the state is kept: within validity plus grace), and every authorization gone once the
-    book has run past its validity plus grace."""
+    member's latest approval at the time it is sent, none once sent or cancelled (a replay at any
+    time: while the state is kept the book holds it, after it expired it is past valid_through),
+    and every authorization gone once the book has run past its validity plus grace."""
     book = ReminderBook(LEAD, grace_days=grace)
-    by_day: dict[int, list[AuthorizationState]] = {}
+    by_day: dict[int, list[PADetermination]] = {}
     for i, (member, decided, valid, replay) in enumerate(items):
-        s = _state(f"A{i}", f"m{member}", DAY0 + timedelta(days=decided), valid)
-        by_day.setdefault(decided, []).append(s)
-        if replay:  # replayed while its state is kept (the documented bound of the guard)
-            by_day.setdefault(decided + min(7, valid + grace), []).append(s)
+        det = _determination(f"A{i}", f"m{member}", DAY0 + timedelta(days=decided), valid)
+        by_day.setdefault(decided, []).append(det)
+        if replay is not None:
+            by_day.setdefault(decided + replay, []).append(det)
     sent: list[str] = []
     for day in range(0, 330):
         today = DAY0 + timedelta(days=day)
-        for s in by_day.get(day, []):
-            _put(book, s)
+        _take(book, by_day.get(day, []), today)
         plan = book.plan(today)
         latest = book._latest_by_member()
         for s in plan.send:
