@@ -16,12 +16,13 @@ and the test that pins it are listed in ``policy/INTERPRETATION.md``.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable
+from collections import defaultdict
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Final, NamedTuple
 
-from contracts import CriterionResult, PARequest
+from contracts import CriterionResult, Document, PARequest
 from contracts.models import CriterionId, CriterionOutcome, DocumentType
 from policy import label
 from policy._build import build
@@ -71,6 +72,9 @@ DOC_NAMES: Final[dict[str, str]] = {
 }
 
 
+_DOC_PREFIX: Final = {kind: f"{name} " for kind, name in DOC_NAMES.items()}
+
+
 class Finding(NamedTuple):
     outcome: CriterionOutcome
     code: str
@@ -113,6 +117,13 @@ class Criterion:
     give an identical result, so the result is memoized in a bounded table and the same frozen
     ``CriterionResult`` instance is shared by determinations. Not set for checks that read
     per-request identifiers (document ids), which would never repeat."""
+    shape: Callable[[Facts], tuple[Hashable, Sequence[Document], Callable[[], DocShape]]] | None = None
+    """For the document checks: the documents the check reads (those of its types, in request
+    order), the key the finding depends on (the receipt date and each of those documents' type and
+    date), and the finding with every document id left out (documents named by their position in
+    that list). The shape, its facts and both sentences (which never print an id) are memoized on
+    the key; the ids are attached per request (:meth:`_assemble`). ``check`` gives the same
+    finding, unmemoized."""
 
     def evaluate(self, facts: Facts) -> CriterionResult:
         return self.evaluate_with_code(facts)[0]
@@ -121,14 +132,17 @@ class Criterion:
         """The result and the finding's code."""
         memo_key = self.memo_key
         if memo_key is None:
+            if self.shape is not None:
+                return self._assemble(facts)
             return self._evaluate(facts)
-        key = (self.id, facts.settings.fingerprint, memo_key(facts))
-        found = _MEMO.get(key)
+        table = _MEMO[self.id]
+        key = (facts.settings.fingerprint, memo_key(facts))
+        found = table.get(key)
         if found is None:
             found = self._evaluate(facts)
-            if len(_MEMO) >= MEMO_LIMIT:
-                _MEMO.clear()
-            _MEMO[key] = found
+            if len(table) >= MEMO_LIMIT:
+                table.clear()
+            table[key] = found
         return found
 
     def _evaluate(self, facts: Facts) -> tuple[CriterionResult, str]:
@@ -136,34 +150,85 @@ class Criterion:
         if outcome == "not_met" and facts.settings.allow_automated_denials:
             values = {**values, "automated": True}
         reason, reason_es = render_both(code, values, self.id)
-        if len(evidence) > MAX_EVIDENCE_ITEMS:
-            evidence = [*evidence[: MAX_EVIDENCE_ITEMS - 1], f"and {len(evidence) - MAX_EVIDENCE_ITEMS + 1} more"]
-        for i, e in enumerate(evidence):
-            if len(e) > MAX_EVIDENCE_CHARS:
-                evidence[i] = e[: MAX_EVIDENCE_CHARS - 3] + "..."
-        result = build(
-            CriterionResult,
-            {
-                "id": self.id,
-                "result": outcome,
-                "reason": reason,
-                "evidence": evidence,
-                "code": code,
-                "facts": values,
-                "reason_es": reason_es,
-            },
-        )
-        return result, code
+        return _result(self.id, outcome, code, values, reason, reason_es, evidence), code
+
+    def _assemble(self, facts: Facts) -> tuple[CriterionResult, str]:
+        """A document check: the memoized shape (and its sentences), the request's ids attached.
+
+        The same values, in the same order, as :meth:`_evaluate` of ``check``: the shape's facts,
+        then ``document_ids`` when the finding names documents, then ``automated`` for a
+        ``not_met`` under automated denials."""
+        assert self.shape is not None
+        key_part, documents, compute = self.shape(facts)
+        settings = facts.settings
+        table = _SHAPES[self.id]
+        key = (settings.fingerprint, key_part)
+        memo = table.get(key)
+        if memo is None:
+            shape = compute()
+            automated = shape.outcome == "not_met" and settings.allow_automated_denials
+            values: dict[str, FactValue] = dict(shape.facts)
+            if shape.ids is not None:
+                values["document_ids"] = []  # never read by a sentence: the ids are not printed
+            if automated:
+                values["automated"] = True
+            reason, reason_es = render_both(shape.code, values, self.id)
+            memo = (shape, automated, reason, reason_es)
+            if len(table) >= MEMO_LIMIT:
+                table.clear()
+            table[key] = memo
+        shape, automated, reason, reason_es = memo
+        values = dict(shape.facts)
+        if shape.ids is not None:
+            values["document_ids"] = [documents[i].id for i in shape.ids]
+        if automated:
+            values["automated"] = True
+        evidence = [before + documents[i].id + after for before, i, after in shape.evidence]
+        return _result(self.id, shape.outcome, shape.code, values, reason, reason_es, evidence), shape.code
+
+
+def _result(
+    criterion: CriterionId,
+    outcome: CriterionOutcome,
+    code: str,
+    values: dict[str, FactValue],
+    reason: str,
+    reason_es: str,
+    evidence: list[str],
+) -> CriterionResult:
+    if len(evidence) > MAX_EVIDENCE_ITEMS:
+        evidence = [*evidence[: MAX_EVIDENCE_ITEMS - 1], f"and {len(evidence) - MAX_EVIDENCE_ITEMS + 1} more"]
+    for i, e in enumerate(evidence):
+        if len(e) > MAX_EVIDENCE_CHARS:
+            evidence[i] = e[: MAX_EVIDENCE_CHARS - 3] + "..."
+    return build(
+        CriterionResult,
+        {
+            "id": criterion,
+            "result": outcome,
+            "reason": reason,
+            "evidence": evidence,
+            "code": code,
+            "facts": values,
+            "reason_es": reason_es,
+        },
+    )
 
 
 MEMO_LIMIT: Final = 4096
-"""Bound of the memo table (cleared when full): a few MB of shared results."""
-_MEMO: dict[tuple[str, str, Hashable], tuple[CriterionResult, str]] = {}
+"""Bound of each criterion's memo table (cleared when full): a few MB of shared results. One
+table per criterion, so a criterion whose keys seldom repeat (the period's dates, every
+document's date) never evicts the results of one whose keys do (scope, diagnosis, prior lines)."""
+_MEMO: defaultdict[str, dict[tuple[str, Hashable], tuple[CriterionResult, str]]] = defaultdict(dict)
+_SHAPES: defaultdict[str, dict[tuple[str, Hashable], tuple[DocShape, bool, str, str]]] = defaultdict(dict)
+"""The document checks' shapes and sentences (bounded like ``_MEMO``)."""
 
 
 def clear_memo() -> None:
     """Forget every memoized criterion result (tests compare cold and warm evaluations)."""
-    _MEMO.clear()
+    for tables in (_MEMO, _SHAPES):
+        for table in tables.values():
+            table.clear()
 
 
 def _dotted(code: str) -> str:
@@ -356,63 +421,137 @@ def check_a_iii(f: Facts) -> Finding:
 # --- documents -----------------------------------------------------------------------------------
 
 
-def _documents(f: Facts, types: tuple[DocumentType, ...], window: int, prefix: str) -> Finding:
+class DocShape(NamedTuple):
+    """A document finding with the document ids left out: documents are named by their position
+    in the list of the documents the check reads."""
+
+    outcome: CriterionOutcome
+    code: str
+    facts: dict[str, FactValue]
+    """Every fact but ``document_ids`` (never mutated: shared by the requests of one key)."""
+    ids: tuple[int, ...] | None
+    """The positions ``document_ids`` lists (``None``: the finding has no ``document_ids``)."""
+    evidence: tuple[tuple[str, int, str], ...]
+    """Each evidence item as (text before the id, position, text after it)."""
+
+    def finding(self, documents: Sequence[Document]) -> Finding:
+        facts = dict(self.facts)
+        if self.ids is not None:
+            facts["document_ids"] = [documents[i].id for i in self.ids]
+        return Finding(
+            self.outcome, self.code, facts, [before + documents[i].id + after for before, i, after in self.evidence]
+        )
+
+
+DatedTypes = tuple[tuple[DocumentType, date], ...]
+"""Each document's type and date, in request order: all a document check reads besides the ids."""
+
+
+def _read(f: Facts, types: frozenset[str]) -> tuple[DatedTypes, list[Document]]:
+    """The documents of ``types``, in request order, and their types and dates."""
+    documents = [d for d in f.request.documents if d.type in types]
+    return tuple([(d.type, d.date) for d in documents]), documents
+
+
+def _document_shape(
+    docs: DatedTypes, received_on: date, types: tuple[DocumentType, ...], window: int, prefix: str
+) -> DocShape:
     """``<prefix>_current`` when a document of ``types`` is current (the most recent is named),
     else ``_not_current`` (stale), ``_future_dated`` or ``_missing``."""
-    received_on = f.received_on
     facts: dict[str, FactValue] = {
         "window_days": window,
         "received_on": _iso(received_on),
         "dated_on_or_after": _floor(received_on, window),
     }
-    current: list[tuple[date, str, int, str]] = []
-    stale: list[tuple[date, str, int, str]] = []
-    future: list[tuple[date, str, int, str]] = []
-    for d in f.request.documents:
-        if d.type not in types:
+    current: list[tuple[date, int, int, str, str]] = []
+    stale: list[tuple[date, int, int, str, str]] = []
+    future: list[tuple[date, int, int, str, str]] = []
+    for i, (kind, on) in enumerate(docs):
+        if kind not in types:
             continue
-        state, age = currency(d.date, received_on, window)
-        text = f"{DOC_NAMES[d.type]} {d.id} dated {d.date.isoformat()}"
-        item = (d.date, text, age, d.id)
-        (current if state == "current" else stale if state == "stale" else future).append(item)
+        age = (received_on - on).days  # policy.evidence.currency, inline: future < 0, current <= window
+        item = (on, i, age, _DOC_PREFIX[kind], f" dated {on.isoformat()}")
+        (future if age < 0 else current if age <= window else stale).append(item)
     if current:
         latest = max(current, key=lambda x: x[0])
-        facts.update(dated=_iso(latest[0]), age_days=latest[2], document_ids=[c[3] for c in current][:20])
-        return Finding("met", f"{prefix}_current", facts, [c[1] for c in current])
-    evidence = [f"{x[1]} (stale)" for x in stale] + [f"{x[1]} (future-dated)" for x in future]
+        facts.update(dated=_iso(latest[0]), age_days=latest[2])
+        ids = tuple([c[1] for c in current][:20])
+        return DocShape("met", f"{prefix}_current", facts, ids, tuple([(c[3], c[1], c[4]) for c in current]))
+    evidence = [(x[3], x[1], f"{x[4]} (stale)") for x in stale] + [
+        (x[3], x[1], f"{x[4]} (future-dated)") for x in future
+    ]
     if stale:
         latest = max(stale, key=lambda x: x[0])
-        facts.update(dated=_iso(latest[0]), age_days=latest[2], document_ids=[x[3] for x in stale][:20])
-        return Finding("missing", f"{prefix}_not_current", facts, evidence)
+        facts.update(dated=_iso(latest[0]), age_days=latest[2])
+        ids = tuple([x[1] for x in stale][:20])
+        return DocShape("missing", f"{prefix}_not_current", facts, ids, tuple(evidence))
     if future:
         first = min(future, key=lambda x: x[0])
-        facts.update(dated=_iso(first[0]), document_ids=[x[3] for x in future][:20])
-        return Finding("missing", f"{prefix}_future_dated", facts, evidence)
-    return Finding("missing", f"{prefix}_missing", facts, evidence)
+        facts.update(dated=_iso(first[0]))
+        ids = tuple([x[1] for x in future][:20])
+        return DocShape("missing", f"{prefix}_future_dated", facts, ids, tuple(evidence))
+    return DocShape("missing", f"{prefix}_missing", facts, None, tuple(evidence))
+
+
+def _a_docs_shape(docs: DatedTypes, received_on: date, window: int) -> DocShape:
+    found = _document_shape(docs, received_on, SUPPORTING_DOCUMENTS, window, "supporting_documents")
+    if found.code == "supporting_documents_missing":
+        others = [(i, on) for i, (kind, on) in enumerate(docs) if kind == "other"]
+        if others:
+            ids = tuple([i for i, _ in others][:20])
+            evidence = tuple([("other ", i, f" dated {on.isoformat()}") for i, on in others])
+            return DocShape("missing", "supporting_documents_other_only", dict(found.facts), ids, evidence)
+    return found
+
+
+_A_DOCS_READS: Final = frozenset([*SUPPORTING_DOCUMENTS, "other"])
+_B_DOCS_A_READS: Final = frozenset(["oncology_note"])
+_B_DOCS_B_READS: Final = frozenset(OBJECTIVE_MEASURES)
+
+
+def _a_docs(f: Facts) -> tuple[Hashable, list[Document], Callable[[], DocShape]]:
+    (docs, documents), received_on = _read(f, _A_DOCS_READS), f.received_on
+    window = f.settings.supporting_docs_window_days
+    return (received_on, docs), documents, lambda: _a_docs_shape(docs, received_on, window)
+
+
+def _b_docs_a(f: Facts) -> tuple[Hashable, list[Document], Callable[[], DocShape]]:
+    (docs, documents), received_on = _read(f, _B_DOCS_A_READS), f.received_on
+    window = f.settings.oncology_note_window_days
+    return (
+        (received_on, docs),
+        documents,
+        lambda: _document_shape(docs, received_on, ("oncology_note",), window, "oncology_note"),
+    )
+
+
+def _b_docs_b(f: Facts) -> tuple[Hashable, list[Document], Callable[[], DocShape]]:
+    (docs, documents), received_on = _read(f, _B_DOCS_B_READS), f.received_on
+    window = f.settings.objective_measures_window_days
+    return (
+        (received_on, docs),
+        documents,
+        lambda: _document_shape(docs, received_on, OBJECTIVE_MEASURES, window, "objective_measures"),
+    )
 
 
 def check_a_docs(f: Facts) -> Finding:
     """At least one current chart note, lab result, pathology report, imaging study or oncology note
     (``supporting_docs_window_days``): ``met``; otherwise ``missing``. Type ``other`` alone: ``missing``."""
-    window = f.settings.supporting_docs_window_days
-    found = _documents(f, SUPPORTING_DOCUMENTS, window, "supporting_documents")
-    if found.code == "supporting_documents_missing":
-        others = [d for d in f.request.documents if d.type == "other"]
-        if others:
-            facts = {**found.facts, "document_ids": [d.id for d in others][:20]}
-            evidence = [f"other {d.id} dated {d.date.isoformat()}" for d in others]
-            return Finding("missing", "supporting_documents_other_only", facts, evidence)
-    return found
+    _, documents, compute = _a_docs(f)
+    return compute().finding(documents)
 
 
 def check_b_docs_a(f: Facts) -> Finding:
     """Current oncology note (``oncology_note_window_days``): ``met``; otherwise ``missing``."""
-    return _documents(f, ("oncology_note",), f.settings.oncology_note_window_days, "oncology_note")
+    _, documents, compute = _b_docs_a(f)
+    return compute().finding(documents)
 
 
 def check_b_docs_b(f: Facts) -> Finding:
     """Current imaging or lab results (``objective_measures_window_days``): ``met``; else ``missing``."""
-    return _documents(f, OBJECTIVE_MEASURES, f.settings.objective_measures_window_days, "objective_measures")
+    _, documents, compute = _b_docs_b(f)
+    return compute().finding(documents)
 
 
 # --- B.i -----------------------------------------------------------------------------------------
@@ -559,17 +698,16 @@ def check_ql(f: Facts) -> Finding:
     problem = _period_problem(f)
     if problem is not None:
         return Finding("not_met", problem[0], problem[1], evidence)
-    doses = plan.doses
-    phases = [p for p in ("weekly", "every_2_weeks", "every_4_weeks") if any(d.phase == p for d in doses)]
+    doses = plan.dose_set  # the dose counts, phases and step-up doses are computed once per layout
     facts: dict[str, FactValue] = {
         "valid_from": vf,
         "valid_through": vt,
         "max_units": plan.max_units,
-        "doses": len(doses),
-        "step_up_doses_mg": [d.dose_mg for d in doses if d.phase == "step_up"],
-        "treatment_doses": sum(1 for d in doses if d.phase != "step_up"),
-        "whole_vials_mg": [d.dose_mg for d in doses if d.phase == "step_up" and d.units != d.dose_mg],
-        "dosing": phases or ["weekly"],
+        "doses": len(doses.doses),
+        "step_up_doses_mg": list(doses.step_up_doses_mg),
+        "treatment_doses": doses.treatment_doses,
+        "whole_vials_mg": list(doses.whole_vials_mg),
+        "dosing": list(doses.phases) or ["weekly"],
         "therapy_start": plan.therapy_start.isoformat(),
         "drift_days": f.settings.dose_drift_days,
     }
@@ -631,6 +769,7 @@ A_DOCS: Final = Criterion(
         "for the drug and confirming that the patient has met all approval criteria."
     ),
     check=check_a_docs,
+    shape=_a_docs,
 )
 B_I: Final = Criterion(
     id="B.i",
@@ -660,6 +799,7 @@ B_DOCS_A: Final = Criterion(
         "A current oncology note documenting the patient's response to treatment showing no progression of disease."
     ),
     check=check_b_docs_a,
+    shape=_b_docs_a,
 )
 B_DOCS_B: Final = Criterion(
     id="B.docs.B",
@@ -668,6 +808,7 @@ B_DOCS_B: Final = Criterion(
         "disease when compared with previous results."
     ),
     check=check_b_docs_b,
+    shape=_b_docs_b,
 )
 QL: Final = Criterion(
     id="QL",

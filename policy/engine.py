@@ -29,6 +29,7 @@ against the contract.
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
+from functools import lru_cache
 from typing import Final
 
 from contracts import Authorization, CriterionResult, InformationRequest, PADetermination, PARequest, PolicyRef
@@ -37,7 +38,7 @@ from policy._build import build
 from policy.criteria import CONTINUATION_CRITERIA, INITIAL_CRITERIA, Facts, q2w_from
 from policy.evidence import local_date
 from policy.ids import authorization_id, determination_id
-from policy.reasons import CATALOGUE, send_text
+from policy.reasons import CATALOGUE, send_both
 from policy.schedule import QuantityPlan, authorization_period, quantity_plan
 from policy.settings import DEFAULT_SETTINGS, POLICY_ID, PolicySettings, zone
 
@@ -83,8 +84,9 @@ def facts_for(request: PARequest, now: datetime, settings: PolicySettings = DEFA
     if now.tzinfo is None or now.utcoffset() is None:
         raise ValueError("now must be a timezone-aware datetime")
     tz = zone(settings.timezone)
-    decided_on = local_date(now, tz)
-    received_on = local_date(request.received_at, tz)
+    received_at = request.received_at
+    received_on = local_date(received_at, tz)
+    decided_on = received_on if now is received_at else local_date(now, tz)  # evaluated at receipt: once
     requested = request.drug.requested_start_date
     start: date = requested or max(decided_on, received_on)
     valid_from, valid_through = authorization_period(start, settings.authorization_months)
@@ -124,21 +126,27 @@ def information_requests(results: list[CriterionResult], needed_by: datetime) ->
         entry = CATALOGUE[r.code]
         facts = r.facts or {}
         floor = facts.get("dated_on_or_after")
+        en, es = send_both(r.code, facts)
         out.append(
             build(
                 InformationRequest,
                 {
                     "criterion": r.id,
                     "code": r.code,
-                    "document": send_text(r.code, facts, "en") or r.reason,
-                    "document_es": send_text(r.code, facts, "es") or r.reason_es or r.reason,
+                    "document": en or r.reason,
+                    "document_es": es or r.reason_es or r.reason,
                     "accepted_types": list(entry.accepted_types),
-                    "dated_on_or_after": date.fromisoformat(floor) if isinstance(floor, str) else None,
+                    "dated_on_or_after": _iso_date(floor) if isinstance(floor, str) else None,
                     "needed_by": needed_by,
                 },
             )
         )
     return out
+
+
+@lru_cache(maxsize=4096)
+def _iso_date(text: str) -> date:
+    return date.fromisoformat(text)
 
 
 def granted_units(request: PARequest, plan: QuantityPlan) -> int:

@@ -826,11 +826,13 @@ def render_both(code: str, facts: Facts, criterion: str) -> tuple[str, str]:
     Memoized on the facts the sentences read (their placeholders and the inputs of their derived
     phrases), in a bounded table: most sentences repeat across requests (the same windows, codes
     and dates), and a document id the sentences do not print never defeats the memo."""
-    entry = CATALOGUE[code]
-    read = _reads(entry)
-    key = (code, criterion, tuple([_hashable(facts.get(k)) for k in read]))
+    read = _READS.get(code)
+    if read is None:
+        read = _reads(CATALOGUE[code])
+    key = (code, criterion, tuple([tuple(v) if isinstance(v, list) else v for v in map(facts.get, read)]))
     pair = _RENDERED.get(key)
     if pair is None:
+        entry = CATALOGUE[code]
         pair = (
             _render(entry, entry.en, facts, read, criterion, "en"),
             _render(entry, entry.es, facts, read, criterion, "es"),
@@ -886,12 +888,46 @@ _FORMATTER: Final = string.Formatter()
 
 def send_text(code: str, facts: Facts, lang: Lang) -> str | None:
     """For a ``missing`` finding: what to send, in plain words."""
-    entry = CATALOGUE[code]
-    template = entry.send_en if lang == "en" else entry.send_es
+    return send_both(code, facts)[0 if lang == "en" else 1]
+
+
+def send_both(code: str, facts: Facts) -> tuple[str | None, str | None]:
+    """:func:`send_text` in English and Spanish, memoized (bounded) on the facts the two texts read."""
+    read = _SEND_READS.get(code)
+    if read is None:
+        read = _send_reads(CATALOGUE[code])
+    key = (code, tuple([_hashable(facts[k]) if k in facts else _ABSENT for k in read]))
+    pair = _SENT.get(key)
+    if pair is None:
+        entry = CATALOGUE[code]
+        pair = (_send(entry, entry.send_en, facts, read, "en"), _send(entry, entry.send_es, facts, read, "es"))
+        if len(_SENT) >= _RENDER_LIMIT:
+            _SENT.clear()
+        _SENT[key] = pair
+    return pair
+
+
+def _send(entry: Entry, template: str | None, facts: Facts, read: tuple[str, ...], lang: Lang) -> str | None:
     if template is None:
         return None
-    values = {k: _value(k, v, facts, lang) for k, v in facts.items()}
-    return template.format_map(_Strict(values, code))
+    values = {k: _value(k, facts[k], facts, lang) for k in read if k in facts}
+    return template.format_map(_Strict(values, entry.code))
+
+
+_ABSENT: Final = object()
+_SENT: dict[tuple[object, ...], tuple[str | None, str | None]] = {}
+_SEND_READS: dict[str, tuple[str, ...]] = {}
+
+
+def _send_reads(entry: Entry) -> tuple[str, ...]:
+    """The facts the texts of what to send read: their placeholders, and the facts
+    :func:`_value` reads besides the one it formats."""
+    cached = _SEND_READS.get(entry.code)
+    if cached is None:
+        names = [name for t in (entry.send_en, entry.send_es) if t for _, name, _, _ in _FORMATTER.parse(t) if name]
+        cached = tuple(dict.fromkeys([*names, *_ALWAYS_READ]))
+        _SEND_READS[entry.code] = cached
+    return cached
 
 
 class _Strict(dict[str, str]):

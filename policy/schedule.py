@@ -92,6 +92,14 @@ class DoseSet:
     """E.g. ``"step-up 44 + 44 + 76 = 164; weekly 24 x 76 = 1824; total 1988"``."""
     shift: int
     """Days the layout's day 1 lies after the recorded therapy start (-drift .. +drift)."""
+    phases: tuple[str, ...] = ()
+    """The treatment phases (weekly, every 2 weeks, every 4 weeks) the doses fall in, in that order."""
+    step_up_doses_mg: tuple[int, ...] = ()
+    """The step-up doses' milligrams, in order."""
+    whole_vials_mg: tuple[int, ...] = ()
+    """The step-up doses billed as a whole vial (units other than their milligrams), in order."""
+    treatment_doses: int = 0
+    """How many doses are not step-up doses."""
 
 
 def _layout(first_day: int, last_day: int, q2w_from: int | None, whole_vial: bool) -> tuple[Dose, ...]:
@@ -135,7 +143,17 @@ def labeled_doses(first_day: int, last_day: int, q2w_from: int | None, whole_via
         units = sum(d.units for d in doses)
         if units > best_units:
             best, best_units, best_shift = doses, units, shift
-    return DoseSet(best, best_units, arithmetic(best), best_shift)
+    step_up = [d for d in best if d.phase == "step_up"]
+    return DoseSet(
+        best,
+        best_units,
+        arithmetic(best),
+        best_shift,
+        tuple([p for p in ("weekly", "every_2_weeks", "every_4_weeks") if any(d.phase == p for d in best)]),
+        tuple([d.dose_mg for d in step_up]),
+        tuple([d.dose_mg for d in step_up if d.units != d.dose_mg]),
+        len(best) - len(step_up),
+    )
 
 
 def arithmetic(doses: tuple[Dose, ...]) -> str:
@@ -220,7 +238,7 @@ class QuantityPlan:
         return self._schedule
 
 
-@lru_cache(maxsize=1024)
+@lru_cache(maxsize=8192)
 def quantity_plan(
     therapy_start: date,
     valid_from: date,
