@@ -215,7 +215,7 @@ def _result(
     )
 
 
-MEMO_LIMIT: Final = 4096
+MEMO_LIMIT: Final = 2048
 """Bound of each criterion's memo table (cleared when full): a few MB of shared results. One
 table per criterion, so a criterion whose keys seldom repeat (the period's dates, every
 document's date) never evicts the results of one whose keys do (scope, diagnosis, prior lines)."""
