@@ -129,20 +129,41 @@ def _layout(first_day: int, last_day: int, q2w_from: int | None, whole_vial: boo
     return tuple(out)
 
 
+def _layout_units(first_day: int, last_day: int, q2w_from: int | None, whole_vial: bool) -> int:
+    """The units of :func:`_layout` of the same arguments, without building its doses (the same
+    days, phases and units, only added up)."""
+    lo = max(first_day, 1)
+    if lo > last_day:
+        return 0
+    total = 0
+    for day, mg in label.STEP_UP_DOSES:
+        if lo <= day <= last_day:
+            total += (label.STEP_UP_VIAL_MG if whole_vial and mg < label.STEP_UP_VIAL_MG else mg) // label.UNIT_MG
+    units = label.TREATMENT_DOSE_MG // label.UNIT_MG
+    q2w = _NEVER if q2w_from is None else max(q2w_from, Q2W_EARLIEST)
+    q4w = _NEVER if q2w_from is None else q2w + 7 * Q2W_WEEKS_BEFORE_Q4W
+    weekly, every_2, every_4 = INTERVALS["weekly"], INTERVALS["every_2_weeks"], INTERVALS["every_4_weeks"]
+    day = max(lo, label.WEEKLY_FIRST_DAY)
+    while day <= last_day:
+        total += units
+        day += weekly if day < q2w else (every_2 if day < q4w else every_4)
+    return total
+
+
 @lru_cache(maxsize=4096)
 def labeled_doses(first_day: int, last_day: int, q2w_from: int | None, whole_vial: bool, drift_days: int) -> DoseSet:
     """The fullest labeled layout of the period ``first_day..last_day`` (therapy days of the recorded
     start), the schedule allowed to start up to ``drift_days`` earlier or later."""
-    best: tuple[Dose, ...] = ()
     best_units, best_shift = -1, 0
     # A period that holds step-up dose 1 keeps it: the drift never starts therapy before the period.
     lowest = max(-drift_days, min(first_day - 1, drift_days)) if first_day <= 1 else -drift_days
     # shift 0 first, then 1, -1, 2, -2, ...: on a tie the smallest shift wins
     for shift in sorted(range(lowest, drift_days + 1), key=lambda s: (abs(s), -s)):
-        doses = _layout(first_day - shift, last_day - shift, q2w_from, whole_vial)
-        units = sum(d.units for d in doses)
+        units = _layout_units(first_day - shift, last_day - shift, q2w_from, whole_vial)
         if units > best_units:
-            best, best_units, best_shift = doses, units, shift
+            best_units, best_shift = units, shift
+    # only the fullest layout is built
+    best = _layout(first_day - best_shift, last_day - best_shift, q2w_from, whole_vial)
     step_up = [d for d in best if d.phase == "step_up"]
     return DoseSet(
         best,
