@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import re
 import string
+from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -829,17 +830,18 @@ def render_both(code: str, facts: Facts, criterion: str) -> tuple[str, str]:
     read = _READS.get(code)
     if read is None:
         read = _reads(CATALOGUE[code])
-    key = (code, criterion, tuple([tuple(v) if isinstance(v, list) else v for v in map(facts.get, read)]))
-    pair = _RENDERED.get(key)
+    table = _RENDERED[criterion]
+    key = (code, tuple([tuple(v) if isinstance(v, list) else v for v in map(facts.get, read)]))
+    pair = table.get(key)
     if pair is None:
         entry = CATALOGUE[code]
         pair = (
             _render(entry, entry.en, facts, read, criterion, "en"),
             _render(entry, entry.es, facts, read, criterion, "es"),
         )
-        if len(_RENDERED) >= _RENDER_LIMIT:
-            _RENDERED.clear()
-        _RENDERED[key] = pair
+        if len(table) >= _RENDER_LIMIT:
+            table.clear()
+        table[key] = pair
     return pair
 
 
@@ -856,8 +858,10 @@ def _render(entry: Entry, template: str, facts: Facts, read: tuple[str, ...], cr
     return text if len(text) <= 1000 else text[:997] + "..."
 
 
-_RENDER_LIMIT: Final = 8192
-_RENDERED: dict[tuple[object, ...], tuple[str, str]] = {}
+_RENDER_LIMIT: Final = 2048
+_RENDERED: defaultdict[str, dict[tuple[object, ...], tuple[str, str]]] = defaultdict(dict)
+"""One bounded table per criterion (cleared when full): the quantity sentences, which name the
+period's dates and seldom repeat, never evict the documents' and the ECOG's, which do."""
 _READS: dict[str, tuple[str, ...]] = {}
 _DERIVED_INPUTS: Final[dict[str, tuple[str, ...]]] = {
     "out_of_scope": ("plan_in_scope", "hcpcs_in_scope"),
