@@ -55,7 +55,7 @@ def request_processor(settings: Settings, clock: Clock) -> TransactionalProcesso
         log.warning("request-id deduplication disabled: PA_TEST_DISABLE_REQUEST_DEDUPE is a test-only setting")
     return TransactionalProcessor(
         settings,
-        with_pend_inbox(request_handler(settings, clock).handle, settings.topic_pends),
+        with_pend_inbox(request_handler(settings, clock).handle, settings.topic_pends, settings.topic_determinations),
         stage=Deduplicate(settings.topic_request_index, drop=not settings.test_disable_request_dedupe),
         output_topics=(
             settings.topic_determinations,

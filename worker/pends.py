@@ -49,6 +49,7 @@ from policy.review import ReviewRejected, final_determination
 
 _STATE_JSON = PendState.__pydantic_serializer__
 _REVIEW_JSON = PAReview.__pydantic_serializer__
+_INBOX_JSON = PendInboxRecord.__pydantic_serializer__
 
 Threshold = Literal["warning", "breach"]
 ReviewErrorClass = Literal[
@@ -81,6 +82,26 @@ def inbox_record(det: PADetermination, request_json: bytes | None) -> PendInboxR
         decision=det.decision,
         decided_at=det.decided_at,
     )
+
+
+def inbox_value(det: PADetermination, det_json: bytes, request_json: bytes | None) -> bytes:
+    """:func:`inbox_record`'s JSON, spliced from bytes already at hand: ``det_json`` is the
+    determination as published and ``request_json`` the request as received (both parsed or
+    written by the contract's models already), so the request processor's hot path neither
+    parses the request again nor serializes the determination twice."""
+    head = _INBOX_JSON.to_json(
+        PendInboxRecord(
+            determination_id=det.determination_id,
+            request_id=det.request_id,
+            member_id=det.member_id,
+            decision=det.decision,
+            decided_at=det.decided_at,
+        ),
+        exclude={"pended", "request"},
+    )
+    if det.decision != "pended" or request_json is None:
+        return head
+    return b"".join((head[:-1], b',"pended":', det_json, b',"request":', request_json.strip(), b"}"))
 
 
 @dataclass(frozen=True, slots=True)

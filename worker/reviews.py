@@ -44,7 +44,6 @@ from pydantic import ValidationError
 
 from contracts import PAReview
 from contracts import channels as ch
-from contracts.internal import PendInboxRecord
 from policy import DEFAULT_SETTINGS, PolicySettings
 from worker import metrics as m
 from worker.config import Settings
@@ -66,7 +65,7 @@ from worker.pends import (
     Rejected,
     ReviewResult,
     decision_clock_event,
-    inbox_record,
+    inbox_value,
 )
 from worker.records import DeadLettered, OutRecord, Published, Result, Source, dead_letter
 from worker.runtime import (
@@ -86,25 +85,26 @@ Clock = Callable[[], datetime]
 Handle = Callable[[bytes | None, bytes | None, Source], Result]
 
 CE_TYPE_DECISION_CLOCK = ch.DECISION_CLOCK.ce_type or ""
-_INBOX_JSON = PendInboxRecord.__pydantic_serializer__
 
 
-def with_pend_inbox(handle: Handle, topic: str) -> Handle:
+def with_pend_inbox(handle: Handle, topic: str, determinations_topic: str) -> Handle:
     """``handle`` with the pend inbox record of each determination added to its records.
 
-    A pend's record carries the request (its bytes as received, parsed again only for pends);
-    any other decision only its ids. The record goes in the determination's transaction, keyed
-    by determination id and partitioned by member id (co-partitioned with ``pa.reviews.v1``)."""
+    A pend's record carries the pended determination and its request (spliced from the
+    determination's published bytes and the request's bytes as received: nothing is parsed or
+    serialized again); any other decision only its ids. The record goes in the determination's
+    transaction, keyed by determination id and partitioned by member id (co-partitioned with
+    ``pa.reviews.v1``)."""
 
     def with_inbox(key: bytes | None, value: bytes | None, source: Source) -> Result:
         result = handle(key, value, source)
         if isinstance(result, Published) and result.determination is not None:
             det = result.determination
-            rec = inbox_record(det, value if det.decision == "pended" else None)
+            det_json = next(r.value for r in result.records if r.topic == determinations_topic)
             extra = OutRecord(
                 topic,
                 det.determination_id.encode(),
-                _INBOX_JSON.to_json(rec),
+                inbox_value(det, det_json, value),
                 [("content-type", b"application/json")],
                 partition_key=det.member_id.encode(),
             )

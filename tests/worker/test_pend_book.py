@@ -18,7 +18,7 @@ from contracts import PADetermination, PAReview
 from contracts.internal import INBOX_POSITION_KEY, PendInboxRecord
 from policy import DEFAULT_SETTINGS
 from tests.policy.factory import example, parse, run
-from worker.pends import Decided, DuplicateReview, PendBook, Rejected, inbox_record
+from worker.pends import Decided, DuplicateReview, PendBook, Rejected, inbox_record, inbox_value
 
 REVIEWS = Path(__file__).resolve().parents[2] / "contracts" / "examples" / "pa.review" / "valid"
 
@@ -253,3 +253,16 @@ def test_inbox_records_carry_the_request_only_for_pends() -> None:
     small = PendInboxRecord.model_validate_json(_inbox(approved, json.dumps(example("initial_approved")).encode()))
     assert small.request is None and small.pended is None and small.decision == "approved"
     assert parse(example("initial_approved")).request_id == small.request_id
+
+
+def test_the_spliced_inbox_value_is_the_inbox_record() -> None:
+    """What the request processor writes (bytes spliced without parsing the request again) reads
+    back as the record the model would write, for a pend and for an approval."""
+    raw, det = _pend()
+    det_json = det.model_dump_json().encode()
+    spliced = PendInboxRecord.model_validate_json(inbox_value(det, det_json, b"  " + raw + b"\n"))
+    assert spliced == inbox_record(det, raw)
+    approved = run(example("initial_approved"))
+    small = inbox_value(approved, approved.model_dump_json().encode(), json.dumps(example("initial_approved")).encode())
+    assert PendInboxRecord.model_validate_json(small) == inbox_record(approved, None)
+    assert b'"request":' not in small and b'"pended":' not in small
