@@ -237,8 +237,9 @@ class TransactionalProcessor:
         """Restore newly assigned lanes, fetch, and hand each partition's records to its lane
         until ``stop`` is set.
 
-        A lane with more than two batches waiting is paused (its fetch stops) until it is down
-        to one: memory stays bounded whatever the lag.
+        A lane with two full batches (``2 * batch_max_records`` records) or more waiting is paused
+        (its fetch stops) until less than one full batch is left after it takes the next: memory
+        stays bounded whatever the lag (``tests/worker/test_processor_lanes.py`` pins both edges).
         """
         assert self.consumer is not None, "start() first"
         consumer = self.consumer
