@@ -259,7 +259,8 @@ class PendBook:
             return Rejected(
                 "unknown_determination",
                 f"no pended determination {review.determination_id} is known to the review stage "
-                "(never pended, or closed and deleted after its grace period)",
+                "(never pended; or the review's Kafka key is not its determination's member_id, so it "
+                "reached another partition; or closed and deleted after its grace period)",
             )
         if state.status != "open":
             if state.review_id == review.review_id and state.review_digest == digest:
