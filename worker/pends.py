@@ -62,19 +62,8 @@ def review_digest(review: PAReview) -> str:
     return hashlib.sha256(_REVIEW_JSON.to_json(review)).hexdigest()
 
 
-def inbox_record(det: PADetermination, request_json: bytes | None) -> PendInboxRecord:
-    """What the request processor writes to the pend inbox for ``det`` (``request_json``: the
-    request's bytes as received, kept only with a pend)."""
-    if det.decision == "pended" and request_json is not None:
-        return PendInboxRecord(
-            determination_id=det.determination_id,
-            request_id=det.request_id,
-            member_id=det.member_id,
-            decision=det.decision,
-            decided_at=det.decided_at,
-            pended=det,
-            request=PARequest.model_validate_json(request_json),
-        )
+def _inbox_head(det: PADetermination) -> PendInboxRecord:
+    """The ids every inbox record carries."""
     return PendInboxRecord(
         determination_id=det.determination_id,
         request_id=det.request_id,
@@ -84,21 +73,21 @@ def inbox_record(det: PADetermination, request_json: bytes | None) -> PendInboxR
     )
 
 
+def inbox_record(det: PADetermination, request_json: bytes | None) -> PendInboxRecord:
+    """What the request processor writes to the pend inbox for ``det`` (``request_json``: the
+    request's bytes as received, kept only with a pend)."""
+    head = _inbox_head(det)
+    if det.decision == "pended" and request_json is not None:
+        return head.model_copy(update={"pended": det, "request": PARequest.model_validate_json(request_json)})
+    return head
+
+
 def inbox_value(det: PADetermination, det_json: bytes, request_json: bytes | None) -> bytes:
     """:func:`inbox_record`'s JSON, spliced from bytes already at hand: ``det_json`` is the
     determination as published and ``request_json`` the request as received (both parsed or
     written by the contract's models already), so the request processor's hot path neither
     parses the request again nor serializes the determination twice."""
-    head = _INBOX_JSON.to_json(
-        PendInboxRecord(
-            determination_id=det.determination_id,
-            request_id=det.request_id,
-            member_id=det.member_id,
-            decision=det.decision,
-            decided_at=det.decided_at,
-        ),
-        exclude={"pended", "request"},
-    )
+    head = _INBOX_JSON.to_json(_inbox_head(det), exclude={"pended", "request"})
     if det.decision != "pended" or request_json is None:
         return head
     return b"".join((head[:-1], b',"pended":', det_json, b',"request":', request_json.strip(), b"}"))

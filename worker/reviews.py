@@ -297,16 +297,20 @@ class ReviewStage:
             seconds=round(part.store.restore_seconds, 3),
         )
 
-    def _lost(self, part: _Partition) -> None:
-        """Fenced: not taken up again until the group assigns it again."""
-        self.parts.pop(part.tp, None)
+    async def _failed(self, part: _Partition, exc: Exception, what: str) -> None:
+        """A batch's or a tick's transaction did not commit. Fenced: the partition is not taken up
+        again until the group assigns it again. Otherwise the book may hold what did not commit:
+        the partition is paused and restored again (a new producer after the writer's backoff)."""
         part.ready = False
-        if self.consumer is not None:
-            request_rejoin(self.consumer)
-
-    def _reset(self, part: _Partition) -> None:
-        """After an abort: the book may hold what did not commit; restore it again."""
-        part.ready = False
+        if isinstance(exc, PartitionLost):
+            self.parts.pop(part.tp, None)
+            if self.consumer is not None:
+                request_rejoin(self.consumer)
+            return
+        if not isinstance(exc, TransactionAborted):  # the writer closed itself on an abort
+            log.error(what, partition=part.tp.partition, error=type(exc).__name__)
+            part.writer.failures += 1
+            await part.writer.close()
         part.store.restored = False
         if self.consumer is not None:
             with contextlib.suppress(Exception):
@@ -375,21 +379,14 @@ class ReviewStage:
                         for rec in outcome.records:
                             await txn.send(rec.topic, rec.value, key=rec.key, headers=rec.headers)
                     await self._send_book(txn, part)
-            except PartitionLost:
-                self._lost(part)
-                return
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
-                if not isinstance(exc, TransactionAborted):
-                    log.error("review batch failed", partition=part.tp.partition, error=type(exc).__name__)
-                    part.writer.failures += 1
-                    await part.writer.close()
-                self._reset(part)
+                await self._failed(part, exc, "review batch failed")
                 return
             part.next_offset = last + 1
             book.committed()
-        self._count(outcomes, now)
+        self._count(outcomes)
 
     def _review(self, book: PendBook, msg: ConsumerRecord[bytes, bytes], now: datetime) -> _Outcome:
         key, value = msg.key, msg.value
@@ -470,17 +467,10 @@ class ReviewStage:
                             ),
                         )
                     await self._send_book(txn, part)
-            except PartitionLost:
-                self._lost(part)
-                return
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
-                if not isinstance(exc, TransactionAborted):
-                    log.error("decision clock tick failed", partition=part.tp.partition, error=type(exc).__name__)
-                    part.writer.failures += 1
-                    await part.writer.close()
-                self._reset(part)
+                await self._failed(part, exc, "decision clock tick failed")
                 return
             book.committed()
         for event in events:
@@ -499,7 +489,7 @@ class ReviewStage:
 
     # -- metrics ------------------------------------------------------------------------------
 
-    def _count(self, outcomes: list[_Outcome], now: datetime) -> None:
+    def _count(self, outcomes: list[_Outcome]) -> None:
         committed = datetime.now(UTC)
         for outcome in outcomes:
             match outcome.result:
