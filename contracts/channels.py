@@ -23,6 +23,7 @@ DlqErrorClass = Literal[
     "too_large",
     "unknown_schema_version",
     "evaluation_error",
+    "received_in_future",
     "unknown_determination",
     "determination_not_pended",
     "review_mismatch",
@@ -30,7 +31,10 @@ DlqErrorClass = Literal[
 ]
 """``pa_error_class`` of a dead-lettered message (and the ``error_class`` label of the DLQ metric).
 
-The first five apply to requests and reviews alike; the last four only to reviews: the review
+The first five apply to requests and reviews alike. ``received_in_future`` only to requests: its
+``received_at`` is later than the worker's clock by more than ``PA_FUTURE_RECEIVED_AT_TOLERANCE_SECONDS``
+(a sender's clock or UTC offset is wrong; evaluating it would date the decision before the receipt).
+The last four only to reviews: the review
 names a determination the worker never pended (``unknown_determination``), one that already has
 its final decision or was superseded (``determination_not_pended``), another request or member
 than its determination's (``review_mismatch``), or is adverse and its reviewer's credential is
@@ -111,7 +115,8 @@ DECISION_CLOCK = Channel(
 DLQ = Channel(
     "paRequestsDlq",
     "pa.requests.dlq.v1",
-    "Rejected input (not JSON, schema-invalid, too large, unknown schema_version, evaluation error).",
+    "Rejected input (not JSON, schema-invalid, too large, unknown schema_version, evaluation error, "
+    "received_at later than the worker's clock beyond its tolerance).",
     setting="topic_dlq",
     action="send",
     dead_letter_of="paRequests",

@@ -8,14 +8,14 @@ import functools
 import gc
 import signal
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from aiokafka.errors import KafkaError
 
-from policy import DEFAULT_SETTINGS, POLICY_ID, PolicySettings
+from policy import DEFAULT_SETTINGS, POLICY_ID
 from worker import __version__
 from worker import metrics as m
-from worker.config import Settings
+from worker.config import Settings, policy_settings
 from worker.dedupe import Deduplicate
 from worker.handler import RequestHandler, Topics
 from worker.http import HealthServer
@@ -31,19 +31,13 @@ Clock = Callable[[], datetime]
 Component = TransactionalProcessor | ReauthScheduler | ReviewStage
 
 
-def policy_settings(settings: Settings) -> PolicySettings:
-    """The policy's settings with the worker's overrides (the automated-denial switch)."""
-    if settings.allow_automated_denials != DEFAULT_SETTINGS.allow_automated_denials:
-        return DEFAULT_SETTINGS.replace(allow_automated_denials=settings.allow_automated_denials)
-    return DEFAULT_SETTINGS
-
-
 def request_handler(settings: Settings, clock: Clock | None = None) -> RequestHandler:
     return RequestHandler(
         policy_settings(settings),
         Topics(settings.topic_determinations, settings.topic_dlq, settings.topic_authorizations),
         settings.max_message_bytes,
         clock=clock or (lambda: datetime.now(UTC)),
+        future_tolerance=timedelta(seconds=settings.future_received_at_tolerance_seconds),
     )
 
 
@@ -111,7 +105,7 @@ async def serve(
             log.info("topics created", topics=created)
 
     processor = request_processor(settings, clock) if requests else None
-    sched = ReauthScheduler(settings, clock=clock) if scheduler else None
+    sched = ReauthScheduler(settings, clock=clock, policy_settings=policy_settings(settings)) if scheduler else None
     review_stage = ReviewStage(settings, clock=clock, policy_settings=policy_settings(settings)) if reviews else None
 
     def readiness() -> tuple[bool, str]:

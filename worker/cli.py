@@ -58,19 +58,24 @@ def build_parser() -> argparse.ArgumentParser:
         help="evaluate pa.request JSON Lines offline (no Kafka); determinations to stdout",
         description="Reads pa.request JSON Lines (or one JSON document) from FILE or stdin and writes one "
         "pa.determination JSON line per valid request to stdout, in input order. Each invalid line gives one "
-        "JSON error object on stderr. Exit status 1 if any line was rejected.",
+        "JSON error object on stderr. Exit status 1 if any line was rejected. Reads the worker's settings "
+        "as `pa-worker run` does: PA_ALLOW_AUTOMATED_DENIALS, PA_MAX_MESSAGE_BYTES and (with --now) "
+        "PA_FUTURE_RECEIVED_AT_TOLERANCE_SECONDS.",
     )
     ev.add_argument("file", nargs="?", default="-", help="input file, or - for stdin (default)")
     ev.add_argument(
         "--now",
         type=_timestamp,
         default=None,
-        help="evaluation time (default: each request's received_at, so output is reproducible)",
+        help="evaluation time (default: each request's received_at, so output is reproducible); a request "
+        "received later than it beyond PA_FUTURE_RECEIVED_AT_TOLERANCE_SECONDS is an error (received_in_future)",
     )
     ev.add_argument(
         "--allow-automated-denials",
-        action="store_true",
-        help="emit 'denied' instead of pending for clinical review (not for Medicare Advantage)",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="emit 'denied' instead of pending for clinical review (not for Medicare Advantage); "
+        "default: PA_ALLOW_AUTOMATED_DENIALS, as `pa-worker run` reads it",
     )
     con = sub.add_parser("contracts", help="export or check the JSON Schema and AsyncAPI files")
     con.add_argument("action", choices=["export", "check"])
@@ -158,23 +163,44 @@ def _report(args: argparse.Namespace) -> int:
     return 1 if errors else 0
 
 
+def _evaluate(args: argparse.Namespace) -> int:
+    """``pa-worker evaluate``: the policy settings ``pa-worker run`` would use (the environment, through
+    :func:`worker.config.policy_settings`), the command line's switch overriding the environment's."""
+    from datetime import timedelta
+    from typing import BinaryIO
+
+    from worker.config import load, policy_settings
+    from worker.evaluate import run_evaluate
+
+    settings = load()
+    if args.allow_automated_denials is not None:
+        settings = settings.model_copy(update={"allow_automated_denials": args.allow_automated_denials})
+
+    def run(infile: BinaryIO) -> int:
+        return run_evaluate(
+            infile,
+            sys.stdout,
+            sys.stderr,
+            now=args.now,
+            settings=policy_settings(settings),
+            max_message_bytes=settings.max_message_bytes,
+            future_tolerance=timedelta(seconds=settings.future_received_at_tolerance_seconds),
+        )
+
+    if args.file == "-":
+        return run(sys.stdin.buffer)
+    path = Path(args.file)
+    if not path.is_file():
+        print(f"pa-worker evaluate: no such file: {path}", file=sys.stderr)
+        return 2
+    with path.open("rb") as fh:
+        return run(fh)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "evaluate":
-        from policy import DEFAULT_SETTINGS
-        from worker.evaluate import run_evaluate
-
-        policy_settings = DEFAULT_SETTINGS
-        if args.allow_automated_denials:
-            policy_settings = policy_settings.replace(allow_automated_denials=True)
-        if args.file == "-":
-            return run_evaluate(sys.stdin.buffer, sys.stdout, sys.stderr, now=args.now, settings=policy_settings)
-        path = Path(args.file)
-        if not path.is_file():
-            print(f"pa-worker evaluate: no such file: {path}", file=sys.stderr)
-            return 2
-        with path.open("rb") as fh:
-            return run_evaluate(fh, sys.stdout, sys.stderr, now=args.now, settings=policy_settings)
+        return _evaluate(args)
     if args.command == "contracts":
         from contracts.export import main as export_main
 

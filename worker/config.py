@@ -10,7 +10,7 @@ from pydantic import AliasChoices, Field, SecretStr, field_validator, model_vali
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from contracts import channels as ch
-from policy import DEFAULT_SETTINGS
+from policy import DEFAULT_SETTINGS, PolicySettings
 
 
 class Settings(BaseSettings):
@@ -86,6 +86,13 @@ class Settings(BaseSettings):
     batch_timeout_ms: int = Field(100, ge=1, le=60_000, description="Max wait for a batch to fill.")
     max_message_bytes: int = Field(
         65_536, ge=1024, le=10_485_760, description="Larger input values are dead-lettered (too_large)."
+    )
+    future_received_at_tolerance_seconds: float = Field(
+        300.0,
+        ge=0,
+        le=86_400,
+        description="A request whose received_at is later than the worker's clock by more than this is "
+        "dead-lettered (received_in_future), not evaluated; one ahead by less is evaluated at its received_at.",
     )
     metrics_host: str = Field("0.0.0.0", description="Bind address of /metrics, /healthz, /readyz.")  # noqa: S104
     metrics_port: int = Field(9108, ge=0, le=65535, description="Port of /metrics, /healthz, /readyz (0 = any).")
@@ -285,6 +292,14 @@ def _read_secret(var: str, path: str) -> str:
     if not value:
         raise SecretFileError(f"{var}: {path} is empty")
     return value
+
+
+def policy_settings(settings: Settings) -> PolicySettings:
+    """The policy's settings with the worker's overrides (the automated-denial switch): the one
+    conversion of ``pa-worker run`` (request handler, review stage, scheduler) and ``pa-worker evaluate``."""
+    if settings.allow_automated_denials != DEFAULT_SETTINGS.allow_automated_denials:
+        return DEFAULT_SETTINGS.replace(allow_automated_denials=settings.allow_automated_denials)
+    return DEFAULT_SETTINGS
 
 
 BOOTSTRAP_ENV = "KAFKA_BOOTSTRAP_SERVERS"

@@ -367,6 +367,7 @@ async def _review_loop(bootstrap: str, settings: Any, dets: list[PADetermination
     from aiokafka import AIOKafkaProducer
 
     from worker.readback import read_all
+    from worker.reminders import PLAN_ZONE
     from worker.report import compute, write_report
 
     # the three-lines/ECOG 3 pend: a physician approves it on the oncology note; the out-of-scope
@@ -449,7 +450,8 @@ async def _review_loop(bootstrap: str, settings: Any, dets: list[PADetermination
     reminders: list[PAReauthDue] = []
     if approved is not None and approved.authorization is not None:
         due = approved.authorization.valid_through - timedelta(days=settings.reauth_lead_days)
-        clock.ahead = max(clock.ahead, datetime.combine(due, datetime.min.time(), UTC) - datetime.now(UTC))
+        # The scheduler's days are the plan's local dates: the due date begins at local midnight.
+        clock.ahead = max(clock.ahead, datetime.combine(due, datetime.min.time(), PLAN_ZONE) - datetime.now(UTC))
         console.print(f"[bold]Demo clock moved to {due}[/]: the reviewer's approval is due for reauthorization.")
         deadline = time.monotonic() + 30
         while not reminders and time.monotonic() < deadline:

@@ -12,13 +12,18 @@ rejected one gives one JSON error object on ``err``::
     {"line": 3, "error": "validation_error", "errors": [{"field": "prescriber.npi", "message": "..."}]}
 
 ``error`` is ``validation_error`` (the contract's rules: schema_invalid, unknown_schema_version or
-too_large in ``pa-worker run``'s DLQ classes), ``not_json`` (field ``"$"``) or ``evaluation_error``
-(an engine bug; never expected). Input is classified by the worker's own ``decode_request``, so
+too_large in ``pa-worker run``'s DLQ classes), ``not_json`` (field ``"$"``), ``received_in_future``
+(only with ``now``; field ``"received_at"``) or ``evaluation_error`` (an engine bug; never expected).
+Input is classified by the worker's own ``decode_request``, so
 what ``pa-worker run`` would dead-letter is rejected here too. Array items also carry ``"item"`` (1-based).
 Messages never echo input values (they may hold patient data).
 
 The evaluation time is each request's ``received_at`` unless ``now`` is given, so the same input
-always gives byte-identical output. Exit status: 1 if any input was rejected, else 0.
+always gives byte-identical output. With ``now``, the worker's rule applies
+(:func:`worker.handler.evaluation_time`): a request received later than ``now`` by more than
+``future_tolerance`` (the worker's ``PA_FUTURE_RECEIVED_AT_TOLERANCE_SECONDS``) is rejected as
+``received_in_future``, and one ahead by less is evaluated at its ``received_at``. Exit status: 1
+if any input was rejected, else 0.
 """
 
 from __future__ import annotations
@@ -26,13 +31,13 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterable, Iterator
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, BinaryIO, TextIO
 
 from contracts.channels import DlqErrorClass
 from policy import PolicySettings, evaluate
 from worker.config import Settings
-from worker.handler import Rejection, decode_request
+from worker.handler import FUTURE_TOLERANCE, Rejection, decode_request, evaluation_time
 
 MAX_MESSAGE_BYTES: int = Settings.model_fields["max_message_bytes"].default
 
@@ -42,6 +47,7 @@ ERROR_KIND: dict[DlqErrorClass, str] = {
     "unknown_schema_version": "validation_error",
     "too_large": "validation_error",
     "evaluation_error": "evaluation_error",
+    "received_in_future": "received_in_future",
 }
 """The DLQ error class of a rejection -> the ``error`` this command reports (its coarser, documented kinds)."""
 
@@ -138,12 +144,15 @@ def run_evaluate(
     now: datetime | None,
     settings: PolicySettings,
     max_message_bytes: int = MAX_MESSAGE_BYTES,
+    future_tolerance: timedelta = FUTURE_TOLERANCE,
 ) -> int:
     """Evaluate every request of ``infile``; determinations to ``out``, rejections to ``err``.
 
     A document is decoded and classified by :func:`worker.handler.decode_request`, as
     ``pa-worker run`` does: what the worker would dead-letter is rejected here (``max_message_bytes``
-    is the worker's ``PA_MAX_MESSAGE_BYTES``)."""
+    is the worker's ``PA_MAX_MESSAGE_BYTES``). With ``now``, the evaluation time is the worker's
+    (:func:`worker.handler.evaluation_time`, ``future_tolerance`` its
+    ``PA_FUTURE_RECEIVED_AT_TOLERANCE_SECONDS``); without, each request's ``received_at``."""
     if now is not None and now.utcoffset() is None:
         raise ValueError("now must be timezone-aware")
     rejected = False
@@ -155,8 +164,14 @@ def run_evaluate(
             err.write(_error(position, ERROR_KIND[decoded.error_class], details) + "\n")
             continue
         request = decoded
+        at = request.received_at if now is None else evaluation_time(request, now, future_tolerance)
+        if isinstance(at, Rejection):
+            rejected = True
+            details = [{"field": e.field, "message": e.message} for e in at.errors]
+            err.write(_error(position, ERROR_KIND[at.error_class], details) + "\n")
+            continue
         try:
-            determination = evaluate(request, now or request.received_at, settings)
+            determination = evaluate(request, at, settings)
         except Exception as exc:  # an engine bug must not hide the other lines' results
             rejected = True
             message = f"policy evaluation failed: {type(exc).__name__}"

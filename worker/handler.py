@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pydantic import ValidationError
@@ -19,6 +19,7 @@ from contracts import PADetermination, PARequest
 from contracts import channels as ch
 from contracts.channels import CE_SOURCE, DlqErrorClass
 from policy import PolicySettings, evaluate
+from worker.config import Settings
 from worker.records import DeadLettered, Headers, OutRecord, Published, Source, dead_letter, internal_error
 
 __all__ = [
@@ -31,12 +32,16 @@ __all__ = [
     "Topics",
     "cloudevent_headers",
     "decode_request",
+    "evaluation_time",
     "internal_error",
 ]
 
 CE_TYPE_DETERMINATION = ch.DETERMINATIONS.ce_type or ""
 CE_TYPE_REAUTH_DUE = ch.REAUTH_DUE.ce_type or ""
 
+
+FUTURE_TOLERANCE = timedelta(seconds=Settings.model_fields["future_received_at_tolerance_seconds"].default)
+"""The default of ``PA_FUTURE_RECEIVED_AT_TOLERANCE_SECONDS``."""
 
 # ``model_dump_json().encode()`` without the detour through str: the same bytes, one copy fewer.
 _DETERMINATION_JSON = PADetermination.__pydantic_serializer__
@@ -74,19 +79,24 @@ class RequestHandler:
         topics: Topics,
         max_message_bytes: int,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        future_tolerance: timedelta = FUTURE_TOLERANCE,
     ) -> None:
         self.settings = settings
         self.topics = topics
         self.max_message_bytes = max_message_bytes
         self.clock = clock
+        self.future_tolerance = future_tolerance
 
     def handle(self, key: bytes | None, value: bytes | None, source: Source) -> Published | DeadLettered:
         decoded = decode_request(value, self.max_message_bytes)
         if isinstance(decoded, Rejection):
             return self._dead(key, value or b"", source, decoded.error_class, decoded.message, decoded.fields)
         request = decoded
+        at = evaluation_time(request, self.clock(), self.future_tolerance)
+        if isinstance(at, Rejection):
+            return self._dead(key, value or b"", source, at.error_class, at.message, at.fields)
         try:
-            determination = evaluate(request, self.clock(), self.settings)
+            determination = evaluate(request, at, self.settings)
         except Exception as exc:  # an engine bug must not stop the partition
             return self._dead(
                 key,
@@ -159,6 +169,27 @@ def decode_request(value: bytes | None, max_message_bytes: int) -> PARequest | R
         return PARequest.model_validate_json(value)
     except ValidationError as exc:
         return classify(exc)
+
+
+def evaluation_time(request: PARequest, now: datetime, tolerance: timedelta) -> datetime | Rejection:
+    """When to evaluate ``request`` on a clock reading ``now``: the one rule of ``run`` and ``evaluate --now``.
+
+    ``now`` when the request was received at or before it. A ``received_at`` ahead of ``now`` by at
+    most ``tolerance`` (clocks drift) is evaluated at ``received_at``, so a decision is never dated
+    before its receipt. Further ahead, the request is not evaluated as if it were past: it is
+    rejected as ``received_in_future`` (the sender's clock or UTC offset is wrong). The message
+    names the tolerance, never the timestamp."""
+    if request.received_at <= now:
+        return now
+    if request.received_at - now <= tolerance:
+        return request.received_at
+    seconds = f"{tolerance.total_seconds():g}"
+    message = (
+        f"received_at is more than {seconds} s (PA_FUTURE_RECEIVED_AT_TOLERANCE_SECONDS) later than the "
+        "evaluation time (the worker's clock; pa-worker evaluate: --now): a request cannot be received in "
+        "the future; check the sender's clock and UTC offset, then replay it"
+    )
+    return Rejection("received_in_future", message, ("received_at",), (FieldError("received_at", message),))
 
 
 def classify(exc: ValidationError) -> Rejection:

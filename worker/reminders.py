@@ -14,7 +14,8 @@ what the log holds.
   its ``valid_through`` too, so re-reading old determinations cannot send ancient reminders.
 - :meth:`ReminderBook.apply` takes the changelog's records in log order (the restore, then the
   scheduler's own committed writes; a ``None`` value is a tombstone): the last record of a key wins.
-- :meth:`ReminderBook.plan` says, for a given day, which state records to write:
+- :meth:`ReminderBook.plan` says, for a given day (the plan's local date, see below), which state
+  records to write:
 
   - **supersede**: an authorization still ``scheduled`` while a later approval of the same member
     (ordered by ``decided_at``, then id) exists is ``cancelled``;
@@ -29,6 +30,11 @@ what the log holds.
 
 The scheduler writes the intake and each plan in one transaction each (with the input offsets
 for the intake) and, once committed, applies the same records to the book.
+
+Days are the plan's local dates (``PolicySettings.timezone``, America/Puerto_Rico), as the
+engine's are: an approval decided at 22:30 in San Juan (02:30 UTC the next day) was approved on
+that day, and a reminder due on a date falls due at local midnight, not at 20:00 the evening
+before (UTC midnight). The scheduler reads "today" with :func:`plan_date` on its clock.
 """
 
 from __future__ import annotations
@@ -36,15 +42,27 @@ from __future__ import annotations
 import enum
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, date, timedelta
+from datetime import date, datetime, timedelta, tzinfo
+from typing import Final
 
 from pydantic import ValidationError
 
 from contracts import PADetermination
 from contracts.internal import AuthorizationState
+from policy import DEFAULT_SETTINGS
+from policy.evidence import local_date
 from policy.reauth import reauth_due_on
+from policy.settings import zone
 
 _STATE_JSON = AuthorizationState.__pydantic_serializer__
+
+PLAN_ZONE: Final[tzinfo] = zone(DEFAULT_SETTINGS.timezone)
+"""The plan's time zone (``PolicySettings.timezone``): the calendar reminders fall due on."""
+
+
+def plan_date(moment: datetime, tz: tzinfo = PLAN_ZONE) -> date:
+    """The plan's local date of the aware ``moment`` (``today`` for a scheduler clock reading it)."""
+    return local_date(moment, tz)
 
 
 class Applied(enum.Enum):
@@ -57,10 +75,11 @@ class Applied(enum.Enum):
     UNREADABLE = "unreadable"
 
 
-def scheduled_state(det: PADetermination) -> AuthorizationState | None:
+def scheduled_state(det: PADetermination, tz: tzinfo = PLAN_ZONE) -> AuthorizationState | None:
     """The ``scheduled`` state of an approval with an authorization, else ``None``.
 
-    Every field comes from the determination. ``prior_authorization_id`` (the continued
+    Every field comes from the determination; ``approved_on`` is the local date of ``decided_at``
+    in ``tz`` (the plan's time zone), as ``valid_from`` is. ``prior_authorization_id`` (the continued
     authorization) is in the request, not in the determination, and nothing reads it from the
     state (supersession orders a member's approvals by ``decided_at``): ``None`` here."""
     auth = det.authorization
@@ -73,7 +92,7 @@ def scheduled_state(det: PADetermination) -> AuthorizationState | None:
         prescriber_npi=det.prescriber_npi,
         valid_from=auth.valid_from,
         valid_through=auth.valid_through,
-        approved_on=det.decided_at.astimezone(UTC).date(),
+        approved_on=plan_date(det.decided_at, tz),
         decided_at=det.decided_at,
         determination_id=det.determination_id,
         request_id=det.request_id,
@@ -115,6 +134,8 @@ class ReminderBook:
     grace_days: int | None = None
     """Delete authorizations this many days past ``valid_through`` (None: never)."""
     auths: dict[str, AuthorizationState] = field(default_factory=dict)
+    tz: tzinfo = PLAN_ZONE
+    """The plan's time zone: an approval's ``approved_on`` is its local date there."""
 
     def __len__(self) -> int:
         return len(self.auths)
@@ -124,11 +145,11 @@ class ReminderBook:
 
     def intake(self, determinations: Iterable[PADetermination], today: date) -> tuple[AuthorizationState, ...]:
         """The ``scheduled`` states to write for ``determinations`` (one batch, in log order):
-        approvals the book does not hold, each once, none past its ``valid_through`` on ``today``.
-        The book is not changed: apply the records once they committed."""
+        approvals the book does not hold, each once, none past its ``valid_through`` on ``today``
+        (the plan's local date). The book is not changed: apply the records once they committed."""
         out: dict[str, AuthorizationState] = {}
         for det in determinations:
-            st = scheduled_state(det)
+            st = scheduled_state(det, self.tz)
             if st is None or st.authorization_id in self.auths or st.authorization_id in out:
                 continue
             if st.valid_through < today:

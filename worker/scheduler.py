@@ -23,8 +23,9 @@ partition's transactions run one at a time (the loop runs them in turn, under on
   yet and whose ``valid_through`` is not past, to changelog partition ``p``, with the input
   offsets; the book applies the states once committed. An authorization the book already holds
   (any status) is never written again, so a replayed approval cannot re-open a reminder;
-- **tick**, on a clock it is given: the book's plan for today (supersede, due reminders, expiry;
-  see :mod:`worker.reminders`) in ONE transaction: the ``pa.reauth_due`` events with the
+- **tick**, on a clock it is given: the book's plan for today, the clock's local date in the plan's
+  time zone (``PolicySettings.timezone``; supersede, due reminders, expiry; see
+  :mod:`worker.reminders`) in ONE transaction: the ``pa.reauth_due`` events with the
   ``sent`` marks (and ``cancelled`` marks, tombstones).
 
 So a reminder is sent exactly once: killed before the commit, nothing is visible and the
@@ -40,7 +41,7 @@ import contextlib
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from datetime import time as dtime
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
@@ -50,6 +51,7 @@ from pydantic import ValidationError
 from contracts import PADetermination
 from policy import DEFAULT_SETTINGS, PolicySettings
 from policy.reauth import build_reauth_due
+from policy.settings import zone
 from worker import metrics as m
 from worker.config import Settings
 from worker.handler import CE_TYPE_REAUTH_DUE, cloudevent_headers
@@ -64,7 +66,7 @@ from worker.kafka import (
     require_topics,
 )
 from worker.logs import get_logger
-from worker.reminders import Plan, ReminderBook, state_record
+from worker.reminders import Plan, ReminderBook, plan_date, state_record
 from worker.runtime import (
     POLL_STALE_SECONDS,
     ChangelogReader,
@@ -120,6 +122,8 @@ class ReauthScheduler:
         self.settings = settings
         self.clock = clock
         self.policy_settings = policy_settings
+        self.tz = zone(policy_settings.timezone)
+        """Days are the plan's local dates: "today" and an approval's date."""
         self.lead_days = settings.reauth_lead_days
         self.group_id = settings.reauth_group_id
         self.topic = settings.topic_determinations
@@ -201,6 +205,10 @@ class ReauthScheduler:
         store_tp = TopicPartition(self.changelog_topic, tp.partition)
         return PartitionWriter(store_tp, self.group_id, "reauth", factory, log_prefix="scheduler ")
 
+    def today(self) -> date:
+        """The clock's local date in the plan's time zone: the day reminders are planned for."""
+        return plan_date(self.clock(), self.tz)
+
     async def acquire(self, tp: TopicPartition) -> None:
         """Assigned: pause the partition and register its book; the loop restores it."""
         assert self.consumer is not None
@@ -210,7 +218,7 @@ class ReauthScheduler:
             self.consumer.pause(tp)
         grace = self.settings.reauth_state_grace_days
         store = ChangelogStore(
-            TopicPartition(self.changelog_topic, tp.partition), lambda: ReminderBook(self.lead_days, grace)
+            TopicPartition(self.changelog_topic, tp.partition), lambda: ReminderBook(self.lead_days, grace, tz=self.tz)
         )
         self.parts[tp] = _Partition(tp, self._writer(tp), store)
         log.info("reauth partition assigned; rebuilding", partition=tp.partition)
@@ -305,7 +313,7 @@ class ReauthScheduler:
         msgs = [msg for msg in msgs if msg.offset >= part.next_offset]
         if not msgs:
             return
-        states = part.book.intake(self._approvals(part.tp, msgs), self.clock().astimezone(UTC).date())
+        states = part.book.intake(self._approvals(part.tp, msgs), self.today())
         records = [state_record(st) for st in states]
         next_offset = msgs[-1].offset + 1
         try:
@@ -342,7 +350,7 @@ class ReauthScheduler:
 
     async def _act(self, part: _Partition) -> None:
         """Write today's plan in one transaction; apply it to the book once committed."""
-        plan = part.book.plan(self.clock().astimezone(UTC).date())
+        plan = part.book.plan(self.today())
         if not plan:
             return
         try:
@@ -394,7 +402,7 @@ class ReauthScheduler:
             await txn.send(self.changelog_topic, value, key=key, partition=partition, headers=headers)
 
     def refresh_gauges(self) -> None:
-        today = self.clock().astimezone(UTC).date()
+        today = self.today()
         pending = due = 0
         next_due = None
         for part in self.parts.values():
@@ -405,5 +413,6 @@ class ReauthScheduler:
                 next_due = n
         m.REMINDERS_PENDING.set(pending)
         m.REMINDERS_DUE.set(due)
-        m.NEXT_REMINDER.set(datetime.combine(next_due, dtime(), UTC).timestamp() if next_due else 0)
+        # The next due date's local midnight: when the reminder falls due.
+        m.NEXT_REMINDER.set(datetime.combine(next_due, dtime(), self.tz).timestamp() if next_due else 0)
         m.ASSIGNED_PARTITIONS.labels("reauth").set(len(self.parts))

@@ -81,6 +81,8 @@ def generate() -> dict[str, str]:
     """Path relative to contracts/examples -> content of every generated example."""
     files: dict[str, str] = {}
     dets = {name: json.loads(det.model_dump_json()) for name, det in determinations().items()}
+    from worker.reminders import plan_date  # the approval's date as the scheduler takes it: the plan's local date
+
     reminders: dict[str, Doc] = {}
     for name, det in determinations().items():
         files[f"pa.determination/valid/{name}.json"] = _dump(dets[name])
@@ -91,7 +93,7 @@ def generate() -> dict[str, str]:
                 member_id=det.member_id,
                 prescriber_npi=det.prescriber_npi,
                 valid_through=auth.valid_through,
-                reauth_due_on=reauth_due_on(auth.valid_through, det.decided_at.date(), REAUTH_LEAD_DAYS),
+                reauth_due_on=reauth_due_on(auth.valid_through, plan_date(det.decided_at), REAUTH_LEAD_DAYS),
                 determination_id=det.determination_id,
                 settings=DEFAULT_SETTINGS,
             )

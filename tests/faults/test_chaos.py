@@ -13,6 +13,8 @@ import random
 import subprocess
 import sys
 from collections import Counter
+from datetime import UTC, datetime, timedelta
+from datetime import time as dtime
 from pathlib import Path
 
 import pytest
@@ -34,6 +36,8 @@ from tests.kafkautil import (
     settings_for,
     trickle,
 )
+from worker.config import Settings
+from worker.reminders import PLAN_ZONE
 
 pytestmark = [pytest.mark.kafka, pytest.mark.slow]
 
@@ -126,7 +130,8 @@ async def test_kill9_three_times_during_20000_requests(bootstrap: str, unique: s
     }
     slog = logdir / "kill9-scheduler.log"
     LOGS.append(slog)
-    sched = _scheduler_proc(settings, f"{day.isoformat()}T00:00:00+00:00", slog)
+    # The scheduler's day is the plan's local date: its clock at local midnight of `day`.
+    sched = _scheduler_proc(settings, datetime.combine(day, dtime(), PLAN_ZONE).isoformat(), slog)
     try:
         async with Tail(bootstrap, settings.topic_reauth_due) as reminders:
             await reminders.reach(len(approved), timeout=120, what="reauth-due reminders")
@@ -303,6 +308,14 @@ async def test_hypothesis_requests_through_the_full_pipeline(bootstrap: str, uni
     collect()
     # Distinct request ids, so each must have its own determination.
     reqs = [r.model_copy(update={"request_id": f"h{unique[:5]}-{i}"}) for i, r in enumerate(generated)]
+    # The worker runs on the real clock: a request received later than it beyond the tolerance is
+    # dead-lettered (received_in_future), not determined. Those received within an hour past the
+    # tolerance could fall either side while the test runs: left out.
+    start = datetime.now(UTC)
+    margin = timedelta(seconds=Settings().future_received_at_tolerance_seconds, hours=1)
+    past = [r for r in reqs if r.received_at <= start]
+    future = [r for r in reqs if r.received_at > start + margin]
+    reqs = past + future
     dicts = [json.loads(r.model_dump_json()) for r in reqs]
     _remember_secrets(dicts)
     settings = settings_for(bootstrap, unique)
@@ -314,14 +327,18 @@ async def test_hypothesis_requests_through_the_full_pipeline(bootstrap: str, uni
     LOGS.append(log)
     w = WorkerProcess(settings, log_path=log).start()
     try:
-        async with Tail(bootstrap, settings.topic_determinations) as dets:
-            await dets.wait(len(reqs), timeout=120)
+        async with Tail(bootstrap, settings.topic_determinations) as dets, Tail(bootstrap, settings.topic_dlq) as dlq:
+            await dets.wait(len(past), timeout=120)
+            await dlq.wait(len(future), timeout=60)
             await asyncio.sleep(1)
             assert w.alive(), "hypothesis-generated requests must never stop the worker"
-            records = list(dets.records)
+            records, dlq_records = list(dets.records), list(dlq.records)
     finally:
         assert w.terminate() == 0
-    _check_exactly_once(records, {r.request_id for r in reqs}, "chaos hypothesis")
+    _check_exactly_once(records, {r.request_id for r in past}, "chaos hypothesis")
+    print(f"[chaos hypothesis] received in the future: {len(future)} dead-lettered {len(dlq_records)}")
+    assert Counter(json.loads(r.value)["request_id"] for r in dlq_records) == Counter(r.request_id for r in future)
+    assert {r.headers["pa_error_class"] for r in dlq_records} <= {b"received_in_future"}
 
 
 def test_logs_of_all_chaos_runs_hold_no_patient_data() -> None:

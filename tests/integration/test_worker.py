@@ -14,7 +14,7 @@ import urllib.error
 import urllib.request
 from collections import Counter
 from collections.abc import AsyncIterator
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -71,14 +71,18 @@ async def test_mixed_stream_one_determination_per_valid_one_dlq_per_invalid(boot
     settings = settings_for(bootstrap, unique)
     await create_topics(settings)
     valid = make_requests(200, prefix=f"mix{unique[:4]}")
-    bad = [p.read_bytes() for p in INVALID] + GARBAGE
+    # Valid, but received a day later than the worker's clock: dead-lettered, not evaluated.
+    future = make_requests(1, prefix=f"fut{unique[:4]}")[0]
+    future["received_at"] = (datetime.now(UTC) + timedelta(days=1)).isoformat().replace("+00:00", "Z")
+    in_future = json.dumps(future).encode()
+    bad = [p.read_bytes() for p in INVALID] + GARBAGE + [in_future]
     records: list[tuple[bytes | None, bytes]] = []
     for i, req in enumerate(valid):
         records.append(encode(req))
         if i % 15 == 0 and bad:
             records.append((b"bad-key", bad.pop()))
     records.extend((b"bad-key", b) for b in bad)
-    n_bad = len(INVALID) + len(GARBAGE)
+    n_bad = len(INVALID) + len(GARBAGE) + 1
     await produce(bootstrap, settings.topic_requests, records)
 
     ports: list[int] = []
@@ -103,11 +107,13 @@ async def test_mixed_stream_one_determination_per_valid_one_dlq_per_invalid(boot
 
     print(f"[dlq] expected={n_bad} got={len(dlq)}")
     assert len(dlq) == n_bad
-    originals = Counter([p.read_bytes() for p in INVALID] + GARBAGE)
+    originals = Counter([p.read_bytes() for p in INVALID] + GARBAGE + [in_future])
     assert Counter(r.value for r in dlq) == originals, "DLQ must keep the original bytes, once each"
     classes = Counter(r.headers["pa_error_class"].decode() for r in dlq)
     print(f"[dlq] classes={dict(classes)}")
-    assert {"not_json", "schema_invalid", "too_large", "unknown_schema_version"} <= set(classes)
+    assert {"not_json", "schema_invalid", "too_large", "unknown_schema_version", "received_in_future"} <= set(classes)
+    (late,) = [r for r in dlq if r.value == in_future]
+    assert (late.headers["pa_error_class"], late.headers["pa_error_fields"]) == (b"received_in_future", b"received_at")
     for r in dlq:
         assert r.headers["pa_error_message"]
         assert r.headers["pa_source_topic"] == settings.topic_requests.encode()

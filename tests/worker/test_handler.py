@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -11,6 +11,8 @@ import pytest
 from contracts import PADetermination
 from policy import DEFAULT_SETTINGS
 from worker import handler as handler_module
+from worker.app import request_handler
+from worker.config import Settings
 from worker.handler import RequestHandler, Source, Topics
 from worker.records import DeadLettered, Published
 
@@ -102,3 +104,57 @@ def test_error_messages_never_echo_input_values(handler: RequestHandler) -> None
     message = _headers(h.records[0])["pa_error_message"]
     assert "Quinones" not in message and "Rosa" not in message
     assert "member.date_of_birth" in message and "ecog.score" in message
+
+
+# -- a request received in the future (issue #22, item 10) ----------------------------------------
+
+TOLERANCE = timedelta(seconds=Settings.model_fields["future_received_at_tolerance_seconds"].default)
+
+
+def _received(at: datetime) -> bytes:
+    data = json.loads((EXAMPLES / "valid" / "initial_approved.json").read_text())
+    data["received_at"] = at.isoformat().replace("+00:00", "Z")
+    return json.dumps(data).encode()
+
+
+def test_the_tolerance_defaults_to_five_minutes() -> None:
+    assert TOLERANCE == timedelta(seconds=300) == RequestHandler(DEFAULT_SETTINGS, Topics(), 65_536).future_tolerance
+
+
+@pytest.mark.parametrize("ahead", [timedelta(seconds=1), TOLERANCE], ids=["1s", "tolerance"])
+def test_a_request_ahead_of_the_clock_within_the_tolerance_is_evaluated_at_its_receipt(
+    handler: RequestHandler, ahead: timedelta
+) -> None:
+    h = handler.handle(b"k", _received(NOW + ahead), SOURCE)
+    assert isinstance(h, Published) and h.determination is not None
+    assert h.determination.decision == "approved"
+    assert h.determination.decided_at == h.determination.received_at == NOW + ahead, "never decided before receipt"
+
+
+def test_a_request_ahead_of_the_clock_beyond_the_tolerance_is_dead_lettered(handler: RequestHandler) -> None:
+    value = _received(NOW + TOLERANCE + timedelta(seconds=1))
+    h = handler.handle(b"M00012345", value, SOURCE)
+    assert isinstance(h, DeadLettered) and h.error_class == "received_in_future"
+    (rec,) = h.records
+    assert (rec.topic, rec.key, rec.value) == ("pa.requests.dlq.v1", b"M00012345", value), "original bytes kept"
+    headers = _headers(rec)
+    assert headers["pa_error_class"] == "received_in_future"
+    assert headers["pa_error_fields"] == "received_at"
+    message = headers["pa_error_message"]
+    assert "300 s" in message and "PA_FUTURE_RECEIVED_AT_TOLERANCE_SECONDS" in message
+    assert "2026" not in message and "M00012345" not in message, "the message never echoes input values"
+
+
+def test_the_worker_reads_its_tolerance_from_the_settings() -> None:
+    """``pa-worker run``'s handler (worker.app.request_handler) takes PA_FUTURE_RECEIVED_AT_TOLERANCE_SECONDS."""
+    strict = request_handler(Settings(future_received_at_tolerance_seconds=0), clock=lambda: NOW)
+    h = strict.handle(b"k", _received(NOW + timedelta(seconds=1)), SOURCE)
+    assert isinstance(h, DeadLettered) and h.error_class == "received_in_future"
+    assert isinstance(strict.handle(b"k", _received(NOW), SOURCE), Published)
+    lenient = request_handler(Settings(future_received_at_tolerance_seconds=3600), clock=lambda: NOW)
+    assert isinstance(lenient.handle(b"k", _received(NOW + timedelta(minutes=59)), SOURCE), Published)
+
+
+def test_a_request_received_in_the_past_is_evaluated_on_the_clock(handler: RequestHandler) -> None:
+    h = handler.handle(b"k", _received(NOW - timedelta(days=1)), SOURCE)
+    assert isinstance(h, Published) and h.determination is not None and h.determination.decided_at == NOW

@@ -10,7 +10,8 @@ from __future__ import annotations
 import json
 import sys
 import time
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta, timezone
+from datetime import time as dtime
 from pathlib import Path
 
 from hypothesis import given, settings
@@ -18,7 +19,9 @@ from hypothesis import strategies as st
 
 from contracts import PADetermination
 from contracts.internal import AuthorizationState
+from worker.config import Settings
 from worker.reminders import Applied, Plan, ReminderBook, scheduled_state, state_record
+from worker.scheduler import ReauthScheduler
 
 LEAD = 30
 DAY0 = date(2026, 1, 1)
@@ -38,7 +41,7 @@ def _state(auth: str, member: str, decided: date, valid_days: int, status: str =
         determination_id=f"DET-{auth}",
         request_id=f"REQ-{auth}",
         request_type="initial",
-        policy_version="2025-12-11.2",
+        policy_version="2025-12-11.3",
     )
 
 
@@ -296,3 +299,87 @@ def test_a_simulated_year_leaves_live_keys_memory_and_rebuild_time_bounded() -> 
     took_late, mem_late = _rebuild(late)
     assert mem_late <= 2 * mem_early
     assert took_late <= 3 * took_early + 0.05
+
+
+# -- the plan's calendar (issue #22, item 10): days are local dates in America/Puerto_Rico ---------
+
+AST = timezone(timedelta(hours=-4))  # Puerto Rico keeps Atlantic Standard Time all year (no DST)
+APPROVED_ON = date(2026, 3, 10)
+LATE_EVENING = datetime(2026, 3, 10, 22, 30, tzinfo=AST)  # 2026-03-11T02:30Z: the next day in UTC
+
+
+def _late_approval(auth: str, member: str, valid_days: int) -> PADetermination:
+    """An approval decided at 22:30 in San Juan (02:30 UTC the next day), valid from that local day."""
+    det = _determination(auth, member, APPROVED_ON, valid_days)
+    return det.model_copy(update={"decided_at": LATE_EVENING.astimezone(UTC)})
+
+
+class _Clock:
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+def _scheduler(clock: _Clock) -> ReauthScheduler:
+    """The scheduler's own reading of "today", without a broker (nothing connects before start())."""
+    return ReauthScheduler(Settings(reauth_lead_days=LEAD), clock=clock)
+
+
+def test_a_reminder_falls_due_on_the_plans_local_date_not_the_utc_date() -> None:
+    valid_days = 180
+    due = APPROVED_ON + timedelta(days=valid_days - LEAD)
+    clock = _Clock(LATE_EVENING.astimezone(UTC))
+    sched = _scheduler(clock)
+    book = ReminderBook(LEAD, tz=sched.tz)
+    assert sched.today() == APPROVED_ON, "02:30 UTC on the 11th is still the 10th in San Juan"
+    (state,) = _take(book, [_late_approval("A1", "m1", valid_days)], sched.today())
+    assert state.approved_on == APPROVED_ON and state.valid_from == APPROVED_ON
+
+    # 21:00 in San Juan on the eve of the due date: 01:00 UTC on the due date itself.
+    clock.now = datetime.combine(due - timedelta(days=1), dtime(21), AST).astimezone(UTC)
+    assert clock.now.date() == due and sched.today() == due - timedelta(days=1)
+    assert not book.plan(sched.today()), "due by the UTC date, not yet by the plan's"
+    assert book.outlook(sched.today()) == (1, 0, due)
+
+    clock.now = datetime.combine(due, dtime(0), AST).astimezone(UTC)  # local midnight: 04:00 UTC
+    plan = book.plan(sched.today())
+    assert [(s.authorization_id, s.reauth_due_on) for s in plan.send] == [("A1", due)]
+
+
+def test_an_approval_inside_the_window_late_in_the_evening_is_due_on_its_local_day() -> None:
+    """Due at once, on the approval's local date: the reminder says the 10th, not the 11th (UTC)."""
+    clock = _Clock(LATE_EVENING.replace(minute=45).astimezone(UTC))
+    sched = _scheduler(clock)
+    book = ReminderBook(LEAD, tz=sched.tz)
+    _take(book, [_late_approval("A1", "m1", 10)], sched.today())
+    plan = book.plan(sched.today())
+    assert [(s.authorization_id, s.approved_on, s.reauth_due_on) for s in plan.send] == [
+        ("A1", APPROVED_ON, APPROVED_ON)
+    ]
+
+
+def test_scheduled_state_and_the_next_due_gauge_use_the_plans_zone() -> None:
+    from aiokafka import TopicPartition
+
+    from worker import metrics as m
+    from worker.runtime import ChangelogStore
+    from worker.scheduler import _Partition
+
+    assert scheduled_state(_late_approval("A1", "m1", 180)) is not None
+    assert scheduled_state(_late_approval("A1", "m1", 180)).approved_on == APPROVED_ON  # type: ignore[union-attr]
+    clock = _Clock(LATE_EVENING.astimezone(UTC))
+    sched = _scheduler(clock)
+    tp = TopicPartition(sched.topic, 0)
+    store = ChangelogStore(TopicPartition(sched.changelog_topic, 0), lambda: ReminderBook(LEAD, tz=sched.tz))
+    sched.parts[tp] = _Partition(tp, sched._writer(tp), store)
+    _take(store.state, [_late_approval("A1", "m1", 180)], sched.today())
+    try:
+        sched.refresh_gauges()
+        due = APPROVED_ON + timedelta(days=180 - LEAD)
+        assert m.NEXT_REMINDER._value.get() == datetime.combine(due, dtime(0), AST).timestamp()  # 04:00 UTC
+        assert m.REMINDERS_PENDING._value.get() == 1 and m.REMINDERS_DUE._value.get() == 0
+    finally:
+        sched.parts.clear()
+        sched.refresh_gauges()

@@ -5,6 +5,8 @@ and the README (Medicare Advantage: never deny on its own; ``denied`` only behin
 from __future__ import annotations
 
 import asyncio
+import json
+import os
 import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
@@ -25,6 +27,9 @@ VALID = ROOT / "contracts" / "examples" / "valid"
 SOURCE = Source("pa.requests.v1", 0, 7)
 # Three lines of therapy and ECOG 3: criteria A.ii and A.iii are not met (README, "The policy, as code").
 NOT_MET = VALID / "pended_clinical_review_three_lines_ecog3.json"
+# The same request outside MMM_MA / MMM_MULTIHEALTH, where the switch may deny at all (issue #22,
+# item 9: never an automated denial there, 42 CFR 422.566(d)).
+NOT_MET_COMMERCIAL = json.dumps({**json.loads(NOT_MET.read_text()), "line_of_business": "COMMERCIAL"}).encode()
 
 
 def _published(priority: str, received_at: datetime, due: datetime) -> Published:
@@ -49,7 +54,7 @@ def test_past_deadline_counted_only_when_committed_after_the_due_time() -> None:
 )
 def test_worker_denies_only_behind_its_switch(allow: bool, decision: str, pend_reason: str | None) -> None:
     handler = request_handler(Settings(allow_automated_denials=allow), clock=lambda: datetime(2026, 11, 28, tzinfo=UTC))
-    h = handler.handle(b"k", NOT_MET.read_bytes(), SOURCE)
+    h = handler.handle(b"k", NOT_MET_COMMERCIAL, SOURCE)
     assert isinstance(h, Published) and h.determination is not None
     assert (h.determination.decision, h.determination.pend_reason) == (decision, pend_reason)
     assert {c.result for c in h.determination.criteria} >= {"not_met"}
@@ -63,14 +68,18 @@ def test_worker_never_denies_missing_information_even_with_the_switch() -> None:
 
 
 @pytest.mark.parametrize(("flag", "decision"), [((), "pended"), (("--allow-automated-denials",), "denied")])
-def test_evaluate_cli_denies_only_with_the_flag(flag: tuple[str, ...], decision: str) -> None:
+def test_evaluate_cli_denies_only_with_the_flag(flag: tuple[str, ...], decision: str, tmp_path: Path) -> None:
+    request = tmp_path / "not_met_commercial.json"
+    request.write_bytes(NOT_MET_COMMERCIAL)
+    env = {k: v for k, v in os.environ.items() if k != "PA_ALLOW_AUTOMATED_DENIALS"}
     proc = subprocess.run(
-        [sys.executable, "-m", "worker.cli", "evaluate", str(NOT_MET), *flag],
+        [sys.executable, "-m", "worker.cli", "evaluate", str(request), *flag],
         capture_output=True,
         text=True,
         timeout=60,
         check=False,
         cwd=ROOT,
+        env=env,
     )
     assert proc.returncode == 0, proc.stderr
     (line,) = proc.stdout.splitlines()
