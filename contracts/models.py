@@ -221,6 +221,22 @@ FindingCode = Literal[
     "quantity_above_maximum",
     "quantity_within_maximum",
     "quantity_labeled_maximum",
+    "member_under_18",
+    "date_of_birth_not_plausible",
+    "requested_drug_in_history",
+    "prior_line_dates_contradict",
+    "prior_lines_not_read",
+    "prior_lines_structure_unclear",
+    "oncology_note_before_therapy_start",
+    "objective_measures_before_therapy_start",
+    "therapy_start_before_trials",
+    "performance_status_decline",
+    "last_dose_date_inconsistent",
+    "period_overlaps_current_authorization",
+    "renewal_starts_too_far_ahead",
+    "last_dose_date_missing",
+    "diagnosis_code_contradicts_status",
+    "current_authorization_before_therapy",
 ]
 """Stable codes of the criterion findings (policy/REASONS.md documents each); new codes may be added in v1."""
 
@@ -287,6 +303,22 @@ class Continuation(BaseModel):
     response_since: date | None = None
     disease_progression: bool
     unacceptable_toxicity: bool
+    last_dose_date: date | None = Field(
+        default=None,
+        description="Optional (added in v1): the date of the last elranatamab dose given. After a dosage delay "
+        "the label (section 2.4) repeats step-up doses; the engine sizes the renewal's units from this date.",
+    )
+    delay_reason: ShortText | None = Field(
+        default=None,
+        description="Optional (added in v1): why dosing was paused, in the prescriber's words (shown to the "
+        "reviewer; never parsed). Given without last_dose_date, the engine asks for the date.",
+    )
+    current_authorization_valid_through: date | None = Field(
+        default=None,
+        description="Optional (added in v1): the last day of the authorization this request renews "
+        "(prior_authorization_id). Without a requested_start_date the renewal starts the day after it; a "
+        "requested start on or before it overlaps the current authorization and is pended for review.",
+    )
 
 
 class PARequest(BaseModel):

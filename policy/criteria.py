@@ -17,7 +17,7 @@ and the test that pins it are listed in ``policy/INTERPRETATION.md``.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Hashable, Sequence
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Final, NamedTuple
@@ -26,16 +26,9 @@ from contracts import CriterionResult, Document, PARequest
 from contracts.models import CriterionId, CriterionOutcome, DocumentType
 from policy import label
 from policy._build import build
-from policy.agents import (
-    CLASS_OF,
-    CLASS_ORDER,
-    CLASS_SHORT,
-    AgentReading,
-    DrugClass,
-    fold,
-    read_agent,
-)
+from policy.agents import CLASS_ORDER, CLASS_SHORT, fold
 from policy.evidence import currency
+from policy.lines import EntryReading, LinesReading, read_lines
 from policy.reasons import ENTRIES, FactValue, render_both
 from policy.schedule import QuantityPlan, add_months
 from policy.settings import PolicySettings
@@ -101,7 +94,27 @@ class Facts:
     """Local date of the evaluation time ``now``."""
     plan: QuantityPlan
     requested_start: date | None = field(default=None)
-    """``drug.requested_start_date`` as submitted (``None``: the period starts on the decision date)."""
+    """``drug.requested_start_date`` as submitted (``None``: the period starts on the decision date, or
+    the day after the current authorization ends)."""
+    restart: Restart | None = field(default=None)
+    """A continuation's restart after a dosage delay (label 2.4), when it gives ``last_dose_date``."""
+
+    @property
+    def automated(self) -> bool:
+        """An unmet criterion is denied without a person (never on a Medicare Advantage line)."""
+        return self.settings.denies_automatically(self.request.line_of_business)
+
+
+class Restart(NamedTuple):
+    """The step-up doses a continuation repeats after a dosage delay (label section 2.4)."""
+
+    last_dose: date
+    last_dose_kind: str
+    """``step_up_1``, ``step_up_2`` or ``treatment`` (:func:`policy.label.last_dose_kind`)."""
+    days_since: int
+    """Days from the last dose to the first day of the period."""
+    doses_mg: tuple[int, ...]
+    units: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,7 +149,7 @@ class Criterion:
                 return self._assemble(facts)
             return self._evaluate(facts)
         table = _MEMO[self.id]
-        key = (facts.settings.fingerprint, memo_key(facts))
+        key = (facts.settings.fingerprint, facts.automated, memo_key(facts))
         found = table.get(key)
         if found is None:
             found = self._evaluate(facts)
@@ -147,7 +160,7 @@ class Criterion:
 
     def _evaluate(self, facts: Facts) -> tuple[CriterionResult, str]:
         outcome, code, values, evidence = self.check(facts)
-        if outcome == "not_met" and facts.settings.allow_automated_denials:
+        if outcome == "not_met" and facts.automated:
             values = {**values, "automated": True}
         reason, reason_es = render_both(code, values, self.id)
         return _result(self.id, outcome, code, values, reason, reason_es, evidence), code
@@ -162,11 +175,11 @@ class Criterion:
         key_part, documents, compute = self.shape(facts)
         settings = facts.settings
         table = _SHAPES[self.id]
-        key = (settings.fingerprint, key_part)
+        key = (settings.fingerprint, facts.automated, key_part)
         memo = table.get(key)
         if memo is None:
             shape = compute()
-            automated = shape.outcome == "not_met" and settings.allow_automated_denials
+            automated = shape.outcome == "not_met" and facts.automated
             values: dict[str, FactValue] = dict(shape.facts)
             if shape.ids is not None:
                 values["document_ids"] = []  # never read by a sentence: the ids are not printed
@@ -219,8 +232,8 @@ MEMO_LIMIT: Final = 2048
 """Bound of each criterion's memo table (cleared when full): a few MB of shared results. One
 table per criterion, so a criterion whose keys seldom repeat (the period's dates, every
 document's date) never evicts the results of one whose keys do (scope, diagnosis, prior lines)."""
-_MEMO: defaultdict[str, dict[tuple[str, Hashable], tuple[CriterionResult, str]]] = defaultdict(dict)
-_SHAPES: defaultdict[str, dict[tuple[str, Hashable], tuple[DocShape, bool, str, str]]] = defaultdict(dict)
+_MEMO: defaultdict[str, dict[tuple[str, bool, Hashable], tuple[CriterionResult, str]]] = defaultdict(dict)
+_SHAPES: defaultdict[str, dict[tuple[str, bool, Hashable], tuple[DocShape, bool, str, str]]] = defaultdict(dict)
 """The document checks' shapes and sentences (bounded like ``_MEMO``)."""
 
 
@@ -277,6 +290,9 @@ def check_a_i(f: Facts) -> Finding:
     Continuation: "an indication listed in Section A" was established when therapy began; remission
     or response is the goal of therapy and is not re-tested. A myeloma code is enough; only a status
     of newly diagnosed contradicts the indication (``not_met``, a reviewer confirms it)."""
+    age = _age_finding(f)
+    if age is not None:
+        return age
     dx = f.request.diagnosis
     codes = [_dotted(c) for c in dx.icd10_codes]
     mm = [c for c in codes if c.replace(".", "") in MM_CODES or c.replace(".", "") == MM_CATEGORY]
@@ -297,95 +313,176 @@ def check_a_i(f: Facts) -> Finding:
         return Finding("missing", "disease_status_missing", facts, evidence)
     if status not in RELAPSED_OR_REFRACTORY:
         return Finding("not_met", "not_relapsed_or_refractory", facts, evidence)
+    if any(c.replace(".", "") == IN_REMISSION_CODE for c in mm):
+        return Finding("not_met", "diagnosis_code_contradicts_status", facts, evidence)
     return Finding("met", "relapsed_or_refractory_myeloma", facts, evidence)
+
+
+IN_REMISSION_CODE: Final = "C9001"
+"""C90.01, multiple myeloma in remission: on a first request described as relapsed or refractory, the
+code and the status contradict each other."""
+
+
+def _age_years(born: date, on: date) -> int:
+    return on.year - born.year - ((on.month, on.day) < (born.month, born.day))
+
+
+def _age_band(f: Facts) -> tuple[str, int] | None:
+    """``None`` for an adult; ``("minor", age)`` under 18 on the local receipt date; ``("implausible", 0)``
+    for a date of birth after receipt or more than 120 years before it."""
+    born = f.request.member.date_of_birth
+    if born > f.received_on:
+        return ("implausible", 0)
+    age = _age_years(born, f.received_on)
+    if age > MAX_AGE_YEARS:
+        return ("implausible", 0)
+    return ("minor", age) if age < label.ADULT_AGE_YEARS else None
+
+
+def _age_finding(f: Facts) -> Finding | None:
+    """The label's indication is for adults: a member under 18 on the receipt date, or a date of birth
+    that cannot be true, is ``not_met`` for a reviewer (the date of birth itself is never repeated)."""
+    band = _age_band(f)
+    if band is None:
+        return None
+    if band[0] == "implausible":
+        facts: dict[str, FactValue] = {"received_on": _iso(f.received_on), "max_age_years": MAX_AGE_YEARS}
+        return Finding("not_met", "date_of_birth_not_plausible", facts, ["date_of_birth: not plausible at receipt"])
+    facts = {"age_years": band[1], "adult_age_years": label.ADULT_AGE_YEARS}
+    return Finding("not_met", "member_under_18", facts, [f"member aged {band[1]} on the receipt date"])
+
+
+MAX_AGE_YEARS: Final = 120
 
 
 # --- A.ii ----------------------------------------------------------------------------------------
 
 
 def check_a_ii(f: Facts) -> Finding:
-    """Prior lines are counted by distinct ``line`` number (two entries with the same number are one
-    line; agents of one regimen never count as separate lines). Names are read by
-    :func:`policy.agents.read_agent` (English and Spanish names, brands, regimen abbreviations).
+    """At least ``min_prior_lines`` prior lines as IMWG counts them (:mod:`policy.lines`), with an
+    anti-CD38 antibody, a proteasome inhibitor and an immunomodulatory agent among them.
 
-    Not prior lines: a line containing elranatamab (the drug requested is not a prior line) and a
-    line whose ``start_date`` is after the receipt date. No entry at all: ``missing``. Too few lines,
-    or a class absent: ``not_met``; when names were not recognised the finding names them instead
-    of asserting that the class was never given."""
+    An approval rests only on what the request positively shows. ``not_met`` (a reviewer decides),
+    the first that applies giving the code, the others in ``other_findings``:
+
+    * ``requested_drug_in_history``: elranatamab under any name in an earlier line of a first request
+      (a restart, a re-treatment or an ongoing course filed as initial);
+    * ``prior_line_dates_contradict``: a line that ends before it starts, numbers and dates in
+      opposite orders, a line dated before the member's birth;
+    * ``prior_lines_not_read``: too few lines unless entries the engine could not read (unknown or
+      investigational names, a corticosteroid alone, bridging with nothing after it) are lines;
+    * ``prior_lines_structure_unclear``: too few lines unless entries that may be one line are two;
+    * ``too_few_prior_lines``; ``prior_class_not_identified`` (a class absent and some names not read);
+      ``prior_class_missing`` (a class absent, every name read).
+
+    No entry at all: ``missing``. Supportive care and placeholders never count; a line whose start is
+    after the receipt date is not a prior line."""
     required = f.settings.min_prior_lines
-    entries: dict[int, list[str]] = {}
-    starts: dict[int, date] = {}
-    for e in f.request.prior_lines:
-        entries.setdefault(e.line, []).extend(e.regimen)
-        if e.start_date is not None and (e.line not in starts or e.start_date < starts[e.line]):
-            starts[e.line] = e.start_date
-    if not entries:
+    if not f.request.prior_lines:
         return Finding("missing", "prior_lines_missing", {"required": required}, [])
-    counted: list[int] = []
-    requested: list[int] = []
-    future: list[int] = []
-    unrecognised: list[str] = []
-    first_seen: dict[DrugClass, tuple[str, int]] = {}
-    evidence: list[str] = []
-    for n in sorted(entries):
-        readings = [(name, read_agent(name)) for name in entries[n]]
-        tagged = [_agent_evidence(name, reading) for name, reading in readings]
-        if any(reading.requested_drug for _, reading in readings):
-            requested.append(n)
-            evidence.append(f"line {n}: " + ", ".join(tagged) + " (the requested drug: not a prior line)")
-            continue
-        start = starts.get(n)
-        if start is not None and start > f.received_on:
-            future.append(n)
-            evidence.append(f"line {n}: " + ", ".join(tagged) + f" (starts {start.isoformat()}, after receipt)")
-            continue
-        counted.append(n)
-        evidence.append(f"line {n}: " + ", ".join(tagged))
-        for name, reading in readings:
-            if not reading.recognised and name.strip() not in unrecognised:
-                unrecognised.append(name.strip())
-            for agent in reading.agents:
-                c = CLASS_OF.get(agent)
-                if c is not None:
-                    first_seen.setdefault(c, (agent, n))
-    count = len(counted)
+    reading = read_lines(f.request.prior_lines, f.received_on, f.request.member.date_of_birth)
+    joined = {n: how for how, group in reading.joins for n in group}
+    evidence = [_entry_evidence(e, reading, joined) for e in reading.entries]
+    count = reading.count
     facts: dict[str, FactValue] = {
         "lines": count,
         "required": required,
-        "counted_lines": counted,
-        "requested_drug_lines": requested,
-        "future_lines": future,
+        "counted_lines": sorted({e.line for g in reading.episodes for e in reading.entries if e.position in g}),
+        "requested_drug_lines": list(reading.requested_drug_lines),
+        "future_lines": list(reading.future_lines),
     }
-    absent = [c for c in CLASS_ORDER if c not in first_seen]
-    if count >= required and not absent:
-        facts["agents"] = [first_seen[c][0] for c in CLASS_ORDER]
-        facts["agent_classes"] = [str(c) for c in CLASS_ORDER]
-        facts["agent_lines"] = [first_seen[c][1] for c in CLASS_ORDER]
-        return Finding("met", "prior_lines_met", facts, evidence)
+    shown = [_quote(e.verbatim) for e in reading.not_therapy if _printable(e.verbatim)]
+    if shown:
+        facts["not_therapy"] = shown[:5]
+    if any(how == "planned_sequence" or how == "bridging" for how, _ in reading.joins):
+        facts["planned_sequence_lines"] = sorted(
+            {n for how, group in reading.joins if how in ("planned_sequence", "bridging") for n in group}
+        )
+    codes: list[str] = []
+    if reading.requested_drug_lines and f.request.request_type == "initial":
+        codes.append("requested_drug_in_history")
+    if reading.contradictions:
+        codes.append("prior_line_dates_contradict")
+        for kind, group in reading.contradictions:
+            facts[f"{kind}_lines"] = list(group)
+    absent = [c for c in CLASS_ORDER if c not in reading.classes]
     if count < required:
+        if reading.uncertain and count + len(reading.uncertain) >= required:
+            codes.append("prior_lines_not_read")
+        elif reading.count_if_separate >= required:
+            codes.append("prior_lines_structure_unclear")
+            facts["unclear_lines"] = sorted(
+                {n for how, group in reading.joins if how in ("overlap", "undated") for n in group}
+            )
+        else:
+            codes.append("too_few_prior_lines")
+        if reading.uncertain:
+            facts["uncertain_entries"] = [_quote(e.verbatim) for e in reading.uncertain][:5]
+            facts["uncertain_lines"] = [e.line for e in reading.uncertain][:5]
+    if absent:
         facts["missing_classes"] = [str(c) for c in absent]
-        return Finding("not_met", "too_few_prior_lines", facts, evidence)
-    facts["missing_classes"] = [str(c) for c in absent]
-    if unrecognised:
-        facts["unrecognised"] = unrecognised[:5]
-        facts["unrecognised_not_shown"] = max(0, len(unrecognised) - 5)
-        return Finding("not_met", "prior_class_not_identified", facts, evidence)
-    return Finding("not_met", "prior_class_missing", facts, evidence)
+        unread = list(reading.unread_names)
+        if unread:
+            facts["unrecognised"] = unread[:5]
+            facts["unrecognised_not_shown"] = max(0, len(unread) - 5)
+            codes.append("prior_class_not_identified")
+        else:
+            codes.append("prior_class_missing")
+    if codes:
+        facts["other_findings"] = codes[1:]
+        return Finding("not_met", codes[0], facts, evidence)
+    facts["agents"] = [reading.classes[c][0] for c in CLASS_ORDER]
+    facts["agent_classes"] = [str(c) for c in CLASS_ORDER]
+    facts["agent_lines"] = [reading.classes[c][1] for c in CLASS_ORDER]
+    return Finding("met", "prior_lines_met", facts, evidence)
 
 
-def _agent_evidence(name: str, reading: AgentReading) -> str:
-    """The name as submitted, how it was read, and its classes: ``"VRd (bortezomib, lenalidomide,
-    dexamethasone) [PI/IMiD]"``, ``"Revlimid (lenalidomide) [IMiD]"``, ``"XYZ (not recognised)"``."""
-    shown = " ".join(name.split())
-    if reading.requested_drug:
-        shown += " (elranatamab, the requested drug)"
-    elif not reading.agents:
-        shown += " (not recognised)"
-    elif fold(name) != " ".join(reading.agents):
-        shown += f" ({', '.join(reading.agents)})"
-    if reading.classes:
-        shown += f" [{'/'.join(CLASS_SHORT[c] for c in CLASS_ORDER if c in reading.classes)}]"
-    return shown
+def _printable(text: str) -> bool:
+    return bool(fold(text).strip(" -"))
+
+
+def _quote(text: str) -> str:
+    return "\u201c" + " ".join(text.replace("®", "").replace("™", "").replace("©", "").split())[:80] + "\u201d"
+
+
+_JOIN_NOTES: Final[dict[str, str]] = {
+    "same_line": "one line with another entry",
+    "split_combination": "one combination with another entry (same start)",
+    "planned_sequence": "part of the planned sequence of the line before it",
+    "bridging": "bridging, part of the line that follows it",
+    "overlap": "overlaps another regimen: counted once",
+    "undated": "may be the same line as another entry: counted once",
+}
+_KIND_NOTES: Final[dict[str, str]] = {
+    "requested_drug": "elranatamab, the requested drug",
+    "unread": "not read: a reviewer decides",
+    "steroid_only": "a corticosteroid alone: not read as a line",
+    "supportive": "supportive care: not a line",
+    "placeholder": "no treatment named: not a line",
+}
+
+
+def _entry_evidence(e: EntryReading, reading: LinesReading, joined: Mapping[int, str]) -> str:
+    """``"line 3: Dara-KRd (daratumumab, carfilzomib, lenalidomide, dexamethasone) [anti-CD38/PI/IMiD]"``,
+    with what the entry was read as and how it was counted."""
+    shown = []
+    for name, r in zip(e.items, e.readings, strict=True):
+        text = " ".join(name.split())
+        if r.unread:
+            text += " (not read)"
+        elif r.agents and fold(name) != " ".join(r.agents):
+            text += f" ({', '.join(r.agents)})"
+        if r.classes:
+            text += f" [{'/'.join(CLASS_SHORT[c] for c in CLASS_ORDER if c in r.classes)}]"
+        shown.append(text)
+    notes = []
+    if e.kind != "therapy":
+        notes.append(_KIND_NOTES[e.kind])
+    if e.start is not None and e.line in reading.future_lines:
+        notes.append("starts after receipt: not a prior line")
+    if e.line in joined:
+        notes.append(_JOIN_NOTES[joined[e.line]])
+    return f"line {e.line}: " + ", ".join(shown) + (f" ({'; '.join(notes)})" if notes else "")
 
 
 # --- A.iii ---------------------------------------------------------------------------------------
@@ -454,16 +551,27 @@ def _read(f: Facts, types: frozenset[str]) -> tuple[DatedTypes, list[Document]]:
 
 
 def _document_shape(
-    docs: DatedTypes, received_on: date, types: tuple[DocumentType, ...], window: int, prefix: str
+    docs: DatedTypes,
+    received_on: date,
+    types: tuple[DocumentType, ...],
+    window: int,
+    prefix: str,
+    not_before: date | None = None,
 ) -> DocShape:
     """``<prefix>_current`` when a document of ``types`` is current (the most recent is named),
-    else ``_not_current`` (stale), ``_future_dated`` or ``_missing``."""
+    else ``_before_therapy_start`` (current, but older than ``not_before``: a continuation's note or
+    imaging from before Elrexfio began cannot show the response to it), ``_not_current`` (stale),
+    ``_future_dated`` or ``_missing``."""
+    floor = _floor(received_on, window)
+    if not_before is not None and not_before.isoformat() > floor and not_before <= received_on:
+        floor = not_before.isoformat()
     facts: dict[str, FactValue] = {
         "window_days": window,
         "received_on": _iso(received_on),
-        "dated_on_or_after": _floor(received_on, window),
+        "dated_on_or_after": floor,
     }
     current: list[tuple[date, int, int, str, str]] = []
+    early: list[tuple[date, int, int, str, str]] = []
     stale: list[tuple[date, int, int, str, str]] = []
     future: list[tuple[date, int, int, str, str]] = []
     for i, (kind, on) in enumerate(docs):
@@ -471,7 +579,17 @@ def _document_shape(
             continue
         age = (received_on - on).days  # policy.evidence.currency, inline: future < 0, current <= window
         item = (on, i, age, _DOC_PREFIX[kind], f" dated {on.isoformat()}")
+        if 0 <= age <= window and not_before is not None and on < not_before:
+            early.append(item)
+            continue
         (future if age < 0 else current if age <= window else stale).append(item)
+    if not current and early:
+        latest = max(early, key=lambda x: x[0])
+        assert not_before is not None
+        facts.update(dated=_iso(latest[0]), therapy_start=_iso(not_before))
+        ids = tuple([x[1] for x in early][:20])
+        noted = tuple([(x[3], x[1], f"{x[4]} (before therapy start)") for x in early])
+        return DocShape("missing", f"{prefix}_before_therapy_start", facts, ids, noted)
     if current:
         latest = max(current, key=lambda x: x[0])
         facts.update(dated=_iso(latest[0]), age_days=latest[2])
@@ -515,23 +633,28 @@ def _a_docs(f: Facts) -> tuple[Hashable, list[Document], Callable[[], DocShape]]
     return (received_on, docs), documents, lambda: _a_docs_shape(docs, received_on, window)
 
 
+def _therapy_start(f: Facts) -> date | None:
+    c = f.request.continuation
+    return None if c is None else c.therapy_start_date
+
+
 def _b_docs_a(f: Facts) -> tuple[Hashable, list[Document], Callable[[], DocShape]]:
     (docs, documents), received_on = _read(f, _B_DOCS_A_READS), f.received_on
-    window = f.settings.oncology_note_window_days
+    window, start = f.settings.oncology_note_window_days, _therapy_start(f)
     return (
-        (received_on, docs),
+        (received_on, start, docs),
         documents,
-        lambda: _document_shape(docs, received_on, ("oncology_note",), window, "oncology_note"),
+        lambda: _document_shape(docs, received_on, ("oncology_note",), window, "oncology_note", start),
     )
 
 
 def _b_docs_b(f: Facts) -> tuple[Hashable, list[Document], Callable[[], DocShape]]:
     (docs, documents), received_on = _read(f, _B_DOCS_B_READS), f.received_on
-    window = f.settings.objective_measures_window_days
+    window, start = f.settings.objective_measures_window_days, _therapy_start(f)
     return (
-        (received_on, docs),
+        (received_on, start, docs),
         documents,
-        lambda: _document_shape(docs, received_on, OBJECTIVE_MEASURES, window, "objective_measures"),
+        lambda: _document_shape(docs, received_on, OBJECTIVE_MEASURES, window, "objective_measures", start),
     )
 
 
@@ -590,6 +713,9 @@ def check_b_i(f: Facts) -> Finding:
         "response_since": None if c.response_since is None else _iso(c.response_since),
     }
     codes: list[str] = []
+    if start < label.FIRST_TRIAL_DATE:
+        codes.append("therapy_start_before_trials")
+        facts["first_trial_year"] = label.FIRST_TRIAL_DATE.year
     if start > f.received_on:
         codes.append("therapy_not_started")
         facts["after_period"] = start > f.plan.valid_through
@@ -598,6 +724,15 @@ def check_b_i(f: Facts) -> Finding:
         codes.append("response_before_therapy_start")
     if c.response_since is not None and c.response_since > f.received_on:
         codes.append("response_date_after_receipt")
+    current_end = c.current_authorization_valid_through
+    if current_end is not None and current_end < start:
+        codes.append("current_authorization_before_therapy")
+        facts["current_valid_through"] = _iso(current_end)
+    if c.last_dose_date is not None:
+        evidence.append(f"last_dose_date {c.last_dose_date.isoformat()}")
+        if c.last_dose_date > f.received_on or c.last_dose_date < start:
+            codes.append("last_dose_date_inconsistent")
+            facts["last_dose_date"] = _iso(c.last_dose_date)
     problems: list[str] = []
     if c.disease_progression:
         problems.append("progression")
@@ -608,6 +743,14 @@ def check_b_i(f: Facts) -> Finding:
     if problems:
         codes.append("progression_or_toxicity")
         facts["problems"] = problems
+    ecog = f.request.ecog
+    if ecog is not None and ecog.score > f.settings.max_ecog:
+        state, _ = currency(ecog.assessed_on, f.received_on, f.settings.ecog_window_days)
+        if state == "current":
+            codes.append("performance_status_decline")
+            facts["ecog_score"] = ecog.score
+            facts["ecog_assessed_on"] = _iso(ecog.assessed_on)
+            evidence.append(f"ECOG {ecog.score} assessed {ecog.assessed_on.isoformat()}")
     if codes:
         facts["other_findings"] = codes[1:]
         return Finding("not_met", codes[0], facts, evidence)
@@ -662,6 +805,22 @@ def _period_problem(f: Facts) -> tuple[str, dict[str, FactValue]] | None:
                 "days_ahead": ahead,
                 "window_days": limit,
             }
+    current_end = _current_end(f)
+    if current_end is not None and plan.valid_from <= current_end:
+        return "period_overlaps_current_authorization", {
+            "valid_from": _iso(plan.valid_from),
+            "current_valid_through": _iso(current_end),
+        }
+    if start is None and current_end is not None:
+        ahead = (plan.valid_from - received).days
+        if ahead > s.start_max_days_ahead_continuation:
+            return "renewal_starts_too_far_ahead", {
+                "valid_from": _iso(plan.valid_from),
+                "current_valid_through": _iso(current_end),
+                "received_on": _iso(received),
+                "days_ahead": ahead,
+                "window_days": s.start_max_days_ahead_continuation,
+            }
     if plan.valid_through < f.decided_on:
         return "period_ended_before_decision", {
             "valid_from": _iso(plan.valid_from),
@@ -711,14 +870,38 @@ def check_ql(f: Facts) -> Finding:
         "therapy_start": plan.therapy_start.isoformat(),
         "drift_days": f.settings.dose_drift_days,
     }
+    restart, c = f.restart, r.continuation
+    maximum = plan.max_units
+    if restart is not None and restart.units:
+        maximum += restart.units
+        facts["max_units"] = maximum
+        facts["restart_doses_mg"] = list(restart.doses_mg)
+        facts["restart_units"] = restart.units
+        facts["last_dose_date"] = _iso(restart.last_dose)
+        facts["days_since_last_dose"] = restart.days_since
+        evidence.append(
+            f"restart after {restart.days_since} days since the last dose ({restart.last_dose_kind}): "
+            f"step-up {'+'.join(str(d) for d in restart.doses_mg)} mg again, +{restart.units} units"
+        )
     if plan.max_units == 0:
         return Finding("not_met", "no_labeled_dose_in_period", facts, evidence)
+    asks_last_dose = c is not None and c.last_dose_date is None
+    if requested is not None:
+        facts["requested_units"] = requested
+        if requested > maximum:
+            facts["ask_last_dose"] = asks_last_dose
+            return Finding("not_met", "quantity_above_maximum", facts, evidence)
+    if asks_last_dose and c is not None and c.delay_reason is not None:
+        return Finding("missing", "last_dose_date_missing", facts, evidence)
     if requested is None:
         return Finding("met", "quantity_labeled_maximum", facts, evidence)
-    facts["requested_units"] = requested
-    if requested <= plan.max_units:
-        return Finding("met", "quantity_within_maximum", facts, evidence)
-    return Finding("not_met", "quantity_above_maximum", facts, evidence)
+    return Finding("met", "quantity_within_maximum", facts, evidence)
+
+
+def _current_end(f: Facts) -> date | None:
+    """The last day of the authorization a continuation renews, when the request names it."""
+    c = f.request.continuation
+    return None if c is None else c.current_authorization_valid_through
 
 
 # --- the criteria, as the policy numbers them ----------------------------------------------------
@@ -737,6 +920,8 @@ A_I: Final = Criterion(
         f.request.request_type,
         tuple(f.request.diagnosis.icd10_codes),
         f.request.diagnosis.disease_status,
+        _age_band(f),
+        f.received_on if _age_band(f) is not None else None,
     ),
 )
 A_II: Final = Criterion(
@@ -749,7 +934,9 @@ A_II: Final = Criterion(
     check=check_a_ii,
     memo_key=lambda f: (
         f.received_on,
-        tuple([(e.line, e.start_date, *e.regimen) for e in f.request.prior_lines]),
+        f.request.request_type,
+        f.request.member.date_of_birth,
+        tuple([(e.line, e.start_date, e.end_date, *e.regimen) for e in f.request.prior_lines]),
     ),
 )
 A_III: Final = Criterion(
@@ -790,6 +977,9 @@ B_I: Final = Criterion(
             f.request.continuation.response_since,
             f.request.continuation.disease_progression,
             f.request.continuation.unacceptable_toxicity,
+            f.request.continuation.last_dose_date,
+            f.request.continuation.current_authorization_valid_through,
+            None if f.request.ecog is None else (f.request.ecog.score, f.request.ecog.assessed_on),
         )
     ),
 )
@@ -827,9 +1017,16 @@ QL: Final = Criterion(
         f.requested_start,
         f.request.request_type,
         f.request.drug.requested_units,
+        f.restart,
         None
         if f.request.continuation is None
-        else (f.request.continuation.best_response, f.request.continuation.response_since),
+        else (
+            f.request.continuation.best_response,
+            f.request.continuation.response_since,
+            f.request.continuation.current_authorization_valid_through,
+            f.request.continuation.last_dose_date is None,
+            f.request.continuation.delay_reason is None,
+        ),
     ),
 )
 

@@ -32,10 +32,19 @@ from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
 from typing import Final
 
-from contracts import Authorization, CriterionResult, InformationRequest, PADetermination, PARequest, PolicyRef
+from contracts import (
+    Authorization,
+    CriterionResult,
+    InformationRequest,
+    PADetermination,
+    PARequest,
+    PolicyRef,
+    ScheduledDose,
+)
 from contracts.models import DecidedBy, Decision, PendReason
+from policy import label
 from policy._build import build
-from policy.criteria import CONTINUATION_CRITERIA, INITIAL_CRITERIA, Facts, q2w_from
+from policy.criteria import CONTINUATION_CRITERIA, INITIAL_CRITERIA, Facts, Restart, q2w_from
 from policy.evidence import local_date
 from policy.ids import authorization_id, determination_id
 from policy.reasons import CATALOGUE, send_both
@@ -69,10 +78,21 @@ def decision_due_by(received_at: datetime, priority: str, settings: PolicySettin
         return _MAX_MOMENT
 
 
-def decide(results: list[CriterionResult], settings: PolicySettings) -> tuple[Decision, PendReason | None]:
+def automated_denial_allowed(line_of_business: str, settings: PolicySettings) -> bool:
+    """Automated denials only where switched on, and never for a Medicare Advantage line
+    (``settings.medicare_advantage_lines``, MMM_MA and MMM_MULTIHEALTH): there an adverse decision needs a
+    physician or other appropriate professional (42 CFR 422.566(d)), whatever the switch."""
+    return settings.denies_automatically(line_of_business)
+
+
+def decide(
+    results: list[CriterionResult], settings: PolicySettings, line_of_business: str = ""
+) -> tuple[Decision, PendReason | None]:
     outcomes = {r.result for r in results}
     if "not_met" in outcomes:
-        return ("denied", None) if settings.allow_automated_denials else ("pended", "clinical_review")
+        if automated_denial_allowed(line_of_business, settings):
+            return "denied", None
+        return "pended", "clinical_review"
     if "missing" in outcomes:
         return "pended", "missing_information"
     return "approved", None
@@ -88,9 +108,14 @@ def facts_for(request: PARequest, now: datetime, settings: PolicySettings = DEFA
     received_on = local_date(received_at, tz)
     decided_on = received_on if now is received_at else local_date(now, tz)  # evaluated at receipt: once
     requested = request.drug.requested_start_date
-    start: date = requested or max(decided_on, received_on)
-    valid_from, valid_through = authorization_period(start, settings.authorization_months)
     continuation = request.continuation
+    start: date = requested or max(decided_on, received_on)
+    if requested is None and continuation is not None and continuation.current_authorization_valid_through:
+        try:  # a renewal starts the day after the authorization it renews ends, never overlapping it
+            start = max(start, continuation.current_authorization_valid_through + _ONE_DAY)
+        except OverflowError:
+            start = date.max
+    valid_from, valid_through = authorization_period(start, settings.authorization_months)
     therapy_start = continuation.therapy_start_date if continuation is not None else valid_from
     plan = quantity_plan(
         therapy_start,
@@ -100,7 +125,26 @@ def facts_for(request: PARequest, now: datetime, settings: PolicySettings = DEFA
         settings.step_up_whole_vial_billing,
         settings.dose_drift_days,
     )
-    return Facts(request, settings, received_on, decided_on, plan, requested)
+    return Facts(request, settings, received_on, decided_on, plan, requested, _restart(request, plan, settings))
+
+
+_ONE_DAY: Final = timedelta(days=1)
+
+
+def _restart(request: PARequest, plan: QuantityPlan, settings: PolicySettings) -> Restart | None:
+    """Label 2.4: the step-up doses a continuation repeats, from the last dose's date and kind to the
+    first day of the period. ``None`` without a (consistent) ``last_dose_date``."""
+    c = request.continuation
+    if c is None or c.last_dose_date is None or c.last_dose_date < c.therapy_start_date:
+        return None
+    days_since = (plan.valid_from - c.last_dose_date).days
+    if days_since < 0:
+        return None
+    kind = label.last_dose_kind((c.last_dose_date - c.therapy_start_date).days + 1)
+    doses = label.restart_doses(kind, days_since)
+    vial = label.STEP_UP_VIAL_MG
+    units = sum(vial if settings.step_up_whole_vial_billing else mg for mg in doses)
+    return Restart(c.last_dose_date, kind, days_since, doses, units)
 
 
 def _findings(request: PARequest, facts: Facts) -> list[tuple[CriterionResult, str]]:
@@ -149,16 +193,22 @@ def _iso_date(text: str) -> date:
     return date.fromisoformat(text)
 
 
-def granted_units(request: PARequest, plan: QuantityPlan) -> int:
+def granted_units(request: PARequest, plan: QuantityPlan, restart: Restart | None = None) -> int:
     """The units an approval carries: ``requested_units`` when given (within the maximum), else the
-    labeled maximum of the period."""
+    labeled maximum of the period (with a restart's repeated step-up doses, label 2.4)."""
+    maximum = plan.max_units + (restart.units if restart is not None else 0)
     requested = request.drug.requested_units
-    return plan.max_units if requested is None else min(requested, plan.max_units)
+    return maximum if requested is None else min(requested, maximum)
 
 
-def build_authorization(det_id: str, plan: QuantityPlan, units: int, settings: PolicySettings) -> Authorization:
+def build_authorization(
+    det_id: str, plan: QuantityPlan, units: int, settings: PolicySettings, restart: Restart | None = None
+) -> Authorization:
     """The authorization claims need: id, J1323, the period, the units, and the labeled doses of
-    ``plan`` they cover (at most the contract's 60)."""
+    ``plan`` they cover (at most the contract's 60); a restart's step-up doses first (label 2.4)."""
+    schedule = list(plan.schedule)
+    if restart is not None and restart.doses_mg:
+        schedule = [*_restart_doses(plan, restart, settings), *schedule]
     return build(
         Authorization,
         {
@@ -167,9 +217,23 @@ def build_authorization(det_id: str, plan: QuantityPlan, units: int, settings: P
             "valid_from": plan.valid_from,
             "valid_through": plan.valid_through,
             "max_units": units,
-            "schedule": list(plan.schedule[:60]),
+            "schedule": schedule[:60],
         },
     )
+
+
+def _restart_doses(plan: QuantityPlan, restart: Restart, settings: PolicySettings) -> list[ScheduledDose]:
+    """The repeated step-up doses, on the period's first day and 3 days later (the label's day 1 and 4)."""
+    out = []
+    gap = label.STEP_UP_DOSES[1][0] - label.STEP_UP_DOSES[0][0]
+    for k, mg in enumerate(restart.doses_mg):
+        on = plan.valid_from + timedelta(days=k * gap)
+        units = label.STEP_UP_VIAL_MG if settings.step_up_whole_vial_billing else mg
+        day = max(1, (on - plan.therapy_start).days + 1)
+        out.append(
+            build(ScheduledDose, {"date": on, "therapy_day": day, "phase": "step_up", "dose_mg": mg, "units": units})
+        )
+    return out
 
 
 def evaluate(request: PARequest, now: datetime, settings: PolicySettings = DEFAULT_SETTINGS) -> PADetermination:
@@ -181,14 +245,15 @@ def evaluate(request: PARequest, now: datetime, settings: PolicySettings = DEFAU
     facts = facts_for(request, now, settings)
     plan = facts.plan
     results = [result for result, _ in _findings(request, facts)]
-    decision, pend_reason = decide(results, settings)
+    decision, pend_reason = decide(results, settings, request.line_of_business)
     due_by = decision_due_by(request.received_at, request.priority, settings)
     requests = information_requests(results, due_by) if decision != "approved" else []
     det_id = determination_id(request, settings)
 
     authorization = None
     if decision == "approved":
-        authorization = build_authorization(det_id, plan, granted_units(request, plan), settings)
+        restart = facts.restart
+        authorization = build_authorization(det_id, plan, granted_units(request, plan, restart), settings, restart)
     return build(
         PADetermination,
         {

@@ -13,6 +13,7 @@ week 49 on day 337.
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Final
 
 HCPCS_DESCRIPTION: Final = "Injection, elranatamab-bcmm, 1 mg"
@@ -62,4 +63,57 @@ def label_table() -> dict[str, object]:
         "q4w_from_week": Q4W_FROM_WEEK,
         "response_maintained_months": RESPONSE_MAINTAINED_MONTHS,
         "responder_responses": sorted(RESPONDER_RESPONSES),
+        "adult_age_years": ADULT_AGE_YEARS,
+        "first_trial_date": FIRST_TRIAL_DATE.isoformat(),
+        "restart_after_delay": {k: [[n, list(d)] for n, d in v] for k, v in RESTART_AFTER_DELAY.items()},
     }
+
+
+ADULT_AGE_YEARS: Final = 18
+"""Indication: "adult patients with relapsed or refractory multiple myeloma"; safety and
+effectiveness in pediatric patients have not been established (label 8.4)."""
+
+FIRST_TRIAL_DATE: Final = date(2018, 1, 1)
+"""Elranatamab (PF-06863135) was first given to patients in MagnetisMM-1 (NCT03269136), opened in
+2018. The engine uses 1 January 2018, the earliest day the trial could have dosed anyone: an
+elranatamab therapy start before it cannot be elranatamab. (The exact first-patient date was not
+confirmed from a stored source; an earlier bound only lets fewer impossible dates through to the
+other checks, never pends a true one.)"""
+
+RESTART_AFTER_DELAY: Final[dict[str, tuple[tuple[int, tuple[int, ...]], ...]]] = {
+    # last dose given -> ((up to N days since it, step-up doses given again before 76 mg), ...);
+    # past the last threshold: restart at step-up dose 1 (12 mg, then 32 mg)
+    "step_up_1": ((14, (32,)),),
+    "step_up_2": ((14, ()), (28, (32,))),
+    "treatment": ((42, ()), (84, (32,))),
+}
+"""Label section 2.4, "Restarting ELREXFIO After Dosage Delay" (Table 2 of the 2023 label, as
+Drugs.com and Davis's Drug Guide 2024 reproduce it): after step-up dose 1, up to 14 days restart at
+step-up dose 2 (32 mg), more than 14 days at step-up dose 1; after step-up dose 2, up to 14 days at
+76 mg, more than 2 and up to 4 weeks at 32 mg, more than 4 weeks at 12 mg; after any 76 mg dose, up
+to 6 weeks at 76 mg, more than 6 and up to 12 weeks at 32 mg, more than 12 weeks at 12 mg. The
+7/2025 revision of section 2.4 could not be read from a stored source (INTERPRETATION.md, R37)."""
+RESTART_FROM_STEP_UP_1: Final = (12, 32)
+
+
+def restart_doses(last_dose: str, days_since: int) -> tuple[int, ...]:
+    """The step-up doses (mg) given again before the next 76 mg dose, after a delay of ``days_since``
+    days since ``last_dose`` (``step_up_1``, ``step_up_2`` or ``treatment``).
+
+    >>> restart_doses("treatment", 42), restart_doses("treatment", 43), restart_doses("treatment", 85)
+    ((), (32,), (12, 32))
+    """
+    for limit, doses in RESTART_AFTER_DELAY[last_dose]:
+        if days_since <= limit:
+            return doses
+    return RESTART_FROM_STEP_UP_1
+
+
+def last_dose_kind(therapy_day: int) -> str:
+    """Which dose falls on ``therapy_day`` of the labeled grid: step-up dose 1 (days 1-3),
+    step-up dose 2 (days 4-7), or a treatment dose (day 8 on)."""
+    if therapy_day < STEP_UP_DOSES[1][0]:
+        return "step_up_1"
+    if therapy_day < STEP_UP_DOSES[2][0]:
+        return "step_up_2"
+    return "treatment"

@@ -290,6 +290,35 @@ def _document_entries() -> list[Entry]:
     return out
 
 
+def _before_start_entries() -> list[Entry]:
+    """Continuation documents dated before Elrexfio began (B.i.A, B.i.B): they cannot show the response."""
+    out: list[Entry] = []
+    for prefix in ("oncology_note", "objective_measures"):
+        w, types = _DOCS[prefix], _DOC_TYPES[prefix]
+        cid: CriterionId = w["cid"]  # type: ignore[assignment]
+        art = w["art_es"]
+        out.append(
+            _e(
+                f"{prefix}_before_therapy_start",
+                cid,
+                "missing",
+                "documents of this kind were sent, all dated before treatment began",
+                f"the {w['one_en']} dated {{dated}} is from before Elrexfio treatment started on {{therapy_start}}, "
+                f"so it cannot show the response to this treatment. Please send {w['short_en']} dated on or after "
+                "{dated_on_or_after}.",
+                f"{art} {w['one_es']} con fecha del {{dated}} es de antes de que comenzara el tratamiento con "
+                f"Elrexfio el {{therapy_start}}, así que no puede mostrar la respuesta a este tratamiento. Favor de "
+                f"enviar {w['short_es']} con fecha del {{dated_on_or_after}} en adelante.",
+                (
+                    f"{w['all_en'][0].upper()}{w['all_en'][1:]}, dated on or after {{dated_on_or_after}}",
+                    f"{w['all_es'][0].upper()}{w['all_es'][1:]}, con fecha del {{dated_on_or_after}} en adelante",
+                ),
+                types,
+            )
+        )
+    return out
+
+
 ENTRIES: Final[tuple[Entry, ...]] = (
     # --- scope --------------------------------------------------------------------------------------
     _e(
@@ -632,9 +661,11 @@ ENTRIES: Final[tuple[Entry, ...]] = (
         "not_met",
         "requested units above the labeled maximum",
         "the request asks for {requested_units} billing units (1 unit = 1 mg); from {valid_from} to "
-        "{valid_through} the labeled dosing allows at most {max_units} units, {doses} doses. " + _REVIEW_EN,
+        "{valid_through} the labeled dosing allows at most {max_units} units, {doses} doses.{last_dose_note} "
+        + _REVIEW_EN,
         "la solicitud pide {requested_units} unidades de facturación (1 unidad = 1 mg); del {valid_from} al "
-        "{valid_through}, la etiqueta de la FDA permite como máximo {max_units} unidades, {doses} dosis. " + _REVIEW_ES,
+        "{valid_through}, la etiqueta de la FDA permite como máximo {max_units} unidades, {doses} dosis."
+        "{last_dose_note} " + _REVIEW_ES,
     ),
     _e(
         "quantity_within_maximum",
@@ -655,6 +686,168 @@ ENTRIES: Final[tuple[Entry, ...]] = (
         "dosed {dosing}. That is {max_units} billing units (1 unit = 1 mg{vials}).",
         "del {valid_from} al {valid_through}, la etiqueta de la FDA permite hasta {doses} dosis: "
         "{dose_list}, con dosificación {dosing}. Son {max_units} unidades de facturación (1 unidad = 1 mg{vials}).",
+    ),
+    # --- issue #22: approvals only on what the request positively shows -------------------------------
+    _e(
+        "member_under_18",
+        "A.i",
+        "not_met",
+        "the member was under 18 on the date the request was received",
+        "the member was {age_years} years old when the request was received. Elrexfio is approved for adults "
+        "(18 and older). Its safety and how well it works in children are not known. " + _REVIEW_EN,
+        "el afiliado tenía {age_years} años cuando se recibió la solicitud. Elrexfio está aprobado para adultos "
+        "(18 años o más). No se sabe si es seguro ni si funciona en niños. " + _REVIEW_ES,
+    ),
+    _e(
+        "date_of_birth_not_plausible",
+        "A.i",
+        "not_met",
+        "a date of birth after receipt, or more than 120 years before it",
+        "the date of birth on the request cannot be right for a request received on {received_on}. It is after "
+        "that date, or more than {max_age_years} years before it. So the member's age cannot be confirmed. "
+        + _REVIEW_EN,
+        "la fecha de nacimiento en la solicitud no puede ser correcta para una solicitud recibida el "
+        "{received_on}. Es posterior a esa fecha, o de más de {max_age_years} años antes. Por eso no se puede "
+        "confirmar la edad del afiliado. " + _REVIEW_ES,
+    ),
+    _e(
+        "requested_drug_in_history",
+        "A.ii",
+        "not_met",
+        "first request whose treatment history already includes elranatamab",
+        "the treatment history lists Elrexfio (elranatamab) in {requested_lines_text}. The request is filed as a "
+        "first request. But the member may already have had Elrexfio, so this may be a restart or a treatment "
+        "already under way. " + _REVIEW_EN,
+        "el historial de tratamiento incluye Elrexfio (elranatamab) en {requested_lines_text}. La solicitud se "
+        "presentó como primera solicitud. Pero es posible que el afiliado ya haya recibido Elrexfio, así que puede "
+        "ser un reinicio o un tratamiento que ya comenzó. " + _REVIEW_ES,
+    ),
+    _e(
+        "prior_line_dates_contradict",
+        "A.ii",
+        "not_met",
+        "dates in the treatment history contradict each other",
+        "the dates in the treatment history do not fit together: {contradiction_text}. So the number of earlier "
+        "lines of treatment cannot be counted. " + _REVIEW_EN,
+        "las fechas del historial de tratamiento no concuerdan: {contradiction_text}. Por eso no se puede contar "
+        "cuántas líneas de tratamiento hubo antes. " + _REVIEW_ES,
+    ),
+    _e(
+        "prior_lines_not_read",
+        "A.ii",
+        "not_met",
+        "enough lines only if entries that could not be read are treatments",
+        "the request shows {lines} that could be read; the policy requires at least {required}. These entries "
+        "could not be read as a myeloma treatment: {uncertain_text}. A clinical reviewer will decide if they "
+        "count.",
+        "la solicitud muestra {lines} que se pudieron leer; la política requiere al menos {required}. Estas "
+        "entradas no se pudieron leer como un tratamiento para el mieloma: {uncertain_text}. Un revisor clínico "
+        "decidirá si cuentan.",
+    ),
+    _e(
+        "prior_lines_structure_unclear",
+        "A.ii",
+        "not_met",
+        "enough lines only if entries that may be one line are counted apart",
+        "the request shows {lines} when entries that may be one line are counted once; the policy requires at "
+        "least {required}. {unclear_text} A clinical reviewer will decide how many lines there were.",
+        "la solicitud muestra {lines} si las entradas que pueden ser una sola línea se cuentan una vez; la "
+        "política requiere al menos {required}. {unclear_text} Un revisor clínico decidirá cuántas líneas hubo.",
+    ),
+    *_before_start_entries(),
+    _e(
+        "diagnosis_code_contradicts_status",
+        "A.i",
+        "not_met",
+        "first request: a code for myeloma in remission with a relapsed or refractory status",
+        "the request describes the multiple myeloma as {status}, but its diagnosis codes ({codes}) include "
+        "C90.01, the code for myeloma in remission. The two do not agree. " + _REVIEW_EN,
+        "la solicitud describe el mieloma múltiple como {status}, pero sus códigos de diagnóstico ({codes}) "
+        "incluyen C90.01, el código de mieloma en remisión. Los dos no concuerdan. " + _REVIEW_ES,
+    ),
+    _e(
+        "current_authorization_before_therapy",
+        "B.i",
+        "not_met",
+        "renewal whose current approval ended before treatment started",
+        "the approval being renewed ended on {current_valid_through}, before Elrexfio treatment started on "
+        "{therapy_start}. These dates do not fit together. " + _REVIEW_EN,
+        "la aprobación que se renueva terminó el {current_valid_through}, antes de que comenzara el tratamiento "
+        "con Elrexfio el {therapy_start}. Estas fechas no concuerdan. " + _REVIEW_ES,
+    ),
+    _e(
+        "therapy_start_before_trials",
+        "B.i",
+        "not_met",
+        "renewal whose treatment start predates the drug's first clinical trial",
+        "the request gives {therapy_start} as the date Elrexfio treatment started. Elrexfio was first given to "
+        "patients in a clinical trial in {first_trial_year}, so this date cannot be right. " + _REVIEW_EN,
+        "la solicitud indica que el tratamiento con Elrexfio comenzó el {therapy_start}. Elrexfio se dio a "
+        "pacientes por primera vez en un estudio clínico en {first_trial_year}, así que esa fecha no puede ser "
+        "correcta. " + _REVIEW_ES,
+    ),
+    _e(
+        "performance_status_decline",
+        "B.i",
+        "not_met",
+        "renewal with a current ECOG of 3 or more",
+        f"the current {_ECOG_EN} is {{ecog_score}} (assessed on {{ecog_assessed_on}}). At this level the "
+        "member can do little or no self-care. This may be a sign of side effects or of decline during "
+        "treatment. " + _REVIEW_EN,
+        f"el {_ECOG_ES} actual es {{ecog_score}} (evaluado el {{ecog_assessed_on}}). En este nivel, el "
+        "afiliado puede cuidarse poco o nada por sí mismo. Esto puede ser señal de efectos secundarios o de "
+        "deterioro durante el tratamiento. " + _REVIEW_ES,
+    ),
+    _e(
+        "last_dose_date_inconsistent",
+        "B.i",
+        "not_met",
+        "last dose dated before treatment began or after receipt",
+        "the date of the last Elrexfio dose, {last_dose_date}, does not fit the other dates. It must fall "
+        "between the start of treatment on {therapy_start} and the date the request was received, "
+        "{received_on}. " + _REVIEW_EN,
+        "la fecha de la última dosis de Elrexfio, {last_dose_date}, no concuerda con las otras fechas. Debe "
+        "estar entre el inicio del tratamiento el {therapy_start} y la fecha en que se recibió la solicitud, el "
+        "{received_on}. " + _REVIEW_ES,
+    ),
+    _e(
+        "period_overlaps_current_authorization",
+        "QL",
+        "not_met",
+        "renewal period would overlap the current approval",
+        "the new period would start on {valid_from}, but the current approval still runs through "
+        "{current_valid_through}. The two periods would overlap. " + _REVIEW_EN,
+        "el nuevo período comenzaría el {valid_from}, pero la aprobación actual sigue vigente hasta el "
+        "{current_valid_through}. Los dos períodos se solaparían. " + _REVIEW_ES,
+    ),
+    _e(
+        "renewal_starts_too_far_ahead",
+        "QL",
+        "not_met",
+        "renewal would start more days after receipt than the plan's rule allows",
+        "the current approval runs through {current_valid_through}, so the renewal would start on {valid_from}, "
+        "{days_ahead} after the request was received. The plan's rule is to accept a renewal at most "
+        "{window_days} before it starts. " + _REVIEW_EN,
+        "la aprobación actual sigue vigente hasta el {current_valid_through}, así que la renovación comenzaría "
+        "el {valid_from}, {days_ahead} después de recibir la solicitud. La regla del plan es aceptar una "
+        "renovación como máximo {window_days} antes de que comience. " + _REVIEW_ES,
+    ),
+    _e(
+        "last_dose_date_missing",
+        "QL",
+        "missing",
+        "renewal says treatment was paused but not when the last dose was given",
+        "the request says treatment was paused but does not give the date of the last Elrexfio dose. After a "
+        "pause, the FDA label may call for the first, lower doses again. So the number of doses depends on that "
+        "date. Please send it.",
+        "la solicitud indica que el tratamiento se pausó, pero no da la fecha de la última dosis de Elrexfio. "
+        "Después de una pausa, la etiqueta de la FDA puede requerir otra vez las primeras dosis, más bajas. Por "
+        "eso el número de dosis depende de esa fecha. Favor de enviarla.",
+        (
+            "The date of the last Elrexfio dose given, from the medication record",
+            "La fecha de la última dosis de Elrexfio administrada, según el registro de medicamentos",
+        ),
+        ("chart_notes", "oncology_note"),
     ),
 )
 """Every finding, in criterion order."""
@@ -782,7 +975,40 @@ def _derived(code: str, facts: Facts, lang: Lang) -> dict[str, str]:
                 if lang == "en"
                 else " Una línea que no había comenzado al recibir la solicitud no cuenta."
             )
+        notes += _line_notes(facts, lang)
         out["excluded"] = "".join(notes)
+    if code == "requested_drug_in_history":
+        out["requested_lines_text"] = _lines_text(facts.get("requested_drug_lines"), lang)
+    if code == "prior_line_dates_contradict":
+        parts = []
+        for key, en, es in _CONTRADICTIONS:
+            lines = facts.get(key)
+            if isinstance(lines, list) and lines:
+                parts.append((en if lang == "en" else es).format(lines=_lines_text(lines, lang, article=False)))
+        out["contradiction_text"] = join(parts, lang)
+    if code in ("prior_lines_not_read", "too_few_prior_lines"):
+        out["uncertain_text"] = _uncertain_text(facts, lang)
+    if code == "prior_lines_structure_unclear":
+        lines = facts.get("unclear_lines")
+        if isinstance(lines, list) and lines:
+            text = _lines_text(lines, lang, article=False)
+            out["unclear_text"] = (
+                f"{text[0].upper()}{text[1:]} overlap in time or cannot be told apart by their dates."
+                if lang == "en"
+                else f"{text[0].upper()}{text[1:]} se solapan en el tiempo o sus fechas no permiten distinguirlas."
+            )
+        else:
+            out["unclear_text"] = ""
+    if code == "quantity_above_maximum":
+        out["last_dose_note"] = (
+            (
+                " If treatment was paused, send the date of the last dose."
+                if lang == "en"
+                else " Si el tratamiento se pausó, envíe la fecha de la última dosis."
+            )
+            if facts.get("ask_last_dose")
+            else ""
+        )
     if code == "prior_lines_met":
         agents = facts.get("agents")
         classes = facts.get("agent_classes")
@@ -815,6 +1041,64 @@ def _derived(code: str, facts: Facts, lang: Lang) -> dict[str, str]:
         else:
             out["vials"] = ""
     return out  # fmt: skip
+
+
+_CONTRADICTIONS: Final = (
+    ("ends_before_start_lines", "{lines} ends before it starts", "{lines} termina antes de comenzar"),
+    (
+        "order_lines",
+        "{lines} are numbered in one order and dated in the other",
+        "{lines} están numeradas en un orden y fechadas en el otro",
+    ),
+    ("before_birth_lines", "{lines} is dated before the member was born", "{lines} tiene fecha anterior al nacimiento"),
+)
+
+
+def _lines_text(lines: FactValue, lang: Lang, article: bool = True) -> str:
+    """``line 3`` / ``lines 3 and 4``; Spanish ``la línea 3`` / ``las líneas 3 y 4`` (without article: ``línea 3``)."""
+    numbers = [str(n) for n in lines] if isinstance(lines, list) else []
+    if lang == "en":
+        return ("line " if len(numbers) == 1 else "lines ") + join(numbers, lang)
+    if len(numbers) == 1:
+        return ("la línea " if article else "línea ") + numbers[0]
+    return ("las líneas " if article else "líneas ") + join(numbers, lang)
+
+
+def _uncertain_text(facts: Facts, lang: Lang) -> str:
+    entries, lines = facts.get("uncertain_entries"), facts.get("uncertain_lines")
+    if not isinstance(entries, list) or not isinstance(lines, list):
+        return ""
+    word = "line" if lang == "en" else "línea"
+    return join([f"{e} ({word} {n})" for e, n in zip(entries, lines, strict=False)], lang)
+
+
+def _line_notes(facts: Facts, lang: Lang) -> list[str]:
+    """What ``too_few_prior_lines`` adds: entries that are not treatments, planned sequences, unread entries."""
+    notes = []
+    not_therapy = facts.get("not_therapy")
+    if isinstance(not_therapy, list) and not_therapy:
+        names = join([str(n) for n in not_therapy], lang)
+        notes.append(
+            f" These entries are not myeloma treatments and do not count: {names}."
+            if lang == "en"
+            else f" Estas entradas no son tratamientos para el mieloma y no cuentan: {names}."
+        )
+    if facts.get("planned_sequence_lines"):
+        notes.append(
+            " A transplant, and treatment given as part of the same plan (consolidation, maintenance or bridging), "
+            "counts as one line with the treatment it belongs to."
+            if lang == "en"
+            else " Un trasplante, y el tratamiento dado como parte del mismo plan (consolidación, mantenimiento o "
+            "puente), cuenta como una sola línea junto con el tratamiento al que pertenece."
+        )
+    uncertain = _uncertain_text(facts, lang)
+    if uncertain:
+        notes.append(
+            f" These entries could not be read as a myeloma treatment: {uncertain}."
+            if lang == "en"
+            else f" Estas entradas no se pudieron leer como un tratamiento para el mieloma: {uncertain}."
+        )
+    return notes
 
 
 def _agent(agent: str, lang: Lang) -> str:
@@ -866,7 +1150,19 @@ _READS: dict[str, tuple[str, ...]] = {}
 _DERIVED_INPUTS: Final[dict[str, tuple[str, ...]]] = {
     "out_of_scope": ("plan_in_scope", "hcpcs_in_scope"),
     "therapy_not_started": ("after_period", "valid_through"),
-    "too_few_prior_lines": ("requested_drug_lines", "future_lines"),
+    "too_few_prior_lines": (
+        "requested_drug_lines",
+        "future_lines",
+        "not_therapy",
+        "planned_sequence_lines",
+        "uncertain_entries",
+        "uncertain_lines",
+    ),
+    "requested_drug_in_history": ("requested_drug_lines",),
+    "prior_line_dates_contradict": ("ends_before_start_lines", "order_lines", "before_birth_lines"),
+    "prior_lines_not_read": ("uncertain_entries", "uncertain_lines"),
+    "prior_lines_structure_unclear": ("unclear_lines",),
+    "quantity_above_maximum": ("ask_last_dose",),
     "prior_lines_met": ("agents", "agent_classes"),
     "quantity_labeled_maximum": ("step_up_doses_mg", "treatment_doses", "whole_vials_mg"),
 }

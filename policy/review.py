@@ -132,9 +132,10 @@ def final_determination(
 
 
 def _authorization(request: PARequest, review: PAReview, det_id: str, settings: PolicySettings) -> Authorization:
-    plan = facts_for(request, review.decided_at, settings).plan
+    facts = facts_for(request, review.decided_at, settings)
+    plan = facts.plan
     if review.approved is None:
-        return build_authorization(det_id, plan, granted_units(request, plan), settings)
+        return build_authorization(det_id, plan, granted_units(request, plan, facts.restart), settings, facts.restart)
     # an initial request's therapy starts with the approved period; a continuation's is recorded
     therapy_start = plan.therapy_start if request.continuation is not None else review.approved.valid_from
     approved = quantity_plan(

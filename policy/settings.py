@@ -3,7 +3,7 @@
 Version rule
 ------------
 ``version`` is ``"<UM/CMPC approval date of the policy revision>.<parameter-set revision>"``,
-today ``"2025-12-11.2"``: the annual review of 11/17/2025 was approved by UM/CMPC on 12/11/2025,
+today ``"2025-12-11.3"``: the annual review of 11/17/2025 was approved by UM/CMPC on 12/11/2025,
 and this is the second parameter set under it (``.2``: the plan's local calendar, the requested
 period's windows, continuation consistency, agent names and the drift-tolerant quantity limit of
 issue #12; ``policy/INTERPRETATION.md`` lists every rule).
@@ -11,7 +11,8 @@ issue #12; ``policy/INTERPRETATION.md`` lists every rule).
 * A new policy revision (new UM/CMPC approval date) changes the date and resets the
   revision to 1.
 * Any change of a default below, of the label table in :mod:`policy.label`, or of the decision
-  logic, without a new policy revision, increments the revision (``2025-12-11.2``).
+  logic, without a new policy revision, increments the revision (``2025-12-11.3``: issue #22,
+  approvals only on what the request positively shows; ``.2`` was issue #12).
 
 Identifiers
 -----------
@@ -47,7 +48,7 @@ class PolicySettings:
     Change one with ``settings.replace(ecog_window_days=45)`` (or ``dataclasses.replace``).
     """
 
-    version: str = "2025-12-11.2"
+    version: str = "2025-12-11.3"
     """UM/CMPC approval date of the policy revision + parameter-set revision (see module doc)."""
 
     # --- the plan's calendar ------------------------------------------------------------------
@@ -128,6 +129,11 @@ class PolicySettings:
     but cannot be the sole basis of a denial. Turn on only for lines of business outside those rules.
     """
 
+    medicare_advantage_lines: frozenset[str] = frozenset({"MMM_MA", "MMM_MULTIHEALTH"})
+    """Lines of business where an automated denial is never issued, whatever ``allow_automated_denials``
+    says: Medicare Advantage, where 42 CFR 422.566(d) requires a physician or other appropriate health
+    care professional to make any adverse medical-necessity decision."""
+
     fingerprint: str = field(init=False, repr=False, compare=False, hash=False)
     """sha256 (hex, 16 chars) of every setting above and of the label table."""
 
@@ -136,6 +142,11 @@ class PolicySettings:
         if problems:
             raise ValueError("invalid PolicySettings: " + "; ".join(problems))
         object.__setattr__(self, "fingerprint", _fingerprint(self))
+
+    def denies_automatically(self, line_of_business: str) -> bool:
+        """An unmet criterion denies without a person only where ``allow_automated_denials`` is on and the
+        line of business is not Medicare Advantage (:attr:`medicare_advantage_lines`)."""
+        return self.allow_automated_denials and line_of_business not in self.medicare_advantage_lines
 
     def replace(self, **changes: Any) -> PolicySettings:
         """A copy with ``changes`` applied (validated, new fingerprint)."""
@@ -186,6 +197,10 @@ def _problems(s: PolicySettings) -> list[str]:
         )
     if not isinstance(s.adverse_review_credentials, frozenset) or not s.adverse_review_credentials:
         problems.append("adverse_review_credentials must be a non-empty frozenset")
+    if not isinstance(s.medicare_advantage_lines, frozenset) or not {"MMM_MA", "MMM_MULTIHEALTH"} <= set(
+        s.medicare_advantage_lines
+    ):
+        problems.append("medicare_advantage_lines must be a frozenset holding at least MMM_MA and MMM_MULTIHEALTH")
     if not isinstance(s.lines_of_business, frozenset) or not s.lines_of_business:
         problems.append("lines_of_business must be a non-empty frozenset")
     elif not all(isinstance(x, str) and x for x in s.lines_of_business):

@@ -213,11 +213,13 @@ def approvable_request_dicts(draw: st.DrawFn, max_sizes: bool = False) -> dict[s
     n_lines = 40 if max_sizes else draw(st.integers(4, 8))
     lines = []
     picks = [APPROVABLE_LINES[9]] + [draw(st.sampled_from(APPROVABLE_LINES)) for _ in range(n_lines - 1)]
+    # IMWG (issue #22): lines in time order, numbered in that order; a regimen that repeats is dated, so
+    # it reads as given again later (a new line), never as the same regimen entered twice
+    first = local_day - timedelta(days=60 * n_lines + draw(st.integers(0, 1000)))
     for i, (regimen, _) in enumerate(picks, start=1):
         entry: dict[str, Any] = {"line": i, "regimen": list(regimen) * (4 if max_sizes else 1)}
         entry["regimen"] = entry["regimen"][:12]
-        if draw(st.booleans()):
-            entry["start_date"] = (local_day - timedelta(days=draw(st.integers(0, 3000)))).isoformat()
+        entry["start_date"] = (first + timedelta(days=60 * (i - 1))).isoformat()
         lines.append(entry)
     n_docs = 100 if max_sizes else draw(st.integers(1, 6))
     docs = []
@@ -250,7 +252,7 @@ def approvable_request_dicts(draw: st.DrawFn, max_sizes: bool = False) -> dict[s
         "prescriber": {"npi": draw(npis)},
         "drug": drug,
         "diagnosis": {
-            "icd10_codes": (["C90.02", "C90.0", "c9000", "C90.01"] * 7)[: 25 if max_sizes else draw(st.integers(1, 3))],
+            "icd10_codes": (["C90.02", "C90.0", "c9000", "C90.00"] * 7)[: 25 if max_sizes else draw(st.integers(1, 3))],
             "disease_status": draw(st.sampled_from(["relapsed", "refractory", "relapsed_and_refractory"])),
         },
         "prior_lines": lines if kind == "initial" else lines[:4],

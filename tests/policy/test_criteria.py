@@ -95,10 +95,10 @@ CASES = [
         (set_("diagnosis", {"icd10_codes": ["c90.02"], "disease_status": "relapsed"}),),
     ),
     Case(
-        "ai-c90.01-relapsed",
+        "ai-c90.01-relapsed-contradicts",  # C90.01 is "in remission": the code contradicts the status
         "A.i",
-        "met",
-        "relapsed_or_refractory_myeloma",
+        "not_met",
+        "diagnosis_code_contradicts_status",
         (set_("diagnosis", {"icd10_codes": ["C90.01"], "disease_status": "relapsed"}),),
     ),
     Case(

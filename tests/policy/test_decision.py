@@ -25,7 +25,12 @@ from tests.policy.factory import (
 
 DENIALS = DEFAULT_SETTINGS.replace(allow_automated_denials=True)
 THREE_LINES = set_(
-    "prior_lines", [{"line": i, "regimen": ["daratumumab", "bortezomib", "lenalidomide"]} for i in (1, 2, 3)]
+    "prior_lines",
+    [
+        # the same regimen again a year later: three lines (IMWG, a repeat after a treatment-free interval)
+        {"line": i, "regimen": ["daratumumab", "bortezomib", "lenalidomide"], "start_date": f"202{i}-01-01"}
+        for i in (1, 2, 3)
+    ],
 )
 
 
@@ -58,8 +63,15 @@ def test_only_missing_pends_for_missing_information() -> None:
 
 
 def test_automated_denial_only_when_switched_on() -> None:
-    det = strictly_valid(run(change(initial(), THREE_LINES), settings=DENIALS))
+    commercial = set_("line_of_business", "COMMERCIAL")
+    det = strictly_valid(run(change(initial(), THREE_LINES, commercial), settings=DENIALS))
     assert (det.decision, det.pend_reason, det.authorization) == ("denied", None, None)
+    # Never for Medicare Advantage, whatever the switch (42 CFR 422.566(d)), and the reason says a
+    # reviewer decides, never that the request is not approved automatically.
+    for line in ("MMM_MA", "MMM_MULTIHEALTH"):
+        det = strictly_valid(run(change(initial(), THREE_LINES, set_("line_of_business", line)), settings=DENIALS))
+        assert (det.decision, det.pend_reason) == ("pended", "clinical_review")
+        assert "A clinical reviewer will decide." in criterion(det, "A.ii").reason
     # Missing information is never denied, even with denials on: it asks for the documents.
     det = strictly_valid(run(change(initial(), drop("ecog")), settings=DENIALS))
     assert (det.decision, det.pend_reason) == ("pended", "missing_information")

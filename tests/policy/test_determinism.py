@@ -9,7 +9,7 @@ from policy import DEFAULT_SETTINGS
 from policy.criteria import clear_memo
 from tests.policy.factory import RECEIVED_AT, change, continuation, initial, run, set_
 
-ID = re.compile(r"^DET-2025-12-11\.2-[0-9a-f]{8}-[0-9a-f]{32}$")
+ID = re.compile(r"^DET-2025-12-11\.3-[0-9a-f]{8}-[0-9a-f]{32}$")
 
 
 def test_same_request_same_output() -> None:
@@ -71,9 +71,9 @@ def test_changed_settings_never_reuse_ids() -> None:
     assert wider.determination_id != base.determination_id  # ...but another fingerprint, another id
     assert wider.authorization is not None and base.authorization is not None
     assert wider.authorization.authorization_id != base.authorization.authorization_id
-    bumped = run(initial(), settings=DEFAULT_SETTINGS.replace(version="2025-12-11.3"))
-    assert bumped.determination_id.startswith("DET-2025-12-11.3-")
-    assert bumped.policy.version == "2025-12-11.3"
+    bumped = run(initial(), settings=DEFAULT_SETTINGS.replace(version="2025-12-11.9"))
+    assert bumped.determination_id.startswith("DET-2025-12-11.9-")
+    assert bumped.policy.version == "2025-12-11.9"
 
 
 def test_ids_carry_no_patient_identifiers() -> None:

@@ -60,6 +60,12 @@ def oracle(data: dict[str, Any], now: datetime) -> dict[str, str | None]:
         out["A.i"] = "not_met" if status == "newly_diagnosed" else "met"
     else:
         out["A.i"] = "missing" if status is None else ("met" if status in RR else "not_met")
+        if out["A.i"] == "met" and "C9001" in codes:
+            out["A.i"] = "not_met"  # C90.01 is "in remission": it contradicts a relapsed/refractory status
+    born = date.fromisoformat(data["member"]["date_of_birth"])
+    age = received.year - born.year - ((received.month, received.day) < (born.month, born.day))
+    if born > received or not 18 <= age <= 120:
+        out["A.i"] = "not_met"  # the label is for adults; a birth date after receipt cannot be right
 
     docs = [(d["type"], date.fromisoformat(d["date"])) for d in data["documents"]]
     if cont is None:
@@ -75,18 +81,26 @@ def oracle(data: dict[str, Any], now: datetime) -> dict[str, str | None]:
         start = date.fromisoformat(cont["therapy_start_date"])
         since = cont.get("response_since")
         since_d = None if since is None else date.fromisoformat(since)
+        ecog = data.get("ecog")
+        declined = (
+            ecog is not None and ecog["score"] > 2 and current(date.fromisoformat(ecog["assessed_on"]), received, 30)
+        )
         bad = (
-            start > received
+            declined
+            or start < date(2018, 1, 1)
+            or start > received
             or (since_d is not None and (since_d < start or since_d > received))
             or cont["disease_progression"]
             or cont["unacceptable_toxicity"]
             or cont["best_response"] == "PD"
         )
         out["B.i"] = "not_met" if bad else "met"
-        note = any(t == "oncology_note" and current(d, received, 60) for t, d in docs)
+        # issue #22: evidence of the response is dated on or after the therapy start
+        note = any(t == "oncology_note" and current(d, received, 60) and d >= start for t, d in docs)
         out["B.docs.A"] = "met" if note else "missing"
         measures = {"imaging", "lab_results"}
-        out["B.docs.B"] = "met" if any(t in measures and current(d, received, 90) for t, d in docs) else "missing"
+        found = any(t in measures and current(d, received, 90) and d >= start for t, d in docs)
+        out["B.docs.B"] = "met" if found else "missing"
 
     requested_start = data["drug"].get("requested_start_date")
     ahead = 45 if cont is not None else 30
@@ -116,6 +130,9 @@ def _a_ii(data: dict[str, Any], received: date) -> str | None:
         if known is None and not _repeats_a_known_regimen(regimen):
             return None  # a name the oracle's table does not read: the golden cases judge names
         classes |= known if known is not None else _repeats_a_known_regimen(regimen) or set()
+    undated = [tuple(e["regimen"]) for e in data["prior_lines"] if not e.get("start_date")]
+    if len(undated) != len(set(undated)) or len(data["prior_lines"]) != len(by_line):
+        return None  # the same regimen undated twice, or a number shared: IMWG structure, golden cases
     if len(by_line) < 4:
         return "not_met"
     return "met" if classes >= {"cd38", "pi", "imid"} else "not_met"

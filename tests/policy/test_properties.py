@@ -36,7 +36,8 @@ def test_never_raises_and_output_is_strictly_valid(request: PARequest, denials: 
         requested = request.drug.requested_units
         assert requested is None or det.authorization.max_units == requested
     elif "not_met" in results:
-        assert (det.decision, det.pend_reason) == (("denied", None) if denials else ("pended", "clinical_review"))
+        denied = denials and request.line_of_business not in ("MMM_MA", "MMM_MULTIHEALTH")  # never for MA
+        assert (det.decision, det.pend_reason) == (("denied", None) if denied else ("pended", "clinical_review"))
     else:
         assert (det.decision, det.pend_reason) == ("pended", "missing_information")
 
@@ -89,6 +90,9 @@ def _at(received_at: str, **drug: Any) -> PARequest:
     from tests.policy.factory import change, initial, set_
 
     data = change(initial(), set_("received_at", received_at), set_("drug", {"hcpcs": "J1323", **drug}))
+    if received_at.startswith("9999"):  # an adult then, so only the evidence's age decides (R36)
+        lines = [{"line": e["line"], "regimen": e["regimen"]} for e in data["prior_lines"]]  # undated
+        data = change(data, set_("member.date_of_birth", "9940-01-01"), set_("prior_lines", lines))
     return PARequest.model_validate_json(json.dumps(data))
 
 

@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import copy
+import json
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -19,11 +20,12 @@ from zoneinfo import ZoneInfo
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from contracts import PADetermination
+from contracts import PADetermination, PARequest
 from policy import DEFAULT_SETTINGS, evaluate
 from policy.schedule import labeled_doses
 from tests.policy.factory import example, parse
 from tests.policy.letters import check_determination
+from tests.strategies import pa_requests
 
 SAN_JUAN = ZoneInfo("America/Puerto_Rico")
 PROPERTY = settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -227,3 +229,60 @@ def test_evidence_day_counts_in_reasons(base: str, ecog_age: int, doc_age: int) 
         d["date"] = (received_on - timedelta(days=doc_age)).isoformat()
     det = evaluate(parse(data), datetime(2026, 11, 27, 15, 4, 5, tzinfo=UTC))
     check_reasons(det, data)
+
+
+# --- issue #22: an approval rests only on what the request positively shows ------------------------
+
+_NOT_A_LINE = st.sampled_from(
+    ["N/A", "none", "ninguno", "observación", "unknown", "zoledronic acid", "Xgeva", "radiation", "filgrastim",
+     "IVIG", "acyclovir", "dexamethasone", "CC-220", "iberdomide", "mezigdomide", "felzartamab", "PD"]
+) | st.from_regex(r"\A(?:ZX|QK|JNJ|TAK|GSK|REGN|ABBV|CC)-[0-9]{3,6}\Z")  # fmt: skip
+_ELRANATAMAB = st.sampled_from(
+    ["elranatamab", "Elranatamab-bcmm", "ELREXFIO", "Elrexfio®", "Elrexio", "PF-06863135", "pf 06863135"]
+)
+
+
+def _initial_with(entry: list[str]) -> PARequest:
+    from tests.policy.factory import change, initial, set_
+
+    return PARequest.model_validate_json(json.dumps(change(initial(), set_("prior_lines.3.regimen", entry))))
+
+
+@settings(max_examples=150, deadline=None)
+@given(_NOT_A_LINE)
+def test_no_approval_counts_what_it_did_not_read(name: str) -> None:
+    """A placeholder, supportive care or a name the engine cannot read never completes the four lines."""
+    request = _initial_with([name])
+    assert evaluate(request, request.received_at).decision != "approved"
+
+
+@settings(max_examples=100, deadline=None)
+@given(_ELRANATAMAB, st.integers(0, 3))
+def test_no_approval_of_an_initial_request_with_elranatamab_in_its_history(name: str, at: int) -> None:
+    from tests.policy.factory import change, initial, set_
+
+    data = change(initial(), set_(f"prior_lines.{at}", {"line": at + 1, "regimen": [name, "dexamethasone"]}))
+    request = PARequest.model_validate_json(json.dumps(data))
+    assert evaluate(request, request.received_at).decision != "approved"
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.integers(0, 17 * 365 + 4))
+def test_no_approval_for_a_member_under_18(days_old: int) -> None:
+    from tests.policy.factory import change, initial, set_
+
+    born = date(2026, 11, 27) - timedelta(days=days_old)  # the example is received on 2026-11-27 in San Juan
+    data = change(initial(), set_("member.date_of_birth", born.isoformat()))
+    request = PARequest.model_validate_json(json.dumps(data))
+    det = evaluate(request, request.received_at)
+    assert det.decision != "approved"
+    assert any(c.code == "member_under_18" for c in det.criteria)
+
+
+@settings(max_examples=200, deadline=None)
+@given(pa_requests())
+def test_every_met_names_its_evidence(request: PARequest) -> None:
+    det = evaluate(request, request.received_at)
+    for c in det.criteria:
+        if c.result == "met":
+            assert c.evidence, (c.id, c.code)

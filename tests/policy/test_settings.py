@@ -11,7 +11,7 @@ from policy import DEFAULT_SETTINGS, PolicySettings
 
 def test_defaults() -> None:
     s = DEFAULT_SETTINGS
-    assert s.version == "2025-12-11.2"
+    assert s.version == "2025-12-11.3"
     assert s.timezone == "America/Puerto_Rico"
     assert (s.start_max_days_before_receipt, s.start_max_days_ahead_initial) == (0, 30)
     assert s.start_max_days_ahead_continuation == 45 >= s.reauth_lead_days
@@ -35,7 +35,7 @@ def test_frozen_and_hashable() -> None:
 
 def test_fingerprint_covers_every_setting() -> None:
     changes = {
-        "version": "2025-12-11.3",
+        "version": "2025-12-11.9",
         "timezone": "America/New_York",
         "start_max_days_before_receipt": 3,
         "start_max_days_ahead_initial": 14,
@@ -56,6 +56,7 @@ def test_fingerprint_covers_every_setting() -> None:
         "max_ecog": 1,
         "step_up_whole_vial_billing": False,
         "allow_automated_denials": True,
+        "medicare_advantage_lines": frozenset({"MMM_MA", "MMM_MULTIHEALTH", "OTHER_MA"}),
     }
     fields = {f.name for f in dataclasses.fields(PolicySettings)} - {"fingerprint"}
     assert set(changes) == fields, "a new setting needs a case here"
@@ -76,6 +77,7 @@ def test_fingerprint_covers_every_setting() -> None:
         {"lines_of_business": frozenset()},
         {"max_ecog": 6},
         {"allow_automated_denials": "yes"},
+        {"medicare_advantage_lines": frozenset({"MMM_MA"})},  # the plan's MA lines may never be taken out
         {"hcpcs": ""},
         {"min_prior_lines": 1.5},
         {"timezone": "Mars/Olympus_Mons"},
