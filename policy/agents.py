@@ -505,7 +505,7 @@ def read_agent(entry: str) -> AgentReading:
     for m in _NAMES.finditer(folded):
         key = re.sub(r"[\s-]+", " ", m.group(1))
         std = _STANDARD.get(m.group(1)) or _STANDARD.get(key) or _STANDARD.get(key.replace(" ", "-"))
-        std = std or _STANDARD.get(key.replace(" ", "")) or _lookup_loose(m.group(1))
+        std = std or _STANDARD_SQUEEZED.get(_squeeze(m.group(1)))
         if std is not None:
             take(m)
             if std not in found:
@@ -527,13 +527,13 @@ def read_agent(entry: str) -> AgentReading:
         if mask[m.start(1)]:
             continue
         take(m)
-        std = SUPPORTIVE.get(m.group(1)) or _loose(SUPPORTIVE, m.group(1))
+        std = SUPPORTIVE.get(m.group(1)) or _SUPPORTIVE_SQUEEZED.get(_squeeze(m.group(1)))
         if std is not None and std not in supportive:
             supportive.append(std)
     roles: set[Role] = set()
     for m in _ROLES.finditer(folded):
         take(m)
-        role = ROLE_WORDS.get(m.group(1)) or ROLE_WORDS.get(re.sub(r"[\s-]+", "", m.group(1)))
+        role = ROLE_WORDS.get(m.group(1)) or ROLE_WORDS.get(_squeeze(m.group(1)))
         if role is not None:
             roles.add(role)
     placeholders = 0
@@ -563,17 +563,12 @@ def read_agent(entry: str) -> AgentReading:
     )
 
 
-def _lookup_loose(text: str) -> str | None:
-    return _loose(_STANDARD, text)
+def _squeeze(text: str) -> str:
+    return re.sub(r"[\s-]+", "", text)
 
 
-def _loose(table: dict[str, str], text: str) -> str | None:
-    """``table``'s value for ``text`` compared with spaces and hyphens removed."""
-    squeezed = re.sub(r"[\s-]+", "", text)
-    for name, value in table.items():
-        if re.sub(r"[\s-]+", "", name) == squeezed:
-            return value
-    return None
+_STANDARD_SQUEEZED: Final = {_squeeze(k): v for k, v in _STANDARD.items()}
+_SUPPORTIVE_SQUEEZED: Final = {_squeeze(k): v for k, v in SUPPORTIVE.items()}
 
 
 def classes_of(agent: str) -> frozenset[DrugClass]:

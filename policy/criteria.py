@@ -29,7 +29,7 @@ from policy._build import build
 from policy.agents import CLASS_ORDER, CLASS_SHORT, fold
 from policy.evidence import currency
 from policy.lines import EntryReading, LinesReading, read_lines
-from policy.reasons import ENTRIES, FactValue, render_both
+from policy.reasons import ENTRIES, FactValue, quoted_entry, render_both
 from policy.schedule import QuantityPlan, add_months
 from policy.settings import PolicySettings
 
@@ -339,6 +339,12 @@ def _age_band(f: Facts) -> tuple[str, int] | None:
     return ("minor", age) if age < label.ADULT_AGE_YEARS else None
 
 
+def _age_key(f: Facts) -> tuple[tuple[str, int], date] | None:
+    """What A.i's age finding reads: ``None`` for an adult, else the band and the receipt date."""
+    band = _age_band(f)
+    return None if band is None else (band, f.received_on)
+
+
 def _age_finding(f: Facts) -> Finding | None:
     """The label's indication is for adults: a member under 18 on the receipt date, or a date of birth
     that cannot be true, is ``not_met`` for a reviewer (the date of birth itself is never repeated)."""
@@ -391,7 +397,7 @@ def check_a_ii(f: Facts) -> Finding:
         "requested_drug_lines": list(reading.requested_drug_lines),
         "future_lines": list(reading.future_lines),
     }
-    shown = [_quote(e.verbatim) for e in reading.not_therapy if _printable(e.verbatim)]
+    shown = [q for q in (quoted_entry(e.items) for e in reading.not_therapy) if q is not None]
     if shown:
         facts["not_therapy"] = shown[:5]
     if any(how == "planned_sequence" or how == "bridging" for how, _ in reading.joins):
@@ -417,7 +423,7 @@ def check_a_ii(f: Facts) -> Finding:
         else:
             codes.append("too_few_prior_lines")
         if reading.uncertain:
-            facts["uncertain_entries"] = [_quote(e.verbatim) for e in reading.uncertain][:5]
+            facts["uncertain_entries"] = [quoted_entry(e.items) or "“?”" for e in reading.uncertain][:5]
             facts["uncertain_lines"] = [e.line for e in reading.uncertain][:5]
     if absent:
         facts["missing_classes"] = [str(c) for c in absent]
@@ -435,14 +441,6 @@ def check_a_ii(f: Facts) -> Finding:
     facts["agent_classes"] = [str(c) for c in CLASS_ORDER]
     facts["agent_lines"] = [reading.classes[c][1] for c in CLASS_ORDER]
     return Finding("met", "prior_lines_met", facts, evidence)
-
-
-def _printable(text: str) -> bool:
-    return bool(fold(text).strip(" -"))
-
-
-def _quote(text: str) -> str:
-    return "\u201c" + " ".join(text.replace("®", "").replace("™", "").replace("©", "").split())[:80] + "\u201d"
 
 
 _JOIN_NOTES: Final[dict[str, str]] = {
@@ -920,8 +918,7 @@ A_I: Final = Criterion(
         f.request.request_type,
         tuple(f.request.diagnosis.icd10_codes),
         f.request.diagnosis.disease_status,
-        _age_band(f),
-        f.received_on if _age_band(f) is not None else None,
+        _age_key(f),
     ),
 )
 A_II: Final = Criterion(

@@ -81,10 +81,6 @@ class EntryReading:
     def supportive(self) -> tuple[str, ...]:
         return tuple(dict.fromkeys(s for r in self.readings for s in r.supportive))
 
-    @property
-    def verbatim(self) -> str:
-        return ", ".join(" ".join(i.split()) for i in self.items)
-
 
 @dataclass(frozen=True, slots=True)
 class LinesReading:

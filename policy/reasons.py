@@ -886,8 +886,23 @@ _PLAIN: Final = re.compile(r"[^A-Za-z0-9ÁÉÍÓÚÑÜáéíóúñü .\-]")
 def quoted_name(name: str) -> str:
     """An unrecognised name as it may appear in a letter: at most 40 characters, letters, digits,
     spaces, dots and hyphens only."""
-    plain = " ".join(_PLAIN.sub(" ", name).split())[:40]
+    plain = _plain(name)[:40]
     return f"“{plain}”" if plain else "“?”"
+
+
+def quoted_entry(items: Sequence[str]) -> str | None:
+    """A prior-line entry as a letter may quote it: its items as :func:`quoted_name` cleans them, joined
+    by commas, at most 80 characters; ``None`` when nothing printable is left."""
+    plain = ", ".join(p for p in (_plain(i, _ENTRY_PLAIN) for i in items) if p)[:80]
+    return f"“{plain}”" if plain else None
+
+
+def _plain(text: str, pattern: re.Pattern[str] = _PLAIN) -> str:
+    return " ".join(pattern.sub(" ", text).split())
+
+
+_ENTRY_PLAIN: Final = re.compile(r"[^A-Za-z0-9ÁÉÍÓÚÑÜáéíóúñü .\-/]")
+"""An entry may also keep its slashes ("N/A", "Rev/Dex")."""
 
 
 def _value(key: str, value: FactValue, facts: Facts, lang: Lang) -> str:
@@ -986,7 +1001,7 @@ def _derived(code: str, facts: Facts, lang: Lang) -> dict[str, str]:
             if isinstance(lines, list) and lines:
                 parts.append((en if lang == "en" else es).format(lines=_lines_text(lines, lang, article=False)))
         out["contradiction_text"] = join(parts, lang)
-    if code in ("prior_lines_not_read", "too_few_prior_lines"):
+    if code == "prior_lines_not_read":
         out["uncertain_text"] = _uncertain_text(facts, lang)
     if code == "prior_lines_structure_unclear":
         lines = facts.get("unclear_lines")
