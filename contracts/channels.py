@@ -12,7 +12,7 @@ from typing import Literal, get_args
 
 from pydantic import BaseModel
 
-from contracts.models import PADecisionClock, PADetermination, PAReauthDue, PARequest, PAReview
+from contracts.models import PADecisionClock, PADetermination, PANotice, PAReauthDue, PARequest, PAReview
 
 CE_SOURCE = "urn:mmm:pa-worker"
 """``ce_source`` of every event the worker emits."""
@@ -131,6 +131,17 @@ REVIEWS_DLQ = Channel(
     action="send",
     dead_letter_of="paReviews",
 )
+NOTICES = Channel(
+    "paNotices",
+    "pa.notices.v1",
+    "The letter system's record of each notice sent about a determination (member or prescriber, channel, "
+    "sent time): the regulatory clocks run to notifying the member (42 CFR 422.568(b), 422.572(a)). "
+    "Key: member_id. Same partition count as pa.reviews.v1.",
+    setting="topic_notices",
+    model=PANotice,
+    ce_type="org.mmm.pa.notice.v1",
+    action="receive",
+)
 AUTHORIZATIONS = Channel(
     "paAuthorizations",
     "pa.authorizations.v1",
@@ -174,6 +185,7 @@ CHANNELS: tuple[Channel, ...] = (
     DECISION_CLOCK,
     DLQ,
     REVIEWS_DLQ,
+    NOTICES,
     AUTHORIZATIONS,
     REQUEST_INDEX,
     PENDS,

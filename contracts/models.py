@@ -408,6 +408,15 @@ class CriterionResult(BaseModel):
     reason_es: Sentence | None = Field(
         default=None, description="Optional (added in v1): the same finding in Spanish, for member letters."
     )
+    citation: Annotated[str, StringConstraints(max_length=200)] | None = Field(
+        default=None,
+        description="Optional (added in v1): where the rule comes from, in English: the policy and its criterion "
+        "(\"Policy MP-RX-FP-120-24, criterion A.ii\"), or the plan's own rule when the rule is the plan's "
+        "setting and not the policy's text. When set, `reason` does not repeat it.",
+    )
+    citation_es: Annotated[str, StringConstraints(max_length=200)] | None = Field(
+        default=None, description="Optional (added in v1): `citation` in Spanish."
+    )
 
 
 class InformationRequest(BaseModel):
@@ -419,14 +428,25 @@ class InformationRequest(BaseModel):
     )
     code: FindingCode | None = Field(description="The finding's code (null for a reviewer's own request).")
     document: Sentence = Field(description="What to send, as a document in plain English.")
-    document_es: Sentence = Field(description="What to send, in Spanish.")
+    document_es: Sentence | None = Field(
+        description="What to send, in Spanish. Null only when a reviewer wrote the request without a Spanish "
+        "text: `translation_needed` is then true, and English is never copied here."
+    )
     accepted_types: list[DocumentType] = Field(
         default_factory=list, max_length=6, description="Document types that answer it."
     )
     dated_on_or_after: date | None = Field(
         default=None, description="The earliest date the document may carry to be current."
     )
-    needed_by: Timestamp = Field(description="The decision deadline (the determination's decision_due_by).")
+    needed_by: Timestamp = Field(
+        description="When the plan needs it: before the decision deadline (decision_due_by) by the plan's review "
+        "time for the request's priority, so a reviewer can read it before deciding."
+    )
+    translation_needed: bool | None = Field(
+        default=None,
+        description="Optional (added in v1): true when `document_es` is null because the reviewer gave no "
+        "Spanish text; the letter system has it translated before it writes a Spanish letter.",
+    )
 
 
 class ScheduledDose(BaseModel):
@@ -471,6 +491,28 @@ class DecidedBy(BaseModel):
     credential: Credential | None = None
 
 
+class DeniedPortion(BaseModel):
+    """What a partial approval did not grant: asked against granted (added in v1, optional)."""
+
+    model_config = _OUT
+    requested_units: int = Field(
+        ge=0,
+        description="The units asked: the request's requested_units, or, when it gave none, the labeled "
+        "maximum of the requested period. " + _INTEGER_NOTE,
+    )
+    granted_units: int = Field(ge=0, description="The units authorized (authorization.max_units). " + _INTEGER_NOTE)
+    denied_units: int = Field(ge=0, description="requested_units minus granted_units, at least 0. " + _INTEGER_NOTE)
+    requested_valid_from: date
+    requested_valid_through: date
+    granted_valid_from: date
+    granted_valid_through: date
+    denied_days: int = Field(
+        ge=0, description="Days of the requested period the authorization does not cover. " + _INTEGER_NOTE
+    )
+    summary: Sentence = Field(description="What was approved and what was not, in plain English, for the letter.")
+    summary_es: Sentence = Field(description="The same, in Spanish.")
+
+
 class PADetermination(BaseModel):
     """``pa.determination``: the outcome of one request (value on ``pa.determinations.v1``)."""
 
@@ -493,6 +535,17 @@ class PADetermination(BaseModel):
                     "if": {"properties": {"decision": {"const": "approved"}}, "required": ["decision"]},
                     "then": {"properties": {"authorization": {"type": "object"}}},
                     "else": {"properties": {"authorization": {"type": "null"}}},
+                },
+                {  # a partial approval: approved, adverse, and what was not granted
+                    "if": {"properties": {"denied_portion": {"type": "object"}}, "required": ["denied_portion"]},
+                    "then": {"properties": {"decision": {"const": "approved"}, "adverse": {"const": True}}},
+                },
+                {
+                    "if": {
+                        "properties": {"decision": {"const": "approved"}, "adverse": {"const": True}},
+                        "required": ["decision", "adverse"],
+                    },
+                    "then": {"properties": {"denied_portion": {"type": "object"}}, "required": ["denied_portion"]},
                 },
             ],
             SEMANTIC_RULES_KEYWORD: [
@@ -544,6 +597,36 @@ class PADetermination(BaseModel):
     rationale: Sentence | None = Field(
         default=None, description="Optional (added in v1): the reviewer's rationale, plain text for the letter."
     )
+    rationale_es: Sentence | None = Field(
+        default=None,
+        description="Optional (added in v1): the reviewer's rationale in Spanish, as the reviewer wrote it. Null "
+        "when the reviewer gave none: `translation_needed` then says so; English is never copied here.",
+    )
+    adverse: bool | None = Field(
+        default=None,
+        description="Optional (added in v1): true for a final decision that is adverse to the member, in whole "
+        "(denied) or in part (approved with fewer units or a shorter period than asked: a partial approval, "
+        "whose `denied_portion` says what was not granted). The letter system sends an adverse notice with "
+        "appeal rights for it. False for a full approval; null for a pend (no decision yet).",
+    )
+    denied_portion: DeniedPortion | None = Field(
+        default=None,
+        description="Optional (added in v1): on a partial approval (decision 'approved', adverse true), the "
+        "units and dates asked against those granted. `authorization` carries the granted portion only.",
+    )
+    appeal_rights: bool | None = Field(
+        default=None,
+        description="Optional (added in v1): true when the member (and the prescriber) may appeal this decision "
+        "(a reconsideration, 42 CFR 422.578-422.582): every adverse final decision. False for a full approval; "
+        "null for a pend.",
+    )
+    translation_needed: list[Annotated[str, StringConstraints(max_length=60)]] | None = Field(
+        default=None,
+        max_length=25,
+        description="Optional (added in v1): the Spanish fields left null because a reviewer wrote no Spanish "
+        'text for them ("rationale_es", "information_requests[0].document_es"); the letter system '
+        "has them translated before it writes a Spanish letter. Absent or empty: nothing to translate.",
+    )
 
     @model_validator(mode="after")
     def _consistent(self) -> PADetermination:
@@ -551,6 +634,10 @@ class PADetermination(BaseModel):
             raise ValueError("pend_reason is set exactly when decision is 'pended'")
         if (self.decision == "approved") != (self.authorization is not None):
             raise ValueError("authorization is present exactly when decision is 'approved'")
+        if self.denied_portion is not None and not (self.decision == "approved" and self.adverse):
+            raise ValueError("denied_portion is set only on a partial approval (decision 'approved', adverse true)")
+        if self.adverse and self.decision == "approved" and self.denied_portion is None:
+            raise ValueError("an adverse approval (a partial approval) carries its denied_portion")
         return self
 
 
@@ -684,6 +771,11 @@ class PAReview(BaseModel):
         default_factory=list, max_length=20, description="Required (at least one) for information_requested."
     )
     rationale: Sentence
+    rationale_es: Sentence | None = Field(
+        default=None,
+        description="Optional (added in v1): the rationale in Spanish, written or checked by a person. Absent: "
+        "the determination marks it for translation (translation_needed); English is never copied.",
+    )
     criteria_notes: list[CriterionNote] = Field(default_factory=list, max_length=20)
     decided_at: Timestamp
 
@@ -743,3 +835,42 @@ class PADecisionClock(BaseModel):
     )
     observed_at: Timestamp = Field(description="When the worker saw it (its clock at the tick that emitted the event).")
     policy: PolicyRef
+
+
+# --- pa.notice ---------------------------------------------------------------------------
+
+
+NoticeKind = Literal["approval", "denial", "partial_approval", "information_request"]
+NoticeChannel = Literal["mail", "fax", "phone", "portal", "email", "in_person"]
+NoticeRecipient = Literal["member", "prescriber"]
+
+
+class PANotice(BaseModel):
+    """``pa.notice``: the letter system notified someone of a determination (value on
+    ``pa.notices.v1``, published by the letter system; key ``member_id``). The clocks of 42 CFR
+    422.568(b) and 422.572(a) run to notifying the member, so timeliness is measured on the member's
+    first notice where one exists."""
+
+    model_config = ConfigDict(
+        strict=True,
+        extra="ignore",
+        frozen=True,
+        title="pa.notice",
+        json_schema_extra={
+            "$id": "https://schemas.mmm.example/pa/pa.notice.v1.json",
+            "$comment": _SCHEMA_COMMENT,
+            SEMANTIC_RULES_KEYWORD: [MESSAGE_SIZE],
+        },
+    )
+    schema_version: Literal["1"]
+    notice_id: Id = Field(description="The letter system's id of this notice: the same notice sent again keeps it.")
+    determination_id: ShortText = Field(description="The determination the notice tells of.")
+    request_id: Id
+    member_id: Id
+    kind: NoticeKind
+    channel: NoticeChannel = Field(
+        description="How it was sent. A phone notice of an expedited decision is followed by a written one "
+        "(42 CFR 422.572(b)); each is its own event."
+    )
+    recipient: NoticeRecipient
+    sent_at: Timestamp = Field(description="When it was sent (mailed, faxed, spoken, posted).")

@@ -224,6 +224,8 @@ def _result(
             "code": code,
             "facts": values,
             "reason_es": reason_es,
+            "citation": None,
+            "citation_es": None,
         },
     )
 

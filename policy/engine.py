@@ -182,6 +182,7 @@ def information_requests(results: list[CriterionResult], needed_by: datetime) ->
                     "accepted_types": list(entry.accepted_types),
                     "dated_on_or_after": _iso_date(floor) if isinstance(floor, str) else None,
                     "needed_by": needed_by,
+                    "translation_needed": None,
                 },
             )
         )
@@ -279,5 +280,11 @@ def evaluate(request: PARequest, now: datetime, settings: PolicySettings = DEFAU
             "supersedes": None,
             "review_id": None,
             "rationale": None,
+            "rationale_es": None,
+            # the engine's final decisions are full approvals, or (automated denials, never on MA lines) denials
+            "adverse": None if decision == "pended" else decision == "denied",
+            "denied_portion": None,
+            "appeal_rights": None if decision == "pended" else decision == "denied",
+            "translation_needed": None,
         },
     )

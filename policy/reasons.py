@@ -1157,6 +1157,52 @@ def _render(entry: Entry, template: str, facts: Facts, read: tuple[str, ...], cr
     return text if len(text) <= 1000 else text[:997] + "..."
 
 
+
+# --- a reviewer's final determination ---------------------------------------------------
+
+_FUTURE: Final = re.compile(
+    r"\s*[^.]*(?:will decide|will review|decidirá|tomará la decisión|revisará)[^.]*\.",
+    re.IGNORECASE,
+)
+"""A sentence that promises a decision to come: true on a pend, false on a final determination."""
+
+CREDENTIALS: Final[dict[str, tuple[str, str]]] = {
+    "MD": ("A physician (MD)", "Un médico (MD)"),
+    "DO": ("A physician (DO)", "Un médico (DO)"),
+    "PharmD": ("A pharmacist (PharmD)", "Un farmacéutico (PharmD)"),
+    "RPh": ("A pharmacist (RPh)", "Un farmacéutico (RPh)"),
+    "RN": ("A registered nurse (RN)", "Un profesional de enfermería (RN)"),
+    "NP": ("A nurse practitioner (NP)", "Un profesional de enfermería practicante (NP)"),
+    "PA": ("A physician assistant (PA)", "Un asistente médico (PA)"),
+}
+"""Who decided, by credential, as a letter says it."""
+
+_DECIDED: Final[dict[str, tuple[str, str]]] = {
+    "approved": ("reviewed the request and approved it.", "revisó la solicitud y la aprobó."),
+    "partially_approved": (
+        "reviewed the request and approved only part of it.",
+        "revisó la solicitud y aprobó solo una parte.",
+    ),
+    "denied": ("reviewed the request and denied it.", "revisó la solicitud y la denegó."),
+}
+
+
+def decided_by_both(outcome: str, credential: str) -> tuple[str, str]:
+    """The sentence a final determination ends its reasons with: who decided, and what."""
+    who_en, who_es = CREDENTIALS[credential]
+    done_en, done_es = _DECIDED[outcome]
+    return f"{who_en} {done_en}", f"{who_es} {done_es}"
+
+
+def final_both(reason: str, reason_es: str | None, outcome: str, credential: str) -> tuple[str, str | None]:
+    """A criterion's reasons on a reviewer's final determination: the finding as the engine read it,
+    without any sentence that promises a decision to come, and then who decided what."""
+    en, es = decided_by_both(outcome, credential)
+    out_en = f"{_FUTURE.sub('', reason).rstrip()} {en}"
+    out_es = None if reason_es is None else f"{_FUTURE.sub('', reason_es).rstrip()} {es}"
+    return out_en[:1000], None if out_es is None else out_es[:1000]
+
+
 _RENDER_LIMIT: Final = 2048
 _RENDERED: defaultdict[str, dict[tuple[object, ...], tuple[str, str]]] = defaultdict(dict)
 """One bounded table per criterion (cleared when full): the quantity sentences, which name the

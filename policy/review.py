@@ -31,12 +31,22 @@ drop, not a new decision.
 from __future__ import annotations
 
 import hashlib
+from datetime import date, datetime, timedelta
 from typing import Final
 
-from contracts import Authorization, InformationRequest, PADetermination, PARequest, PAReview
+from contracts import (
+    Authorization,
+    CriterionResult,
+    DeniedPortion,
+    InformationRequest,
+    PADetermination,
+    PARequest,
+    PAReview,
+)
 from contracts.models import DecidedBy
 from policy._build import build
 from policy.engine import build_authorization, facts_for, granted_units
+from policy.reasons import Lang, final_both, format_date
 from policy.schedule import quantity_plan
 from policy.settings import DEFAULT_SETTINGS, PolicySettings
 
@@ -87,28 +97,43 @@ def final_determination(
     check(pended, review, settings)
     det_id = review_determination_id(pended.determination_id, review)
     authorization = None
-    requests: list[InformationRequest] = []
+    portion = None
     decision = {"approved": "approved", "partially_approved": "approved", "denied": "denied"}.get(
         review.outcome, "pended"
     )
+    outcome = review.outcome
     if decision == "approved":
         authorization = _authorization(request, review, det_id, settings)
+        portion = denied_portion(request, pended, authorization, settings)
+        outcome = "approved" if portion is None else "partially_approved"
+        if portion is not None and review.reviewer.credential not in settings.adverse_review_credentials:
+            # an approval of less than was asked is adverse, whatever the review calls it
+            check(pended, review.model_copy(update={"outcome": "partially_approved"}), settings)
+    final = decision != "pended"
+    untranslated: list[str] = []
+    requests: list[InformationRequest] = []
     if review.outcome == "information_requested":
-        requests = [
-            build(
-                InformationRequest,
-                {
-                    "criterion": item.criterion,
-                    "code": None,
-                    "document": item.document,
-                    "document_es": item.document_es or item.document,
-                    "accepted_types": [],
-                    "dated_on_or_after": None,
-                    "needed_by": pended.decision_due_by,
-                },
+        for i, item in enumerate(review.information_requested):
+            if item.document_es is None:
+                untranslated.append(f"information_requests[{i}].document_es")
+            requests.append(
+                build(
+                    InformationRequest,
+                    {
+                        "criterion": item.criterion,
+                        "code": None,
+                        "document": item.document,
+                        "document_es": item.document_es,  # never the English copied
+                        "accepted_types": [],
+                        "dated_on_or_after": None,
+                        "needed_by": needed_by(pended.decision_due_by, pended.priority, settings),
+                        "translation_needed": True if item.document_es is None else None,
+                    },
+                )
             )
-            for item in review.information_requested
-        ]
+    if review.rationale_es is None:
+        untranslated.insert(0, "rationale_es")
+    adverse = None if not final else outcome != "approved"
     return build(
         PADetermination,
         {
@@ -116,6 +141,7 @@ def final_determination(
             "determination_id": det_id,
             "decision": decision,
             "pend_reason": "missing_information" if decision == "pended" else None,
+            "criteria": _final_criteria(pended, outcome, review.reviewer.credential) if final else pended.criteria,
             "authorization": authorization,
             "decided_at": review.decided_at,
             "information_requests": requests,
@@ -123,12 +149,104 @@ def final_determination(
                 DecidedBy,
                 {"kind": "reviewer", "reviewer_id": review.reviewer.id, "credential": review.reviewer.credential},
             ),
-            "final": decision != "pended",
+            "final": final,
             "supersedes": pended.determination_id,
             "review_id": review.review_id,
             "rationale": review.rationale,
+            "rationale_es": review.rationale_es,
+            "adverse": adverse,
+            "denied_portion": portion,
+            "appeal_rights": adverse,
+            "translation_needed": untranslated or None,
         },
     )
+
+
+def needed_by(decision_due_by: datetime, priority: str, settings: PolicySettings) -> datetime:
+    """When a reviewer's information request needs its answer: before the decision deadline by the
+    plan's review time for the priority (``PolicySettings.information_review_hours_*``), when the
+    settings carry it; else the deadline itself."""
+    hours = getattr(settings, f"information_review_hours_{priority}", 0)
+    return decision_due_by - timedelta(hours=hours)
+
+
+def _final_criteria(pended: PADetermination, outcome: str, credential: str) -> list[CriterionResult]:
+    """The pend's criteria on a final determination: a criterion that was not met keeps the finding
+    the engine read, loses every sentence that promised a decision to come, and says who decided
+    what (issue #23: a final determination never says a reviewer will decide)."""
+    out = []
+    for c in pended.criteria:
+        if c.result == "met":
+            out.append(c)
+            continue
+        en, es = final_both(c.reason, c.reason_es, outcome, credential)
+        out.append(c.model_copy(update={"reason": en, "reason_es": es}))
+    return out
+
+
+def denied_portion(
+    request: PARequest, pended: PADetermination, granted: Authorization, settings: PolicySettings
+) -> DeniedPortion | None:
+    """What an approval did not grant of what the request asked, or ``None`` for a full approval.
+
+    Asked: the request's ``requested_units`` (or, when it gave none, the labeled maximum of the
+    period, with a restart's step-up doses) over the period the engine read when it pended the
+    request (its ``decided_at``). An approval of fewer units, or of a period that leaves days of the
+    asked period uncovered, is a partial approval: adverse, with appeal rights (42 CFR 422.566,
+    422.568(d))."""
+    facts = facts_for(request, pended.decided_at, settings)
+    plan = facts.plan
+    asked = request.drug.requested_units
+    if asked is None:
+        asked = plan.max_units + (facts.restart.units if facts.restart is not None else 0)
+    lo, hi = plan.valid_from, plan.valid_through
+    covered_from, covered_through = max(lo, granted.valid_from), min(hi, granted.valid_through)
+    covered = max(0, (covered_through - covered_from).days + 1)
+    denied_days = (hi - lo).days + 1 - covered
+    denied_units = max(0, asked - granted.max_units)
+    if denied_units == 0 and denied_days == 0:
+        return None
+    values: dict[str, object] = {
+        "requested_units": asked,
+        "granted_units": granted.max_units,
+        "denied_units": denied_units,
+        "requested_valid_from": lo,
+        "requested_valid_through": hi,
+        "granted_valid_from": granted.valid_from,
+        "granted_valid_through": granted.valid_through,
+        "denied_days": denied_days,
+    }
+    values["summary"], values["summary_es"] = portion_both(values)
+    return build(DeniedPortion, values)
+
+
+def portion_both(v: dict[str, object]) -> tuple[str, str]:
+    """The partial approval in a sentence or two, English and Spanish."""
+
+    def d(key: str, lang: Lang) -> str:
+        value = v[key]
+        assert isinstance(value, date)
+        return format_date(value.isoformat(), lang)
+
+    en = (
+        f"This is a partial approval. We approved {v['granted_units']:,} units from {d('granted_valid_from', 'en')} "
+        f"to {d('granted_valid_through', 'en')}. You asked for {v['requested_units']:,} units from "
+        f"{d('requested_valid_from', 'en')} to {d('requested_valid_through', 'en')}."
+    )
+    es = (
+        f"Esta es una aprobación parcial. Aprobamos {v['granted_units']:,} unidades del "
+        f"{d('granted_valid_from', 'es')} al {d('granted_valid_through', 'es')}. Usted pidió "
+        f"{v['requested_units']:,} unidades del {d('requested_valid_from', 'es')} al "
+        f"{d('requested_valid_through', 'es')}."
+    ).replace(",", ".")
+    parts_en, parts_es = [], []
+    if v["denied_units"]:
+        parts_en.append(f"{v['denied_units']:,} units were not approved.")
+        parts_es.append(f"No se aprobaron {v['denied_units']:,} unidades.".replace(",", "."))
+    if v["denied_days"]:
+        parts_en.append(f"{v['denied_days']} days of the period you asked for were not approved.")
+        parts_es.append(f"No se aprobaron {v['denied_days']} días del período que pidió.")
+    return " ".join([en, *parts_en]), " ".join([es, *parts_es])
 
 
 def _authorization(request: PARequest, review: PAReview, det_id: str, settings: PolicySettings) -> Authorization:

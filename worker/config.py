@@ -46,6 +46,9 @@ class Settings(BaseSettings):
     topic_reviews_dlq: str = Field(
         ch.REVIEWS_DLQ.topic, min_length=1, description="Rejected reviews, original bytes kept."
     )
+    topic_notices: str = Field(
+        ch.NOTICES.topic, min_length=1, description="Input: pa.notice events of the letter system."
+    )
     topic_decision_clock: str = Field(
         ch.DECISION_CLOCK.topic, min_length=1, description="Output: pa.decision_clock (warning and breach)."
     )

@@ -22,7 +22,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from contracts import PADetermination, PARequest
+from contracts import PADetermination, PARequest, PAReview
 from policy import DEFAULT_SETTINGS, build_reauth_due, evaluate, reauth_due_on
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "contracts" / "examples"
@@ -59,6 +59,35 @@ def _decision_clocks() -> dict[str, Doc]:
     for event in book.clock(det.decision_due_by, 0.75):
         observed = event.reached_at + timedelta(minutes=1)
         out[event.threshold] = json.loads(decision_clock_event(event, observed).model_dump_json())
+    return out
+
+
+REVIEWED: dict[str, tuple[str, dict[str, Any]]] = {
+    # determination example name -> (review example, changes): a reviewer's final decisions on the pend of
+    # pended_clinical_review_three_lines_ecog3, and an information request written without Spanish
+    "reviewer_final_denial": ("denied_by_pharmacist", {}),
+    "reviewer_final_denial_with_spanish": ("denied_by_physician_with_spanish", {}),
+    "reviewer_partial_approval": ("partially_approved_by_physician", {}),
+    "reviewer_information_request_without_spanish": (
+        "information_requested_by_nurse",
+        {"information_requested": [{"criterion": "A.iii", "document": "A current ECOG performance status assessment"}]},
+    ),
+}
+
+
+def reviewed() -> dict[str, PADetermination]:
+    """The final (or still pended) determinations of :data:`REVIEWED`, as the review stage builds them."""
+    from policy.review import final_determination
+
+    base = EXAMPLES / "valid" / "pended_clinical_review_three_lines_ecog3.json"
+    request = PARequest.model_validate_json(base.read_bytes())
+    pended = evaluate(request, request.received_at, DEFAULT_SETTINGS)
+    out = {}
+    for name, (review_name, changes) in REVIEWED.items():
+        doc = json.loads((EXAMPLES / "pa.review" / "valid" / f"{review_name}.json").read_text(encoding="utf-8"))
+        doc.update(determination_id=pended.determination_id, request_id=pended.request_id, member_id=pended.member_id)
+        doc.update(changes)
+        out[name] = final_determination(request, pended, PAReview.model_validate_json(json.dumps(doc)))
     return out
 
 
@@ -100,6 +129,10 @@ def generate() -> dict[str, str]:
             reminders[name] = json.loads(reminder.model_dump_json())
             files[f"pa.reauth_due/valid/{name}.json"] = _dump(reminders[name])
 
+    for name, det in reviewed().items():
+        dets[name] = json.loads(det.model_dump_json())
+        files[f"pa.determination/valid/{name}.json"] = _dump(dets[name])
+
     clocks = _decision_clocks()
     for threshold, doc in clocks.items():
         files[f"pa.decision_clock/valid/{threshold}.json"] = _dump(doc)
@@ -122,6 +155,14 @@ def generate() -> dict[str, str]:
         "pa.determination/invalid/schedule_units_not_integer_literal": (
             approved,
             _set("authorization.schedule.0.units", float(approved["authorization"]["schedule"][0]["units"])),
+        ),
+        "pa.determination/invalid/partial_approval_without_denied_portion": (
+            dets["reviewer_partial_approval"],
+            _set("denied_portion", None),
+        ),
+        "pa.determination/invalid/denied_portion_on_a_denial": (
+            dets["reviewer_final_denial"],
+            _set("denied_portion", dets["reviewer_partial_approval"]["denied_portion"]),
         ),
         "pa.reauth_due/invalid/required_documents_empty": (reminder, _set("required_documents", [])),
         "pa.reauth_due/invalid/member_id_missing": (reminder, _drop("member_id")),

@@ -136,4 +136,5 @@ def test_asyncapi_document_names_every_topic() -> None:
         "pa.reviews.v1",  # the review system publishes, the worker receives (#15)
         "pa.reviews.dlq.v1",
         "pa.decision-clock.v1",
+        "pa.notices.v1",  # the letter system publishes, the worker receives (#23)
     }

@@ -18,7 +18,7 @@ import pytest
 from jsonschema import Draft202012Validator
 from pydantic import BaseModel, ValidationError
 
-from contracts import PADecisionClock, PADetermination, PAReauthDue, PARequest, PAReview
+from contracts import PADecisionClock, PADetermination, PANotice, PAReauthDue, PARequest, PAReview
 from contracts.models import SEMANTIC_RULES_KEYWORD
 from tests.contracts import event_examples
 
@@ -33,6 +33,7 @@ EVENT_TYPES: dict[str, tuple[Path, type[BaseModel]]] = {
     "pa.reauth_due": (EXAMPLES / "pa.reauth_due", PAReauthDue),
     "pa.review": (EXAMPLES / "pa.review", PAReview),  # hand-written: the review system publishes it
     "pa.decision_clock": (EXAMPLES / "pa.decision_clock", PADecisionClock),
+    "pa.notice": (EXAMPLES / "pa.notice", PANotice),  # hand-written: the letter system publishes it
 }
 
 # Invalid examples that the schema accepts, and the x-semantic-rules entry each one breaks.

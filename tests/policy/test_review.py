@@ -5,7 +5,8 @@ and 42 CFR 422.566(d) (adverse decisions by physicians and pharmacists only)."""
 from __future__ import annotations
 
 import json
-from datetime import date
+import re
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,9 @@ import pytest
 from contracts import PADetermination, PAReview
 from policy.review import ReviewRejected, final_determination
 from tests.policy.factory import change, example, parse, run, set_, strictly_valid
+
+FUTURE = re.compile(r"will decide|will review|decidirá|tomará la decisión|revisará", re.IGNORECASE)
+"""Words that promise a decision to come: true on a pend, never on a final determination."""
 
 REVIEWS = Path(__file__).resolve().parents[2] / "contracts" / "examples" / "pa.review" / "valid"
 
@@ -51,7 +55,20 @@ def test_physician_denial_is_final_with_the_rationale_and_the_criteria() -> None
         "PharmD",
     )
     assert final.rationale == review.rationale
-    assert final.criteria == pended.criteria  # the specific reasons a denial notice gives
+    # the specific reasons a denial notice gives: the same findings, read by the engine
+    assert [(c.id, c.result, c.code, c.facts, c.evidence) for c in final.criteria] == [
+        (c.id, c.result, c.code, c.facts, c.evidence) for c in pended.criteria
+    ]
+    # a final decision: adverse, with appeal rights; nothing says a reviewer will decide
+    assert (final.adverse, final.appeal_rights, final.denied_portion) == (True, True, None)
+    for c in final.criteria:
+        if c.result != "met":
+            assert c.reason.endswith("A pharmacist (PharmD) reviewed the request and denied it.")
+            assert c.reason_es is not None
+            assert c.reason_es.endswith("Un farmacéutico (PharmD) revisó la solicitud y la denegó.")
+        assert not FUTURE.search(c.reason) and not FUTURE.search(c.reason_es or ""), c.reason
+    # the reviewer wrote no Spanish: nothing English in the Spanish field, and it says so
+    assert final.rationale_es is None and final.translation_needed == ["rationale_es"]
     assert final.decided_at == review.decided_at and final.decision_due_by == pended.decision_due_by
     assert final.determination_id != pended.determination_id
     assert final_determination(request, pended, review).determination_id == final.determination_id
@@ -86,6 +103,60 @@ def test_partial_approval_carries_the_reviewers_units_and_dates() -> None:
         900,
     )
     assert auth.schedule[0].date == date(2026, 12, 1) and auth.schedule[-1].date <= date(2027, 2, 28)
+    # asked: no requested_units, so the labeled maximum of 2026-12-01..2027-05-31 (182 days), 1988 units
+    # (R20); granted 900 units over 2026-12-01..2027-02-28 (90 days): 1088 units and 92 days not approved
+    portion = final.denied_portion
+    assert (final.decision, final.adverse, final.appeal_rights) == ("approved", True, True)
+    assert portion is not None
+    assert (portion.requested_units, portion.granted_units, portion.denied_units, portion.denied_days) == (
+        1988,
+        900,
+        1088,
+        92,
+    )
+    assert (portion.requested_valid_from, portion.requested_valid_through) == (date(2026, 12, 1), date(2027, 5, 31))
+    assert portion.summary.startswith("This is a partial approval. We approved 900 units from December 1, 2026")
+    assert "1,088 units were not approved" in portion.summary
+    assert portion.summary_es.startswith("Esta es una aprobación parcial. Aprobamos 900 unidades del 1 de diciembre")
+    assert "No se aprobaron 1.088 unidades" in portion.summary_es
+    for c in final.criteria:
+        if c.result != "met":
+            assert c.reason.endswith("A physician (MD) reviewed the request and approved only part of it.")
+            assert not FUTURE.search(c.reason) and not FUTURE.search(c.reason_es or "")
+
+
+def test_an_approval_of_less_than_asked_is_a_partial_approval_whatever_the_outcome_says() -> None:
+    request, pended = _pended()
+    fewer = {"max_units": 988, "valid_from": "2026-12-01", "valid_through": "2027-05-31"}
+    final = final_determination(request, pended, _review("approved_by_physician", pended, approved=fewer))
+    assert final.adverse is True and final.denied_portion is not None
+    assert (final.denied_portion.denied_units, final.denied_portion.denied_days) == (1000, 0)
+    # ... and so a nurse may not make it (42 CFR 422.566(d))
+    nurse = _review("approved_by_physician", pended, approved=fewer, reviewer={"id": "RN-1", "credential": "RN"})
+    with pytest.raises(ReviewRejected) as err:
+        final_determination(request, pended, nurse)
+    assert err.value.error_class == "credential_not_allowed"
+    # a period that starts two weeks late leaves 14 days of the asked period uncovered
+    late = {"max_units": 1988, "valid_from": "2026-12-15", "valid_through": "2027-06-14"}
+    final = final_determination(request, pended, _review("partially_approved_by_physician", pended, approved=late))
+    assert final.denied_portion is not None and final.denied_portion.denied_days == 14
+
+
+def test_a_partial_review_that_grants_everything_asked_is_not_adverse() -> None:
+    # the letter must be true: nothing was denied, so no adverse notice and no appeal rights are owed
+    request, pended = _pended()
+    everything = {"max_units": 1988, "valid_from": "2026-12-01", "valid_through": "2027-05-31"}
+    review = _review("partially_approved_by_physician", pended, approved=everything)
+    final = strictly_valid(final_determination(request, pended, review))
+    assert (final.adverse, final.appeal_rights, final.denied_portion) == (False, False, None)
+    assert all("approved it." in c.reason for c in final.criteria if c.result != "met")
+
+
+def test_a_reviewers_spanish_is_carried_and_never_replaced_by_english() -> None:
+    request, pended = _pended()
+    review = _review("denied_by_physician_with_spanish", pended)
+    final = strictly_valid(final_determination(request, pended, review))
+    assert final.rationale_es == review.rationale_es and final.translation_needed is None
 
 
 def test_information_request_keeps_the_case_open() -> None:
@@ -94,7 +165,22 @@ def test_information_request_keeps_the_case_open() -> None:
     final = strictly_valid(final_determination(request, pended, review))
     assert (final.decision, final.pend_reason, final.final) == ("pended", "missing_information", False)
     assert [i.document for i in final.information_requests] == [review.information_requested[0].document]
-    assert final.information_requests[0].needed_by == pended.decision_due_by
+    item = final.information_requests[0]
+    assert item.document_es == review.information_requested[0].document_es and item.translation_needed is None
+    # the answer is needed before the decision deadline, with time to read it
+    assert pended.decision_due_by - timedelta(hours=72) < item.needed_by < pended.decision_due_by
+    # not final: no adverse marker, no appeal rights, and the pend's reasons stand
+    assert (final.adverse, final.appeal_rights) == (None, None) and final.criteria == pended.criteria
+
+
+def test_information_request_without_spanish_is_marked_for_translation() -> None:
+    request, pended = _pended()
+    items = [{"criterion": "A.iii", "document": "A current ECOG performance status assessment"}]
+    review = _review("information_requested_by_nurse", pended, information_requested=items)
+    final = strictly_valid(final_determination(request, pended, review))
+    item = final.information_requests[0]
+    assert (item.document_es, item.translation_needed) == (None, True)
+    assert final.translation_needed == ["rationale_es", "information_requests[0].document_es"]
 
 
 @pytest.mark.parametrize("credential", ["RN", "NP", "PA"])
