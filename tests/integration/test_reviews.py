@@ -108,6 +108,7 @@ async def test_reviews_give_final_determinations_dead_letters_and_no_duplicates(
             "denied_by_pharmacist", no_ecog, f"REV-{unique[:6]}-3", reviewer={"id": "RN-7", "credential": "RN"}
         )
         unknown = _review("approved_by_physician", ecog3, f"REV-{unique[:6]}-4", determination_id="DET-unknown-0")
+        partial = _review("partially_approved_by_physician", no_ecog, f"REV-{unique[:6]}-5")
         reviews = [
             approval,
             _review("denied_by_pharmacist", scope, f"REV-{unique[:6]}-2"),
@@ -115,9 +116,10 @@ async def test_reviews_give_final_determinations_dead_letters_and_no_duplicates(
             unknown,
             approval,  # the same review again
             (ecog3.member_id.encode(), b"{not json"),
+            partial,  # after the nurse's denial was dead-lettered, the pend is still open
         ]
         await produce(bootstrap, settings.topic_reviews, reviews)
-        dets = await read_all(bootstrap, settings.topic_determinations, expect=5, timeout=60, idle=4)
+        dets = await read_all(bootstrap, settings.topic_determinations, expect=6, timeout=60, idle=4)
         dlq = await read_all(bootstrap, settings.topic_reviews_dlq, expect=3, timeout=30, idle=2)
     finally:
         stop.set()
@@ -125,9 +127,20 @@ async def test_reviews_give_final_determinations_dead_letters_and_no_duplicates(
 
     finals = [PADetermination.model_validate_json(r.value) for r in dets]
     finals = [d for d in finals if d.supersedes is not None]
-    assert len(finals) == 2, [d.determination_id for d in finals]
+    assert len(finals) == 3, [d.determination_id for d in finals]
     by_pend = {d.supersedes: d for d in finals}
     approved, denied = by_pend[ecog3.determination_id], by_pend[scope.determination_id]
+    # the partial approval (issue #23): published as approved, marked adverse with appeal rights, the
+    # authorization for the granted portion only. Asked: 2026-12-01..2027-05-31 (182 days), no units, so
+    # the labeled maximum 1988 (R20); granted 988 units over 2026-12-15..2027-06-14: 1000 units and the
+    # 14 days 2026-12-01..14 not approved
+    part = by_pend[no_ecog.determination_id]
+    assert (part.decision, part.final, part.adverse, part.appeal_rights) == ("approved", True, True, True)
+    assert part.authorization is not None and part.denied_portion is not None
+    assert (part.authorization.max_units, str(part.authorization.valid_from)) == (988, "2026-12-15")
+    dp = part.denied_portion
+    assert (dp.requested_units, dp.granted_units, dp.denied_units, dp.denied_days) == (1988, 988, 1000, 14)
+    assert (approved.adverse, approved.appeal_rights, approved.denied_portion) == (False, False, None)
     assert (approved.decision, approved.final, approved.decided_by and approved.decided_by.credential) == (
         "approved",
         True,
@@ -140,7 +153,12 @@ async def test_reviews_give_final_determinations_dead_letters_and_no_duplicates(
         True,
         "PharmD",
     )
-    assert denied.rationale and denied.criteria == scope.criteria  # the specific reasons and the policy
+    # the specific reasons and the policy: the pend's findings, and nothing promising a decision to come
+    assert denied.rationale and [(c.id, c.code, c.facts) for c in denied.criteria] == [
+        (c.id, c.code, c.facts) for c in scope.criteria
+    ]
+    assert (denied.adverse, denied.appeal_rights) == (True, True)
+    assert not any("will decide" in c.reason or "decidirá" in (c.reason_es or "") for c in denied.criteria)
     rec = next(r for r in dets if r.headers["ce_id"] == approved.determination_id.encode())
     assert rec.headers["ce_type"] == b"org.mmm.pa.determination.v1" and rec.key == approved.member_id.encode()
 
