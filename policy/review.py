@@ -1,6 +1,6 @@
 """A clinical reviewer's decision applied to a pended determination: the final determination (issue
 #15, the pure part). Pure: no I/O, no clock; the Kafka stage that consumes ``pa.reviews.v1`` is
-not built yet.
+``worker.reviews``.
 
 ``final_determination(request, pended, review, settings)`` returns the determination that
 supersedes ``pended``, or raises :class:`ReviewRejected` with a DLQ error class and a message that
@@ -22,6 +22,21 @@ Outcomes:
   reasons a denial notice must give);
 * ``information_requested``: ``pended`` / ``missing_information`` with the reviewer's requests;
   not final.
+
+A partial approval is adverse, and the determination says so (issue #23): ``decision`` stays
+``approved`` (consumers that validate the enum keep working, and claims read the authorization,
+which carries the granted portion only), with ``adverse`` and ``appeal_rights`` true and a
+``denied_portion`` of the units and dates asked against granted, in numbers and in a sentence in
+both languages. Whether an approval is partial is read from the facts, not from the outcome's
+name: an ``approved`` review whose units or dates fall short of the request is a partial approval
+(and needs an adverse credential); a ``partially_approved`` review that grants all that was asked
+is a full approval (no adverse notice is owed, so none is claimed).
+
+Final texts: a final determination's criteria keep the engine's findings (code, facts, evidence),
+lose every sentence promising a decision to come, and end with who decided what by credential
+("A pharmacist (PharmD) reviewed the request and denied it."). The reviewer's Spanish
+(``rationale_es``, ``document_es``) is carried as written; when absent the Spanish field is null
+and ``translation_needed`` names it, never the English copied.
 
 The result's id is a hash of the pended determination's id and the review, so the same review
 always yields the same determination; a second, identical review is a duplicate for the stage to
