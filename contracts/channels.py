@@ -28,6 +28,8 @@ DlqErrorClass = Literal[
     "determination_not_pended",
     "review_mismatch",
     "credential_not_allowed",
+    "notice_mismatch",
+    "too_many_notices",
 ]
 """``pa_error_class`` of a dead-lettered message (and the ``error_class`` label of the DLQ metric).
 
@@ -38,7 +40,14 @@ The last four only to reviews: the review
 names a determination the worker never pended (``unknown_determination``), one that already has
 its final decision or was superseded (``determination_not_pended``), another request or member
 than its determination's (``review_mismatch``), or is adverse and its reviewer's credential is
-not allowed to make adverse decisions (``credential_not_allowed``, 42 CFR 422.566(d))."""
+not allowed to make adverse decisions (``credential_not_allowed``, 42 CFR 422.566(d)).
+
+Notices (``pa.notice``) take the first four, ``evaluation_error`` and two of their own:
+``notice_mismatch`` (another request or member than the determination's it names, an
+``information_request`` notice of a final decision, or a decision notice of a pended
+determination) and ``too_many_notices`` (more distinct notices of one determination than the
+review stage keeps, ``PA_NOTICES_MAX_PER_DETERMINATION``). A notice of a determination the review
+stage does not keep (an engine's immediate decision) is valid: counted, not dead-lettered."""
 
 DLQ_ERROR_CLASSES: tuple[DlqErrorClass, ...] = get_args(DlqErrorClass)
 
@@ -142,6 +151,16 @@ NOTICES = Channel(
     ce_type="org.mmm.pa.notice.v1",
     action="receive",
 )
+NOTICES_DLQ = Channel(
+    "paNoticesDlq",
+    "pa.notices.dlq.v1",
+    "Rejected notices, original bytes kept: not JSON, schema-invalid, too large, unknown schema_version, a "
+    "mismatch with the determination it names (notice_mismatch), or more distinct notices of one "
+    "determination than the worker keeps (too_many_notices).",
+    setting="topic_notices_dlq",
+    action="send",
+    dead_letter_of="paNotices",
+)
 AUTHORIZATIONS = Channel(
     "paAuthorizations",
     "pa.authorizations.v1",
@@ -186,6 +205,7 @@ CHANNELS: tuple[Channel, ...] = (
     DLQ,
     REVIEWS_DLQ,
     NOTICES,
+    NOTICES_DLQ,
     AUTHORIZATIONS,
     REQUEST_INDEX,
     PENDS,

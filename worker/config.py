@@ -49,6 +49,9 @@ class Settings(BaseSettings):
     topic_notices: str = Field(
         ch.NOTICES.topic, min_length=1, description="Input: pa.notice events of the letter system."
     )
+    topic_notices_dlq: str = Field(
+        ch.NOTICES_DLQ.topic, min_length=1, description="Rejected notices, original bytes kept."
+    )
     topic_decision_clock: str = Field(
         ch.DECISION_CLOCK.topic, min_length=1, description="Output: pa.decision_clock (warning and breach)."
     )
@@ -76,6 +79,13 @@ class Settings(BaseSettings):
         le=3650,
         description="Keep a closed pend this many days after it closed (a repeated review is recognised as a "
         "duplicate meanwhile), then delete it from the pend store.",
+    )
+    notices_max_per_determination: int = Field(
+        20,
+        ge=1,
+        le=200,
+        description="Distinct notices (notice_id) the review stage keeps per determination; a further one is "
+        "dead-lettered (too_many_notices).",
     )
     pends_retention_days: int = Field(
         30, ge=1, le=3650, description="Retention of the pend inbox topic (pa.pends.v1) when created at start."
@@ -206,6 +216,8 @@ class Settings(BaseSettings):
             self.topic_decision_clock,
             self.topic_pends,
             self.topic_pend_store,
+            self.topic_notices,
+            self.topic_notices_dlq,
         ]
         if len(set(topics)) != len(topics):
             raise ValueError("topic names must be distinct")
