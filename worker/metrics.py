@@ -228,6 +228,52 @@ REVIEWS = Counter(
     registry=REGISTRY,
 )
 
+# -- notices (issue #23): the letter system's pa.notice events, kept by the review stage ---------
+NOTICES = Counter(
+    "pa_worker_notices_total",
+    "pa.notice events read from pa.notices.v1 by the review stage, by result: recorded (kept with its "
+    "determination), duplicate (the same notice_id again), untracked (a determination the stage does not "
+    "keep: an engine's immediate decision), dead_lettered.",
+    ["result"],
+    registry=REGISTRY,
+)
+MEMBER_NOTICES = Counter(
+    "pa_worker_member_notices_total",
+    "Reviewers' final decisions whose member got a first notice, by priority and whether it was sent by "
+    "the decision_due_by (timely: yes, no).",
+    ["priority", "timely"],
+    registry=REGISTRY,
+)
+TIME_TO_MEMBER_NOTICE = Histogram(
+    "pa_worker_time_to_member_notice_seconds",
+    "Time from the request's received_at to the sent_at of the first notice to the member of its "
+    "reviewer's final decision (the clock of 42 CFR 422.568(b) and 422.572(a) runs to it).",
+    ["priority"],
+    buckets=DECISION_LATENCY_BUCKETS,
+    registry=REGISTRY,
+)
+NOTICE_DEADLINES_MISSED = Counter(
+    "pa_worker_notice_deadlines_missed_total",
+    "Reviewers' final decisions whose member had no notice sent by their decision_due_by, counted once "
+    "(at the first decision-clock check past it that found none).",
+    ["priority"],
+    registry=REGISTRY,
+)
+FINALS_NOT_NOTIFIED = Gauge(
+    "pa_worker_final_decisions_not_notified",
+    "Reviewers' final decisions without a notice to the member yet, on the review partitions this "
+    "instance owns, by whether their decision_due_by has passed (past_due: yes, no).",
+    ["past_due"],
+    registry=REGISTRY,
+)
+NOTICE_INTAKE = Gauge(
+    "pa_worker_notice_intake",
+    "1 when the review stage reads pa.notices.v1 (the topic and its DLQ exist, with the partition count "
+    "of pa.reviews.v1), else 0: notices wait in their topic, nothing is lost.",
+    registry=REGISTRY,
+)
+NOTICE_RESULTS = ("recorded", "duplicate", "untracked", "dead_lettered")
+
 REVIEW_RESULTS = ("approved", "partially_approved", "denied", "information_requested", "dead_lettered", "duplicate")
 PEND_REASONS = ("clinical_review", "missing_information")
 PRIORITIES = ("standard", "expedited")
@@ -266,6 +312,15 @@ def precreate_labels() -> None:
             OPEN_PENDS.labels(priority, reason)
     for result in REVIEW_RESULTS:
         REVIEWS.labels(result)
+    for result in NOTICE_RESULTS:
+        NOTICES.labels(result)
+    for priority in PRIORITIES:
+        NOTICE_DEADLINES_MISSED.labels(priority)
+        TIME_TO_MEMBER_NOTICE.labels(priority)
+        for timely in ("yes", "no"):
+            MEMBER_NOTICES.labels(priority, timely)
+    for past_due in ("yes", "no"):
+        FINALS_NOT_NOTIFIED.labels(past_due)
 
 
 def record_committed(results: Sequence[Result], committed_at: float) -> None:

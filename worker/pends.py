@@ -30,6 +30,20 @@ The rules:
   Both flags are state, so each event is emitted once, whatever restarts happen.
 - **expiry**: a closed pend is deleted ``grace_days`` after it closed, so the store stays bounded
   by the traffic of the grace period plus the pends still open.
+- **notices** (``pa.notice``, issue #23): the letter system's record of a notice sent. The book
+  keeps, per determination it knows (a pended determination, open or closed, or a reviewer's final
+  decision on one), a :class:`NoticeState`: the distinct notices (by ``notice_id``: the same notice
+  again is a duplicate and changes nothing; at most ``max_notices`` of them) and the member's first
+  notice time. It lives as long as the pend it belongs to, so the grace period bounds it too. A
+  notice that does not match its determination (request, member; an ``information_request``
+  notice names a pend, any other kind a final decision) is rejected. A notice of a determination
+  the book does not keep (an engine's immediate decision: most notices) is untracked: nothing is
+  kept, nothing rejected. The pend inbox's and the notice topic's read positions are both records of the store.
+- **notice clock**: the clocks of 42 CFR 422.568(b) and 422.572(a) run to notifying the member. A
+  final decision whose member was not notified by its ``decision_due_by`` is reported once
+  (:meth:`PendBook.notice_clock`, a flag in its notice state); only decisions closed after the book
+  began to take notices (``notices_since``) are judged, so a store that predates the notices does
+  not report its whole history as late.
 """
 
 from __future__ import annotations
@@ -40,10 +54,11 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Literal
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError
 
-from contracts import PADecisionClock, PADetermination, PARequest, PAReview
+from contracts import PADecisionClock, PADetermination, PANotice, PARequest, PAReview
 from contracts.internal import INBOX_POSITION_KEY, PendInboxRecord, PendState
+from contracts.models import NoticeChannel, NoticeKind, NoticeRecipient
 from policy import PolicySettings
 from policy.review import ReviewRejected, final_determination
 
@@ -55,6 +70,54 @@ Threshold = Literal["warning", "breach"]
 ReviewErrorClass = Literal[
     "unknown_determination", "determination_not_pended", "review_mismatch", "credential_not_allowed"
 ]
+NoticeErrorClass = Literal["notice_mismatch", "too_many_notices"]
+
+# --- notices in the pend store (issue #23) -------------------------------------------------
+#
+# ``pa.pend-store.v1`` keys besides a pend's determination_id and ``~inbox-position``:
+# ``~notice/<determination_id>`` (a :class:`NoticeState`), ``~notices-position`` (the next offset of
+# the partition of ``pa.notices.v1`` to read) and ``~notices-since`` (when this partition's book began
+# to take notices). A worker that predates them counts them as unreadable records and skips them.
+
+NOTICE_KEY_PREFIX = b"~notice/"
+NOTICES_POSITION_KEY = b"~notices-position"
+NOTICES_SINCE_KEY = b"~notices-since"
+
+
+class NoticeSeen(BaseModel):
+    """One notice of a determination, as the letter system reported it (no member data)."""
+
+    model_config = ConfigDict(strict=False, extra="ignore", frozen=True)
+
+    notice_id: str
+    kind: NoticeKind
+    channel: NoticeChannel
+    recipient: NoticeRecipient
+    sent_at: datetime
+
+
+class NoticeState(BaseModel):
+    """The notices of one determination the review stage keeps (one record per determination in
+    ``pa.pend-store.v1``, key :data:`NOTICE_KEY_PREFIX` + determination_id)."""
+
+    model_config = ConfigDict(strict=False, extra="ignore", frozen=True, title="pa.notice_state")
+
+    schema_version: Literal["1"] = "1"
+    determination_id: str
+    """The determination the notices tell of."""
+    pend_id: str
+    """The pend whose clock applies (its own id for a pended determination; for a final decision, the
+    pend it closed): the state is deleted with that pend."""
+    final: bool
+    """A reviewer's final decision (else a pended determination)."""
+    notices: tuple[NoticeSeen, ...] = ()
+    member_notified_at: datetime | None = None
+    """The earliest ``sent_at`` of a notice to the member."""
+    overdue: bool = False
+    """A final decision whose member was not notified by its decision_due_by, reported once."""
+
+
+_NOTICE_JSON = NoticeState.__pydantic_serializer__
 
 
 def review_digest(review: PAReview) -> str:
@@ -120,6 +183,49 @@ ReviewResult = Decided | Rejected | DuplicateReview
 
 
 @dataclass(frozen=True, slots=True)
+class NoticeRecorded:
+    """A notice kept. ``pend`` is the pend whose clock applies; ``member_notified`` is set when this
+    notice is the first to the member of a final decision (its time, for timeliness)."""
+
+    notice: PANotice
+    pend: PendState
+    final: bool
+    member_notified: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class NoticeRejected:
+    error_class: NoticeErrorClass
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
+class DuplicateNotice:
+    notice_id: str
+    determination_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class NoticeUntracked:
+    """A notice of a determination the book does not keep: an engine's immediate approval or denial
+    (no pend, no clock here), a pend deleted after its grace period, or a notice keyed by something
+    else than its member_id (it reached another partition). Nothing is kept; it is counted."""
+
+    determination_id: str
+
+
+NoticeResult = NoticeRecorded | NoticeRejected | DuplicateNotice | NoticeUntracked
+
+
+@dataclass(frozen=True, slots=True)
+class NoticeOverdue:
+    """A final decision (``final_id``) whose member was not notified by ``pend.decision_due_by``."""
+
+    final_id: str
+    pend: PendState
+
+
+@dataclass(frozen=True, slots=True)
 class ClockEvent:
     state: PendState
     threshold: Threshold
@@ -137,6 +243,14 @@ class PendBook:
     changes: dict[bytes, bytes | None] = field(default_factory=dict)
     """Changelog records not yet committed (key -> value; ``None`` deletes)."""
     unreadable: int = 0
+    notices: dict[str, NoticeState] = field(default_factory=dict)
+    """determination_id -> its notices."""
+    final_of: dict[str, str] = field(default_factory=dict)
+    """A reviewer's final determination_id -> the pend it closed."""
+    notices_position: int = 0
+    """Next offset of the notice topic's partition to read."""
+    notices_since: datetime | None = None
+    """When this book began to take notices (final decisions closed before are not judged)."""
 
     def __len__(self) -> int:
         return len(self.states)
@@ -151,6 +265,9 @@ class PendBook:
             if value:
                 self.inbox_position = int(value)
             return
+        if key.startswith(b"~"):
+            self._apply_notices(key, value)
+            return
         det_id = key.decode("utf-8", "replace")
         if value is None:
             self._forget(det_id)
@@ -162,20 +279,45 @@ class PendBook:
             return
         self._put(state, record=False)
 
+    def _apply_notices(self, key: bytes, value: bytes | None) -> None:
+        try:
+            if key == NOTICES_POSITION_KEY:
+                if value:
+                    self.notices_position = int(value)
+            elif key == NOTICES_SINCE_KEY:
+                if value:
+                    self.notices_since = datetime.fromisoformat(value.decode())
+            elif key.startswith(NOTICE_KEY_PREFIX):
+                det_id = key[len(NOTICE_KEY_PREFIX) :].decode("utf-8", "replace")
+                if value is None:
+                    self.notices.pop(det_id, None)
+                else:
+                    self.notices[det_id] = NoticeState.model_validate_json(value)
+            else:
+                self.unreadable += 1
+        except (ValueError, ValidationError):
+            self.unreadable += 1
+
     # -- changes ------------------------------------------------------------------------------
 
     def _forget(self, det_id: str) -> None:
         old = self.states.pop(det_id, None)
         if old is not None and self.open_by_request.get(old.request_id) == det_id:
             del self.open_by_request[old.request_id]
+        if old is not None and old.closed_by is not None and self.final_of.get(old.closed_by) == det_id:
+            del self.final_of[old.closed_by]
 
     def _put(self, state: PendState, *, record: bool = True) -> None:
         old = self.states.get(state.determination_id)
         if old is not None and self.open_by_request.get(old.request_id) == old.determination_id:
             del self.open_by_request[old.request_id]
+        if old is not None and old.status == "final" and old.closed_by is not None:
+            self.final_of.pop(old.closed_by, None)
         self.states[state.determination_id] = state
         if state.status == "open":
             self.open_by_request[state.request_id] = state.determination_id
+        elif state.status == "final" and state.closed_by is not None:
+            self.final_of[state.closed_by] = state.determination_id
         if record:
             self.changes[state.determination_id.encode()] = _STATE_JSON.to_json(state)
 
@@ -323,10 +465,112 @@ class PendBook:
         ]
         for det_id in gone:
             self._delete(det_id)
+        if gone:
+            doomed = set(gone)
+            for notified in [d for d, n in self.notices.items() if n.pend_id in doomed]:
+                del self.notices[notified]
+                self.changes[NOTICE_KEY_PREFIX + notified.encode()] = None
         return len(gone)
 
     def open_pends(self) -> Iterator[PendState]:
         return (s for s in self.states.values() if s.status == "open")
+
+    # -- notices ---------------------------------------------------------------------------------
+
+    def begin_notices(self, now: datetime) -> None:
+        """Take notices from now on (once per book: the time is state)."""
+        if self.notices_since is None:
+            self.notices_since = now
+            self.changes[NOTICES_SINCE_KEY] = now.isoformat().encode()
+
+    def notices_read(self, next_offset: int) -> None:
+        """The notice topic's partition is read up to ``next_offset`` (exclusive)."""
+        if next_offset != self.notices_position:
+            self.notices_position = next_offset
+            self.changes[NOTICES_POSITION_KEY] = str(next_offset).encode()
+
+    def _put_notices(self, state: NoticeState) -> None:
+        self.notices[state.determination_id] = state
+        self.changes[NOTICE_KEY_PREFIX + state.determination_id.encode()] = _NOTICE_JSON.to_json(state)
+
+    def notice_target(self, determination_id: str) -> tuple[PendState, bool] | None:
+        """The pend whose clock applies to ``determination_id``, and whether it is a final decision."""
+        pend_id = self.final_of.get(determination_id)
+        if pend_id is not None:
+            return self.states[pend_id], True
+        state = self.states.get(determination_id)
+        return (state, False) if state is not None else None
+
+    def notice(self, notice: PANotice, max_notices: int) -> NoticeResult:
+        """Keep ``notice`` (see the module doc)."""
+        det_id = notice.determination_id
+        target = self.notice_target(det_id)
+        if target is None:
+            return NoticeUntracked(det_id)
+        pend, final = target
+        if (notice.request_id, notice.member_id) != (pend.request_id, pend.member_id):
+            return NoticeRejected(
+                "notice_mismatch", f"the notice names another request or member than determination {det_id}"
+            )
+        if final == (notice.kind == "information_request"):
+            what = "a final decision" if final else "a pended determination"
+            hint = ""
+            if pend.status == "final" and not final:
+                hint = f" (its final decision is {pend.closed_by}: a decision notice names that one)"
+            return NoticeRejected("notice_mismatch", f"a {notice.kind} notice names {what}, {det_id}{hint}")
+        known = self.notices.get(det_id) or NoticeState(
+            determination_id=det_id, pend_id=pend.determination_id, final=final
+        )
+        if any(seen.notice_id == notice.notice_id for seen in known.notices):
+            return DuplicateNotice(notice.notice_id, det_id)
+        if len(known.notices) >= max_notices:
+            return NoticeRejected(
+                "too_many_notices", f"determination {det_id} has {len(known.notices)} notices already, the most kept"
+            )
+        seen = NoticeSeen(
+            notice_id=notice.notice_id,
+            kind=notice.kind,
+            channel=notice.channel,
+            recipient=notice.recipient,
+            sent_at=notice.sent_at,
+        )
+        first = known.member_notified_at
+        member_at = first
+        if notice.recipient == "member" and (first is None or notice.sent_at < first):
+            member_at = notice.sent_at
+        self._put_notices(known.model_copy(update={"notices": (*known.notices, seen), "member_notified_at": member_at}))
+        newly = notice.sent_at if final and first is None and member_at is not None else None
+        return NoticeRecorded(notice, pend, final, newly)
+
+    def _judged(self, pend: PendState) -> bool:
+        return self.notices_since is not None and pend.closed_at is not None and pend.closed_at >= self.notices_since
+
+    def notice_clock(self, now: datetime) -> list[NoticeOverdue]:
+        """Final decisions whose ``decision_due_by`` passed with no notice to the member sent by then,
+        not reported before (marked reported)."""
+        out: list[NoticeOverdue] = []
+        for final_id, pend_id in self.final_of.items():
+            pend = self.states[pend_id]
+            if now < pend.decision_due_by or not self._judged(pend):
+                continue
+            known = self.notices.get(final_id)
+            if known is None:
+                known = NoticeState(determination_id=final_id, pend_id=pend_id, final=True)
+            elif known.overdue or (
+                known.member_notified_at is not None and known.member_notified_at <= pend.decision_due_by
+            ):
+                continue
+            self._put_notices(known.model_copy(update={"overdue": True}))
+            out.append(NoticeOverdue(final_id, pend))
+        return out
+
+    def not_notified(self, now: datetime) -> Iterator[tuple[PendState, bool]]:
+        """Final decisions (judged) whose member has no notice yet: (the pend, past its decision_due_by)."""
+        for final_id, pend_id in self.final_of.items():
+            pend = self.states[pend_id]
+            known = self.notices.get(final_id)
+            if self._judged(pend) and (known is None or known.member_notified_at is None):
+                yield pend, now >= pend.decision_due_by
 
 
 def decision_clock_event(event: ClockEvent, observed_at: datetime) -> PADecisionClock:

@@ -27,6 +27,20 @@ and does the rest exactly once.
 
 Reviewers' approvals carry their authorization on ``pa.determinations.v1`` like the engine's,
 and the reauthorization scheduler schedules their reminders from there.
+
+Notices (issue #23): the letter system's ``pa.notice`` events on ``pa.notices.v1`` (key
+``member_id``, the partition count of ``pa.reviews.v1``) are read like the pend inbox, by the owner
+of review partition ``p`` from notice partition ``p``, at each batch and each tick: from the
+store's notice position to the end offset taken BEFORE the inbox is read (so the pend a notice
+names is in the book), at most ``batch_max_records`` per transaction. Each notice is kept in the
+book (:meth:`~worker.pends.PendBook.notice`), or dead-lettered to ``pa.notices.dlq.v1``, in the
+same transaction as the store's records and the new notice position: exactly once, like the inbox.
+The tick reports, once each, the reviewers' final decisions whose member was not notified by their
+``decision_due_by`` (a log line and ``pa_worker_notice_deadlines_missed_total``; the contract has
+no event for it yet). The intake is checked at start: the topic and its DLQ must exist with the
+reviews' partition count; otherwise the stage runs without it (an error logged,
+``pa_worker_notice_intake`` 0) rather than stop reviewers' decisions, and the notices wait in their
+topic until a restart finds it right.
 """
 
 from __future__ import annotations
@@ -34,15 +48,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Protocol
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
-from aiokafka.structs import ConsumerRecord
+from aiokafka.admin import NewTopic
 from pydantic import ValidationError
 
-from contracts import PAReview
+from contracts import PANotice, PAReview
 from contracts import channels as ch
 from policy import DEFAULT_SETTINGS, PolicySettings
 from worker import metrics as m
@@ -60,7 +75,13 @@ from worker.kafka import (
 from worker.logs import get_logger
 from worker.pends import (
     Decided,
+    DuplicateNotice,
     DuplicateReview,
+    NoticeOverdue,
+    NoticeRecorded,
+    NoticeRejected,
+    NoticeResult,
+    NoticeUntracked,
     PendBook,
     Rejected,
     ReviewResult,
@@ -78,6 +99,8 @@ from worker.runtime import (
     TransactionAborted,
     read_range,
 )
+from worker.runtime.ports import ConsumerPort, ReaderPort
+from worker.runtime.writer import ProducerFactory
 
 log = get_logger("pa_worker.reviews")
 
@@ -85,6 +108,45 @@ Clock = Callable[[], datetime]
 Handle = Callable[[bytes | None, bytes | None, Source], Result]
 
 CE_TYPE_DECISION_CLOCK = ch.DECISION_CLOCK.ce_type or ""
+
+
+class GroupConsumer(ConsumerPort, Protocol):
+    """The review stage's group consumer: the runtime's port, plus the partition counts of topics it
+    does not subscribe to (the co-partitioning check at start)."""
+
+    def partitions_for_topic(self, topic: str) -> set[int] | None: ...
+
+
+class SideReader(ReaderPort, Protocol):
+    """A group-less read_committed consumer that reads the pend inbox and the notices."""
+
+    async def start(self) -> None: ...
+    async def stop(self) -> None: ...
+    async def beginning_offsets(self, partitions: list[TopicPartition]) -> Mapping[TopicPartition, int]: ...
+
+
+class Message(Protocol):
+    """A consumed record, as the review stage reads it (aiokafka's ``ConsumerRecord``)."""
+
+    @property
+    def topic(self) -> str: ...
+    @property
+    def partition(self) -> int: ...
+    @property
+    def offset(self) -> int: ...
+    @property
+    def timestamp(self) -> int | None: ...
+    @property
+    def key(self) -> bytes | None: ...
+    @property
+    def value(self) -> bytes | None: ...
+
+
+def notice_topics(settings: Settings) -> list[NewTopic]:
+    """``pa.notices.v1`` and its DLQ, with the reviews' partition count (co-partitioned by member_id),
+    for ``--create-topics``."""
+    n, rf = settings.topic_partitions, settings.topic_replication_factor
+    return [NewTopic(settings.topic_notices, n, rf), NewTopic(settings.topic_notices_dlq, n, rf)]
 
 
 def with_pend_inbox(handle: Handle, topic: str, determinations_topic: str) -> Handle:
@@ -118,12 +180,27 @@ class CoPartitioningError(RuntimeError):
     """The review topic and the pend inbox do not have the same partition count."""
 
 
+def notice_intake_problem(reviews: int, notices: int, dlq_exists: bool, settings: Settings) -> str | None:
+    """Why the notices cannot be read alongside ``reviews`` partitions of reviews (``None``: they can)."""
+    if notices == 0:
+        return f"{settings.topic_notices} not found (or not authorized)"
+    if not dlq_exists:
+        return f"{settings.topic_notices_dlq} not found (or not authorized)"
+    if notices != reviews or reviews == 0:
+        return (
+            f"{settings.topic_notices} has {notices} partitions and {settings.topic_reviews} {reviews}: they must be "
+            "equal (notices and reviews are co-partitioned by member_id)"
+        )
+    return None
+
+
 @dataclass
 class _Partition:
     tp: TopicPartition
     writer: PartitionWriter
     store: ChangelogStore[PendBook]
     inbox: TopicPartition
+    notices: TopicPartition
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     task: asyncio.Task[None] | None = None
     ready: bool = False
@@ -144,23 +221,47 @@ class _Outcome:
     """``pa_worker_reviews_total``'s result label."""
 
 
+@dataclass(frozen=True, slots=True)
+class _NoticeOutcome:
+    """One notice's result, with its records (a dead letter's)."""
+
+    result: NoticeResult | DeadLettered
+    records: tuple[OutRecord, ...] = ()
+
+
 class ReviewStage:
+    """``consumer_factory``, ``producer_factory`` (given the transactional id), ``restorer_factory``
+    (the store's) and ``reader_factory`` (a started group-less reader of the inbox and the notices)
+    make the Kafka clients (as the request processor's do); aiokafka's by default, the in-memory
+    fakes of ``tests/worker/fakes.py`` in the unit tests."""
+
     def __init__(
         self,
         settings: Settings,
         clock: Clock = lambda: datetime.now(UTC),
         policy_settings: PolicySettings = DEFAULT_SETTINGS,
+        *,
+        consumer_factory: Callable[[], GroupConsumer] | None = None,
+        producer_factory: ProducerFactory | None = None,
+        restorer_factory: Callable[[], Awaitable[ChangelogReader]] | None = None,
+        reader_factory: Callable[[], Awaitable[SideReader]] | None = None,
     ) -> None:
         self.settings = settings
+        self._consumer_factory = consumer_factory or self._group_consumer
+        self._producer_factory = producer_factory or self._producer
+        self._restorer_factory = restorer_factory or self._changelog_restorer
+        self._reader_factory = reader_factory or self._reader
         self.clock = clock
         self.policy_settings = policy_settings
         self.group_id = settings.review_group_id
         self.topic = settings.topic_reviews
         self.lock = asyncio.Lock()
         self.parts: dict[TopicPartition, _Partition] = {}
-        self.consumer: AIOKafkaConsumer | None = None
+        self.consumer: GroupConsumer | None = None
         self.restorer: ChangelogReader | None = None
-        self.inbox_reader: AIOKafkaConsumer | None = None
+        self.inbox_reader: SideReader | None = None
+        self.notices_enabled = False
+        """The notice intake runs (checked at start, see :func:`notice_intake_problem`)."""
         self._inbox_lock = asyncio.Lock()
         self.listener: PartitionListener | None = None
         self.last_poll = 0.0
@@ -176,11 +277,29 @@ class ReviewStage:
             and all(p.ready for p in self.parts.values())
         )
 
+    def _group_consumer(self) -> GroupConsumer:
+        consumer: GroupConsumer = AIOKafkaConsumer(**group_consumer_kwargs(self.settings, self.group_id))
+        return consumer
+
+    def _producer(self, tid: str) -> AIOKafkaProducer:
+        return AIOKafkaProducer(**producer_kwargs(self.settings), transactional_id=tid)
+
+    async def _changelog_restorer(self) -> ChangelogReader:
+        reader = changelog_reader(self.settings)
+        await reader.start()
+        return ChangelogReader(reader, lambda: refresh_metadata(reader))
+
+    async def _reader(self) -> SideReader:
+        reader: SideReader = changelog_reader(self.settings)
+        await reader.start()
+        return reader
+
     async def start(self) -> None:
         s = self.settings
-        self.consumer = AIOKafkaConsumer(**group_consumer_kwargs(s, self.group_id))
+        self.consumer = self._consumer_factory()
         await self.consumer.start()
-        readers: list[AIOKafkaConsumer] = []
+        restorer: ChangelogReader | None = None
+        reader: SideReader | None = None
         try:
             await require_topics(
                 self.consumer,
@@ -201,18 +320,25 @@ class ReviewStage:
                     f"and {s.topic_pend_store} {store_count}: the first two must be equal and the store at "
                     "least as many (reviews and pends are co-partitioned by member_id)"
                 )
-            for _ in range(2):
-                reader = changelog_reader(s)
-                await reader.start()
-                readers.append(reader)
+            problem = notice_intake_problem(
+                counts[self.topic],
+                len(self.consumer.partitions_for_topic(s.topic_notices) or ()),
+                bool(self.consumer.partitions_for_topic(s.topic_notices_dlq)),
+                s,
+            )
+            restorer = await self._restorer_factory()
+            reader = await self._reader_factory()
         except BaseException:
-            for reader in readers:
-                await reader.stop()
+            if restorer is not None:
+                await restorer.reader.stop()  # type: ignore[attr-defined]
             await self.consumer.stop()
             self.consumer = None
             raise
-        store_reader, self.inbox_reader = readers
-        self.restorer = ChangelogReader(store_reader, lambda: refresh_metadata(store_reader))
+        self.restorer, self.inbox_reader = restorer, reader
+        self.notices_enabled = problem is None
+        m.NOTICE_INTAKE.set(1 if self.notices_enabled else 0)
+        if problem is not None:
+            log.error("notices are not read: the review stage runs without them until a restart", reason=problem)
         self.listener = PartitionListener(self.lock, self.acquire, self.release, self.refresh_gauges)
         self.consumer.subscribe([self.topic], listener=self.listener)
 
@@ -230,10 +356,7 @@ class ReviewStage:
                     await self.inbox_reader.stop()
 
     def _writer(self, tp: TopicPartition) -> PartitionWriter:
-        def factory(tid: str) -> AIOKafkaProducer:
-            return AIOKafkaProducer(**producer_kwargs(self.settings), transactional_id=tid)
-
-        return PartitionWriter(tp, self.group_id, "reviews", factory, log_prefix="review stage ")
+        return PartitionWriter(tp, self.group_id, "reviews", self._producer_factory, log_prefix="review stage ")
 
     async def acquire(self, tp: TopicPartition) -> None:
         """Assigned: pause the partition and register its book; the loop restores it."""
@@ -244,7 +367,11 @@ class ReviewStage:
             self.consumer.pause(tp)
         store = ChangelogStore(TopicPartition(self.settings.topic_pend_store, tp.partition), PendBook)
         self.parts[tp] = _Partition(
-            tp, self._writer(tp), store, TopicPartition(self.settings.topic_pends, tp.partition)
+            tp,
+            self._writer(tp),
+            store,
+            TopicPartition(self.settings.topic_pends, tp.partition),
+            TopicPartition(self.settings.topic_notices, tp.partition),
         )
 
     async def release(self, tp: TopicPartition) -> None:
@@ -294,6 +421,8 @@ class ReviewStage:
             pends=len(part.book),
             records=part.store.records_restored,
             inbox_position=part.book.inbox_position,
+            notices=len(part.book.notices),
+            notices_position=part.book.notices_position,
             seconds=round(part.store.restore_seconds, 3),
         )
 
@@ -341,11 +470,15 @@ class ReviewStage:
                         await self._tick(part)
                 self.refresh_gauges()
 
-    async def _catch_up(self, part: _Partition) -> None:
-        """Read the pend inbox partition from the book's position to its end, into the book."""
+    async def _catch_up(self, part: _Partition, now: datetime) -> list[_NoticeOutcome]:
+        """Read the pend inbox partition from the book's position to its end, into the book; then
+        the notices (see the module doc). Returns the notices' outcomes."""
         assert self.inbox_reader is not None
         book = part.book
         async with self._inbox_lock:
+            notices_end = None
+            if self.notices_enabled:
+                notices_end = (await self.inbox_reader.end_offsets([part.notices]))[part.notices]
             start = (await self.inbox_reader.beginning_offsets([part.inbox]))[part.inbox]
             if start > book.inbox_position:
                 log.error(
@@ -361,23 +494,89 @@ class ReviewStage:
                 lambda _key, value: value,
                 observe=lambda offset, value: book.take_inbox(offset, value),  # type: ignore[arg-type]
             )
+            if notices_end is None:
+                return []
+            book.begin_notices(now)
+            return await self._take_notices(part, notices_end)
 
-    async def _reviews(self, part: _Partition, msgs: list[ConsumerRecord[bytes, bytes]]) -> None:
+    async def _take_notices(self, part: _Partition, end: int) -> list[_NoticeOutcome]:
+        """The notices of ``part`` from the book's notice position up to ``end`` (exclusive), at most
+        ``batch_max_records``, into the book; the new position is a change of the book."""
+        assert self.inbox_reader is not None
+        reader, tp, book = self.inbox_reader, part.notices, part.book
+        start = (await reader.beginning_offsets([tp]))[tp]
+        if start > book.notices_position:
+            log.error(
+                "notices deleted before the review stage read them (retention): not recorded",
+                partition=tp.partition,
+                position=book.notices_position,
+                log_start=start,
+            )
+        position = max(book.notices_position, start)
+        limit = self.settings.batch_max_records
+        out: list[_NoticeOutcome] = []
+        if position < end:
+            reader.assign([tp])
+            reader.seek(tp, position)
+            deadline = time.monotonic() + 120.0
+            while position < end and len(out) < limit:
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"{tp.topic}-{tp.partition} not read to {end} within 120 s")
+                batch = await reader.getmany(tp, timeout_ms=1000, max_records=limit - len(out))
+                for msg in batch.get(tp, ()):
+                    if msg.offset >= end:
+                        position = end
+                        break
+                    out.append(self._notice(book, msg))
+                    position = msg.offset + 1
+                else:  # every record fetched was taken: the position may also pass transaction markers
+                    position = max(position, min(await reader.position(tp), end))
+        book.notices_read(position)
+        return out
+
+    def _notice(self, book: PendBook, msg: Message) -> _NoticeOutcome:
+        key, value = msg.key, msg.value
+        source = Source(msg.topic, msg.partition, msg.offset, getattr(msg, "timestamp", None))
+        dlq = self.settings.topic_notices_dlq
+        if not value:
+            dead = dead_letter(dlq, key, b"", source, "not_json", "empty message value")
+            return _NoticeOutcome(dead, dead.records)
+        if len(value) > self.settings.max_message_bytes:
+            message = f"message is {len(value)} bytes; the limit is {self.settings.max_message_bytes}"
+            dead = dead_letter(dlq, key, value, source, "too_large", message)
+            return _NoticeOutcome(dead, dead.records)
+        try:
+            notice = PANotice.model_validate_json(value)
+        except ValidationError as exc:
+            rejection = classify(exc)
+            dead = dead_letter(dlq, key, value, source, rejection.error_class, rejection.message, rejection.fields)
+            return _NoticeOutcome(dead, dead.records)
+        try:
+            result = book.notice(notice, self.settings.notices_max_per_determination)
+        except Exception as exc:  # a bug must not stop the partition: the notice goes to the DLQ
+            dead = dead_letter(dlq, key, value, source, "evaluation_error", f"internal error: {type(exc).__name__}")
+            return _NoticeOutcome(dead, dead.records)
+        if isinstance(result, NoticeRejected):
+            dead = dead_letter(dlq, key, value, source, result.error_class, result.message)
+            return _NoticeOutcome(dead, dead.records)
+        return _NoticeOutcome(result)
+
+    async def _reviews(self, part: _Partition, msgs: Sequence[Message]) -> None:
         async with part.lock:
             if not part.ready:
                 return
             now = self.clock()
             book = part.book
             outcomes: list[_Outcome] = []
+            notices: list[_NoticeOutcome] = []
             try:
-                await self._catch_up(part)
+                notices = await self._catch_up(part, now)
                 for msg in msgs:
                     outcomes.append(self._review(book, msg, now))
                 last = msgs[-1].offset
                 async with part.writer.transaction({part.tp: last + 1}) as txn:
-                    for outcome in outcomes:
-                        for rec in outcome.records:
-                            await txn.send(rec.topic, rec.value, key=rec.key, headers=rec.headers)
+                    for rec in [r for o in outcomes for r in o.records] + [r for o in notices for r in o.records]:
+                        await txn.send(rec.topic, rec.value, key=rec.key, headers=rec.headers)
                     await self._send_book(txn, part)
             except asyncio.CancelledError:
                 raise
@@ -387,8 +586,9 @@ class ReviewStage:
             part.next_offset = last + 1
             book.committed()
         self._count(outcomes)
+        self._count_notices(notices, [])
 
-    def _review(self, book: PendBook, msg: ConsumerRecord[bytes, bytes], now: datetime) -> _Outcome:
+    def _review(self, book: PendBook, msg: Message, now: datetime) -> _Outcome:
         key, value = msg.key, msg.value
         source = Source(msg.topic, msg.partition, msg.offset, msg.timestamp)
         dlq = self.settings.topic_reviews_dlq
@@ -446,13 +646,18 @@ class ReviewStage:
                 return
             now = self.clock()
             book = part.book
+            notices: list[_NoticeOutcome] = []
             try:
-                await self._catch_up(part)
+                notices = await self._catch_up(part, now)
                 events = book.clock(now, self.settings.decision_clock_warning_share)
+                overdue = book.notice_clock(now) if self.notices_enabled else []
                 expired = book.expire(now, self.settings.pend_state_grace_days)
                 if not book.changes:
                     return
                 async with part.writer.transaction() as txn:
+                    for outcome in notices:
+                        for rec in outcome.records:
+                            await txn.send(rec.topic, rec.value, key=rec.key, headers=rec.headers)
                     for event in events:
                         clock_event = decision_clock_event(event, now)
                         await txn.send(
@@ -473,6 +678,7 @@ class ReviewStage:
                 await self._failed(part, exc, "decision clock tick failed")
                 return
             book.committed()
+        self._count_notices(notices, overdue)
         for event in events:
             m.CLOCK_EVENTS.labels(event.threshold).inc()
             if event.threshold == "breach":
@@ -515,6 +721,47 @@ class ReviewStage:
                     m.REVIEWS.labels("duplicate").inc()
                     log.info("duplicate review: nothing published", determination_id=det_id)
 
+    def _count_notices(self, outcomes: list[_NoticeOutcome], overdue: list[NoticeOverdue]) -> None:
+        for outcome in outcomes:
+            match outcome.result:
+                case NoticeRecorded(notice=notice, pend=pend, final=final, member_notified=at):
+                    m.NOTICES.labels("recorded").inc()
+                    if at is not None:
+                        timely = at <= pend.decision_due_by
+                        m.MEMBER_NOTICES.labels(pend.priority, "yes" if timely else "no").inc()
+                        m.TIME_TO_MEMBER_NOTICE.labels(pend.priority).observe(
+                            max(0.0, (at - pend.received_at).total_seconds())
+                        )
+                    log.info(
+                        "notice recorded",
+                        determination_id=notice.determination_id,
+                        notice_id=notice.notice_id,
+                        kind=notice.kind,
+                        channel=notice.channel,
+                        recipient=notice.recipient,
+                        final=final,
+                        member_notified_in_time=None if at is None else at <= pend.decision_due_by,
+                    )
+                case DuplicateNotice(notice_id=notice_id, determination_id=det_id):
+                    m.NOTICES.labels("duplicate").inc()
+                    log.info("duplicate notice: kept once", determination_id=det_id, notice_id=notice_id)
+                case NoticeUntracked(determination_id=det_id):
+                    m.NOTICES.labels("untracked").inc()
+                    log.info("notice of a determination the review stage does not keep", determination_id=det_id)
+                case DeadLettered(error_class=error_class):
+                    m.NOTICES.labels("dead_lettered").inc()
+                    m.DLQ.labels(error_class).inc()
+                    log.warning("notice dead-lettered", error_class=error_class)
+        for late in overdue:
+            m.NOTICE_DEADLINES_MISSED.labels(late.pend.priority).inc()
+            log.warning(
+                "member not notified of a final decision by its decision_due_by",
+                determination_id=late.final_id,
+                pend_id=late.pend.determination_id,
+                priority=late.pend.priority,
+                decision_due_by=late.pend.decision_due_by.isoformat(),
+            )
+
     def refresh_gauges(self) -> None:
         now = self.clock()
         share = self.settings.decision_clock_warning_share
@@ -532,6 +779,13 @@ class ReviewStage:
                     breached += 1
                 if nearest is None or st.decision_due_by < nearest:
                     nearest = st.decision_due_by
+        not_notified = {"yes": 0, "no": 0}
+        for part in self.parts.values():
+            if part.ready and self.notices_enabled:
+                for _, passed in part.book.not_notified(now):
+                    not_notified["yes" if passed else "no"] += 1
+        for label, n in not_notified.items():
+            m.FINALS_NOT_NOTIFIED.labels(label).set(n)
         for (priority, reason), n in counts.items():
             m.OPEN_PENDS.labels(priority, reason).set(n)
         m.PENDS_PAST_THRESHOLD.labels("warning").set(warned)
