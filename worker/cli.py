@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from pathlib import Path
 
 from worker.config import describe
@@ -97,22 +97,39 @@ def _as_of(value: str) -> datetime:
         raise argparse.ArgumentTypeError("--as-of must be an RFC 3339 timestamp with offset") from None
 
 
+REPORT_EXIT_EMPTY = 3
+"""``pa-worker report``: the report was written with a warning, but nothing was read or no request in scope
+was received in the range."""
+
+
 def _add_report_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     rep = sub.add_parser(
         "report",
-        help="compliance report (HTML with charts, and CSV) over the determinations of a date range",
-        description="Reads pa.determination events from a JSON Lines file or from the topic (read_committed, "
-        "up to its end) and writes report.html (self-contained: inline CSS and SVG) and one CSV per table into "
-        "--out: requests approved, denied and still open by priority and line of business; time to final "
-        "decision and the share within the clock; criteria not met or missing; pend reasons; engine and reviewer "
-        "decisions. Requests are selected by the date they were received, in America/Puerto_Rico time. Exit "
-        "status 1 if a record could not be read (the report is still written, and says how many).",
+        help="compliance report (HTML with charts, and CSV) over the determinations and notices of a date range",
+        description="Reads pa.determination events, and optionally the letter system's pa.notice events, each from "
+        "a JSON Lines file or from its topic (read_committed, up to its end), and writes report.html "
+        "(self-contained: inline CSS and SVG), meta.csv, requests.csv (request ids hashed) and one CSV per table "
+        "into --out. Requests are selected by the date they were first received, in America/Puerto_Rico time, and "
+        "counted as of --as-of. Scope: the Medicare Advantage lines of the policy settings; other lines in an "
+        "excluded row. Timeliness = decided (or notified) within the clock / (decided + still open past due); "
+        "notified timeliness needs a notices source.",
+        epilog="exit status: 0 report written; 1 report written, but some records could not be read (named on "
+        "stderr, counted in the report); 2 nothing written: bad arguments, a missing file or topic, or the topic "
+        f"not read to its end; {REPORT_EXIT_EMPTY} report written with a warning, but empty: no determination "
+        "read, or no request in scope received in the range.",
     )
     src = rep.add_mutually_exclusive_group(required=True)
     src.add_argument("--input", type=Path, help="determinations as JSON Lines (- for stdin)")
-    src.add_argument("--topic", help="read this topic instead, e.g. pa.determinations.v1")
+    src.add_argument("--topic", help="read the determinations from this topic, e.g. pa.determinations.v1")
+    notices = rep.add_mutually_exclusive_group()
+    notices.add_argument(
+        "--notices", type=Path, help="the letter system's pa.notice events as JSON Lines (- for stdin)"
+    )
+    notices.add_argument("--notices-topic", help="read the notices from this topic, e.g. pa.notices.v1")
     rep.add_argument(
-        "--bootstrap", default=None, help="brokers for --topic (default: KAFKA_BOOTSTRAP_SERVERS; TLS/SASL from PA_*)"
+        "--bootstrap",
+        default=None,
+        help="brokers for --topic and --notices-topic (default: KAFKA_BOOTSTRAP_SERVERS; TLS/SASL from PA_*)",
     )
     rep.add_argument("--from", dest="start", type=_date, required=True, help="first day received (YYYY-MM-DD)")
     rep.add_argument("--to", dest="end", type=_date, required=True, help="last day received, included")
@@ -122,17 +139,47 @@ def _add_report_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser])
         dest="as_of",
         type=_as_of,
         default=None,
-        help="count still-open requests past due at this RFC 3339 time (default: now)",
+        help="count the state of each request at this RFC 3339 time: determinations decided and notices sent later "
+        "are left out, open requests past due by then are late (default: the end of the range, 00:00 of the day "
+        "after --to in America/Puerto_Rico)",
+    )
+    rep.add_argument(
+        "--scope",
+        type=_lines,
+        default=None,
+        help="comma-separated lines of business to report on (default: the Medicare Advantage lines, "
+        "PolicySettings.medicare_advantage_lines); the others are counted in the excluded row",
     )
 
 
+def _lines(value: str) -> frozenset[str]:
+    lines = frozenset(v.strip() for v in value.split(",") if v.strip())
+    if not lines:
+        raise argparse.ArgumentTypeError("--scope needs at least one line of business")
+    return lines
+
+
+def _read_lines(path: Path, what: str) -> list[bytes] | None:
+    if str(path) == "-":
+        return sys.stdin.buffer.readlines()
+    if not path.is_file():
+        print(f"pa-worker report: no such {what} file: {path}", file=sys.stderr)
+        return None
+    return path.read_bytes().splitlines()
+
+
 def _report(args: argparse.Namespace) -> int:
-    from worker.report import compute, parse_lines, write_report
+    from worker.report import compute, parse_lines, parse_notices, write_report
 
     if args.end < args.start:
         print(f"pa-worker report: --to {args.end} is before --from {args.start}", file=sys.stderr)
         return 2
-    if args.topic is not None:
+    if args.notices is not None and str(args.notices) == "-" and str(args.input) == "-":
+        print("pa-worker report: --input and --notices cannot both be stdin", file=sys.stderr)
+        return 2
+    topics = [t for t in (args.topic, args.notices_topic) if t is not None]
+    from_topic: dict[str, list[bytes]] = {}
+    if topics:
         from aiokafka.errors import KafkaError
 
         from worker.config import load
@@ -141,26 +188,61 @@ def _report(args: argparse.Namespace) -> int:
         settings = load()
         if args.bootstrap:
             settings = settings.model_copy(update={"bootstrap_servers": args.bootstrap})
+
+        async def read_all() -> None:
+            for topic in topics:
+                from_topic[topic] = await read_topic(settings.kafka_kwargs(), topic)
+
         try:
-            lines = asyncio.run(read_topic(settings.kafka_kwargs(), args.topic))
+            asyncio.run(read_all())
         except (TopicReadError, KafkaError) as exc:
             print(f"pa-worker report: {exc}", file=sys.stderr)
             return 2
-    elif str(args.input) == "-":
-        lines = sys.stdin.buffer.readlines()
-    elif not args.input.is_file():
-        print(f"pa-worker report: no such file: {args.input}", file=sys.stderr)
-        return 2
+    if args.topic is not None:
+        lines, det_source = from_topic[args.topic], f"topic {args.topic}"
     else:
-        lines = args.input.read_bytes().splitlines()
+        read = _read_lines(args.input, "determinations")
+        if read is None:
+            return 2
+        lines, det_source = read, "stdin" if str(args.input) == "-" else f"file {args.input.name}"
+    notice_lines: list[bytes] | None = None
+    notice_source = ""
+    if args.notices_topic is not None:
+        notice_lines, notice_source = from_topic[args.notices_topic], f"topic {args.notices_topic}"
+    elif args.notices is not None:
+        notice_lines = _read_lines(args.notices, "notices")
+        if notice_lines is None:
+            return 2
+        notice_source = "stdin" if str(args.notices) == "-" else f"file {args.notices.name}"
+
     dets, errors = parse_lines(lines)
     for err in errors:
-        print(f"pa-worker report: record {err.line} not read: {err.message}", file=sys.stderr)
-    as_of = args.as_of or datetime.now(UTC)
-    report = compute(dets, args.start, args.end, as_of=as_of, unreadable=len(errors))
+        print(f"pa-worker report: determination record {err.line} not read: {err.message}", file=sys.stderr)
+    notices, notice_errors = parse_notices(notice_lines) if notice_lines is not None else (None, [])
+    for err in notice_errors:
+        print(f"pa-worker report: notice record {err.line} not read: {err.message}", file=sys.stderr)
+    report = compute(
+        dets,
+        args.start,
+        args.end,
+        notices=notices,
+        as_of=args.as_of,
+        unreadable=len(errors),
+        notices_unreadable=len(notice_errors),
+        scope=args.scope,
+        determinations_source=det_source,
+        notices_source=notice_source,
+    )
     page, csvs = write_report(report, args.out)
-    print(f"{page} ({report.requests} requests, {report.determinations} determinations); {len(csvs)} CSV files")
-    return 1 if errors else 0
+    for warning in report.warnings():
+        print(f"pa-worker report: warning: {warning}", file=sys.stderr)
+    print(
+        f"{page} ({report.totals.requests} requests in scope, {report.excluded.requests} excluded; "
+        f"{report.determinations.read} determination records read); {len(csvs)} CSV files"
+    )
+    if report.empty:
+        return REPORT_EXIT_EMPTY
+    return 1 if errors or notice_errors else 0
 
 
 def _evaluate(args: argparse.Namespace) -> int:

@@ -1,7 +1,8 @@
 """The report as a browser renders it: headless Chromium (Debian's ``chromium``) dumps the DOM and
-takes a screenshot. Every section's heading and chart must be there, with bars, and the screenshot
-must show the bars' colours. Under CI or REQUIRE_KAFKA=1 a missing Chromium fails the test (``make
-test`` installs it via ``make chromium``); elsewhere it skips."""
+takes a screenshot. Every section's heading must be there, every charted section's chart with bars
+(zero values too, in the empty report), and the screenshot must show the bars' colours. Under CI
+or REQUIRE_KAFKA=1 a missing Chromium fails the test (``make test`` installs it via ``make
+chromium``); elsewhere it skips."""
 
 from __future__ import annotations
 
@@ -10,14 +11,14 @@ import shutil
 import struct
 import subprocess
 import zlib
-from datetime import date, datetime
+from datetime import date
 from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
 
-from tests.worker.report_data import as_models, november
-from worker.report import GREEN, RED, SECTIONS, compute, write_report
+from tests.worker.report_data import as_models, as_notices, november, november_notices
+from worker.report import BLUE, CHARTED, GREEN, RED, SECTIONS, compute, write_report
 
 REQUIRED = os.environ.get("CI", "").lower() == "true" or os.environ.get("REQUIRE_KAFKA") == "1"
 
@@ -131,28 +132,47 @@ def _rgb(hex_colour: str) -> tuple[int, int, int]:
 def page(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("report")
     report = compute(
-        as_models(november()),
-        date(2026, 11, 1),
-        date(2026, 11, 30),
-        as_of=datetime.fromisoformat("2026-12-01T00:00:00+00:00"),
+        as_models(november()), date(2026, 11, 1), date(2026, 11, 30), notices=as_notices(november_notices())
     )
     path, _ = write_report(report, out)
     return path
 
 
-def test_every_section_and_chart_renders_in_chromium(page: Path) -> None:
-    exe = _chromium()
+@pytest.fixture(scope="module")
+def empty_page(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path, _ = write_report(compute([], date(2026, 11, 1), date(2026, 11, 30)), tmp_path_factory.mktemp("empty"))
+    return path
+
+
+def _dom(exe: str, page: Path) -> dict[str, dict[str, object]]:
     res = _run(exe, "--dump-dom", page.resolve().as_uri())
     assert res.returncode == 0, res.stderr[-2000:]
     parser = _Sections()
     parser.feed(res.stdout)
-    assert list(parser.sections) == [sid for sid, _ in SECTIONS]
+    return parser.sections
+
+
+def test_every_section_and_chart_renders_in_chromium(page: Path) -> None:
+    sections = _dom(_chromium(), page)
+    assert list(sections) == [sid for sid, _ in SECTIONS]
     for sid, title in SECTIONS:
-        section = parser.sections[sid]
+        section = sections[sid]
         assert str(section["h2"]).strip() == title
         svgs = section["svgs"]
-        assert isinstance(svgs, list) and svgs, f"{sid}: no chart"
-        assert all(n > 0 for n in svgs), f"{sid}: a chart without bars {svgs}"
+        assert isinstance(svgs, list)
+        if sid in CHARTED:
+            assert svgs, f"{sid}: no chart"
+            assert all(n > 0 for n in svgs), f"{sid}: a chart without bars {svgs}"
+
+
+def test_the_empty_report_draws_its_zero_bars(empty_page: Path) -> None:
+    sections = _dom(_chromium(), empty_page)
+    # 3 priorities x 2 series (decided, no notices source); 3 priorities x 5 states; 3 x mean and median
+    assert sections["timeliness"]["svgs"] == [3]
+    assert sections["outcomes"]["svgs"] == [15]
+    assert sections["time-to-decision"]["svgs"] == [6]
+    assert sections["pend-reasons"]["svgs"] == [10]  # 2 pend reasons x 5 states
+    assert sections["deciders"]["svgs"] == [3]  # the engine: approved, partially approved, denied
 
 
 def test_screenshot_shows_the_charts(page: Path, tmp_path: Path) -> None:
@@ -161,7 +181,7 @@ def test_screenshot_shows_the_charts(page: Path, tmp_path: Path) -> None:
     # half scale: a quarter of the pixels for the pure-Python PNG decoder below
     res = _run(
         exe,
-        "--window-size=1100,3600",
+        "--window-size=1100,6000",
         "--force-device-scale-factor=0.5",
         f"--screenshot={shot}",
         page.resolve().as_uri(),
@@ -169,7 +189,7 @@ def test_screenshot_shows_the_charts(page: Path, tmp_path: Path) -> None:
     assert res.returncode == 0, res.stderr[-2000:]
     assert shot.is_file() and shot.stat().st_size > 5_000
     width, height, rows = _png_pixels(shot.read_bytes())
-    assert (width, height) == (550, 1800)
+    assert (width, height) == (550, 3000)
     white = bytes((255, 255, 255))
     painted = sum(1 for r in rows for i in range(0, len(r), 3) if r[i : i + 3] != white)
     assert painted > width * height // 50, f"only {painted} non-white pixels: blank page?"
@@ -178,6 +198,9 @@ def test_screenshot_shows_the_charts(page: Path, tmp_path: Path) -> None:
         want = _rgb(colour)
         return sum(1 for r in rows for i in range(0, len(r), 3) if all(abs(r[i + k] - want[k]) <= 6 for k in range(3)))
 
-    # the approved and denied bars, each at least a few bars' worth of pixels
-    assert count(GREEN) > 3_000
-    assert count(RED) > 1_500
+    # the approved (solid) and timeliness (solid) bars, each a few bars' worth of pixels; the denied bars
+    # are striped, half of their pixels blend with white at half scale: their outlines stay red
+    counts = {name: count(colour) for name, colour in (("green", GREEN), ("red", RED), ("blue", BLUE))}
+    assert counts["green"] > 1_000, counts
+    assert counts["red"] > 100, counts
+    assert counts["blue"] > 500, counts
