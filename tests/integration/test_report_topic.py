@@ -1,5 +1,5 @@
-"""pa-worker report --topic on the real broker: committed determinations counted, an aborted
-transaction's not (read_committed), every partition read to its end."""
+"""pa-worker report --topic and --notices-topic on the real broker: committed determinations and
+notices counted, an aborted transaction's not (read_committed), every partition read to its end."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ import pytest
 from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
-from tests.worker.report_data import det, november
+from tests.worker.report_data import det, notice, november, november_notices
 
 pytestmark = pytest.mark.kafka
 REPORT = (sys.executable, "-m", "worker.cli", "report")
@@ -25,6 +25,7 @@ Record = dict[str, object]
 
 
 async def _publish(bootstrap: str, topic: str, committed: list[Record], aborted: list[Record]) -> None:
+    """``committed`` in one transaction, ``aborted`` in one that aborts, over 3 partitions."""
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
     await admin.start()
     try:
@@ -45,29 +46,41 @@ async def _publish(bootstrap: str, topic: str, committed: list[Record], aborted:
         await producer.stop()
 
 
-async def test_report_from_the_topic(bootstrap: str, unique: str, tmp_path: Path) -> None:
-    topic = f"pa.determinations.report-{unique}"
-    # an approval of R4 that never committed: R4 stays open
+async def test_report_from_the_topics(bootstrap: str, unique: str, tmp_path: Path) -> None:
+    topic, notices_topic = f"pa.determinations.report-{unique}", f"pa.notices.report-{unique}"
+    # an approval of R4 that never committed: R4 stays open past due
     ghost = det("GHOST", "R4", received="2026-11-20T15:00:00Z", decided="2026-11-21T15:00:00Z")
     await _publish(bootstrap, topic, november(), [ghost])
+    # a member notice of R12's denial at 20 h that never committed: R12 stays notified late (26 h)
+    early = notice("GHOST-N", "D12F", "R12", sent="2026-11-19T08:00:00Z", kind="denial")
+    await _publish(bootstrap, notices_topic, november_notices(), [early])
     out = tmp_path / "out"
-    args = ["--topic", topic, "--bootstrap", bootstrap, "--from", "2026-11-01", "--to", "2026-11-30", "--out", str(out)]
+    args = ["--topic", topic, "--notices-topic", notices_topic, "--bootstrap", bootstrap, *DATES, "--out", str(out)]
     res = await asyncio.to_thread(
         subprocess.run,
         [*REPORT, *args],
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=180,
         check=False,
     )
     assert res.returncode == 0, res.stderr[-3000:]
-    assert "8 requests, 12 determinations" in res.stdout
-    with (out / "requests_by_priority.csv").open(newline="") as fh:
+    # the same figures as from the files (tests/worker/test_report.py): 18 records, D1 twice
+    assert "10 requests in scope, 1 excluded; 18 determination records read" in res.stdout
+    with (out / "outcomes.csv").open(newline="") as fh:
         assert list(csv.reader(fh))[1:] == [
-            ["standard", "5", "4", "0", "1"],
-            ["expedited", "3", "1", "1", "1"],
-            ["all", "8", "5", "1", "2"],
+            ["standard", "6", "4", "3", "75.0", "1", "25.0", "0", "0.0", "1", "25.0", "2", "1"],
+            ["expedited", "4", "3", "1", "33.3", "0", "0.0", "2", "66.7", "2", "66.7", "1", "1"],
+            ["all", "10", "7", "4", "57.1", "1", "14.3", "2", "28.6", "3", "42.9", "3", "2"],
+            ["excluded (other lines)", "1", "1", "0", "0.0", "0", "0.0", "1", "100.0", "1", "100.0", "0", "0"],
         ]
+    with (out / "timeliness.csv").open(newline="") as fh:
+        # decided 6 / 9, notified 5 / 9: the aborted notice is not read
+        assert list(csv.reader(fh))[-1] == ["all", "7", "2", "9", "6", "66.7", "5", "55.6", "2", "1"]
+    with (out / "meta.csv").open(newline="") as fh:
+        meta = dict(list(csv.reader(fh))[1:])
+    assert meta["determinations_source"] == f"topic {topic}" and meta["notices_source"] == f"topic {notices_topic}"
+    assert (meta["notice_records_read"], meta["notice_records_duplicate"]) == ("11", "1")
     assert "<svg" in (out / "report.html").read_text()
 
 
@@ -77,7 +90,7 @@ async def test_report_from_a_missing_topic_fails_clearly(bootstrap: str, unique:
         [*REPORT, "--topic", f"no-such-{unique}", "--bootstrap", bootstrap, *DATES, "--out", str(tmp_path / "out")],
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=180,
         check=False,
     )
     assert res.returncode == 2, res.stderr[-3000:]
