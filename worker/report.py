@@ -461,8 +461,13 @@ class Report:
         if self.determinations.read == 0:
             out.append("No determination was read: the input is empty. This report has no figures.")
         elif self.totals.requests == 0:
+            later = (
+                f" ({self.received_after_as_of} received in the range after the as-of time)"
+                if self.received_after_as_of
+                else ""
+            )
             out.append(
-                f"No request in scope was received from {self.start} to {self.end}: the range is empty. "
+                f"No request in scope was received from {self.start} to {self.end}{later}: the range is empty. "
                 "This report has no figures."
             )
         if self.engine_denials_ma:

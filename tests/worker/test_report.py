@@ -380,6 +380,10 @@ def test_empty_input_and_empty_range_warn_and_still_draw_zero_bars() -> None:
     no_range = compute(as_models(november()), date(2026, 12, 2), date(2026, 12, 31))
     assert no_range.empty and no_range.determinations.read == 18
     assert no_range.warnings()[0].startswith("No request in scope was received from 2026-12-02 to 2026-12-31")
+    # an as-of time before every receipt: R1 ... R12 (11 requests in the range, R8 not) not received yet
+    before = compute(as_models(november()), NOV_1, NOV_30, as_of=datetime.fromisoformat("2026-10-01T00:00:00Z"))
+    assert before.empty and before.received_after_as_of == 11
+    assert "(11 received in the range after the as-of time)" in before.warnings()[0]
     # only an excluded line in the range: nothing in scope, empty too
     only_excluded = compute(as_models([november()[13]]), NOV_1, NOV_30)
     assert only_excluded.excluded.requests == 1 and only_excluded.empty
