@@ -29,7 +29,7 @@ from policy._build import build
 from policy.agents import CLASS_ORDER, CLASS_SHORT, fold
 from policy.evidence import currency
 from policy.lines import EntryReading, LinesReading, read_lines
-from policy.reasons import ENTRIES, FactValue, quoted_entry, render_both
+from policy.reasons import ENTRIES, FactValue, citation_both, quoted_entry, render_both
 from policy.schedule import QuantityPlan, add_months
 from policy.settings import PolicySettings
 
@@ -214,6 +214,7 @@ def _result(
     for i, e in enumerate(evidence):
         if len(e) > MAX_EVIDENCE_CHARS:
             evidence[i] = e[: MAX_EVIDENCE_CHARS - 3] + "..."
+    citation, citation_es = citation_both(code)
     return build(
         CriterionResult,
         {
@@ -224,8 +225,8 @@ def _result(
             "code": code,
             "facts": values,
             "reason_es": reason_es,
-            "citation": None,
-            "citation_es": None,
+            "citation": citation,
+            "citation_es": citation_es,
         },
     )
 

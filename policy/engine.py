@@ -12,6 +12,10 @@ Dates
   ``valid_through`` = ``valid_from`` + ``authorization_months`` months - 1 day (inclusive).
 * ``decision_due_by`` = ``received_at`` + 72 h (standard) or 24 h (expedited), CMS-4180-F: an
   absolute instant, not a local date.
+* An information request's ``needed_by`` = ``decision_due_by`` less the plan's review time
+  (``information_review_hours_standard`` 24 h, ``information_review_hours_expedited`` 6 h), never
+  before the decision time nor after the deadline (:func:`information_needed_by`); its text names
+  that moment in the plan's local time and says what happens if nothing arrives.
 
 Decision
 --------
@@ -47,7 +51,7 @@ from policy._build import build
 from policy.criteria import CONTINUATION_CRITERIA, INITIAL_CRITERIA, Facts, Restart, q2w_from
 from policy.evidence import local_date
 from policy.ids import authorization_id, determination_id
-from policy.reasons import CATALOGUE, send_both
+from policy.reasons import CATALOGUE, local_moment_both, request_text_both, send_both
 from policy.schedule import QuantityPlan, authorization_period, quantity_plan
 from policy.settings import DEFAULT_SETTINGS, POLICY_ID, PolicySettings, zone
 
@@ -160,25 +164,52 @@ def findings(
     return _findings(request, facts_for(request, now, settings))
 
 
-def information_requests(results: list[CriterionResult], needed_by: datetime) -> list[InformationRequest]:
-    """One item per criterion whose result is ``missing``: what to send (English and Spanish), the
-    document types that answer it, the earliest date it may carry, and the decision deadline."""
+def information_needed_by(
+    due_by: datetime, priority: str, now: datetime, settings: PolicySettings = DEFAULT_SETTINGS
+) -> datetime:
+    """When an information request's answer is needed: ``due_by`` less the plan's review time for
+    ``priority`` (``information_review_hours_standard`` / ``_expedited``), so a reviewer can read the
+    answer before the deadline. A request evaluated after that moment (a backlog) asks for it by the
+    decision time ``now``; never after ``due_by``."""
+    hours = (
+        settings.information_review_hours_expedited
+        if priority == "expedited"
+        else settings.information_review_hours_standard
+    )
+    try:
+        wanted = due_by - timedelta(hours=hours)
+    except OverflowError:
+        wanted = due_by
+    return min(max(wanted, now), due_by)
+
+
+def information_requests(
+    results: list[CriterionResult], needed_by: datetime, settings: PolicySettings = DEFAULT_SETTINGS
+) -> list[InformationRequest]:
+    """One item per criterion whose result is ``missing``: what to send (English and Spanish) with when
+    it is needed, in the plan's local time, and what happens if nothing arrives; the document types
+    that answer it; the earliest date it may carry; and ``needed_by``."""
     out: list[InformationRequest] = []
+    when: tuple[str, str] | None = None
     for r in results:
         if r.result != "missing" or r.code is None:
             continue
         entry = CATALOGUE[r.code]
         facts = r.facts or {}
         floor = facts.get("dated_on_or_after")
-        en, es = send_both(r.code, facts)
+        send_en, send_es = send_both(r.code, facts)
+        if when is None:
+            when = local_moment_both(needed_by, zone(settings.timezone), settings.timezone)
+        # every missing finding has a send text in both languages (tests/policy/test_reasons.py)
+        en, es = request_text_both(send_en or r.reason.rstrip("."), send_es or (r.reason_es or "").rstrip("."), *when)
         out.append(
             build(
                 InformationRequest,
                 {
                     "criterion": r.id,
                     "code": r.code,
-                    "document": en or r.reason,
-                    "document_es": es or r.reason_es or r.reason,
+                    "document": en,
+                    "document_es": es,
                     "accepted_types": list(entry.accepted_types),
                     "dated_on_or_after": _iso_date(floor) if isinstance(floor, str) else None,
                     "needed_by": needed_by,
@@ -248,7 +279,11 @@ def evaluate(request: PARequest, now: datetime, settings: PolicySettings = DEFAU
     results = [result for result, _ in _findings(request, facts)]
     decision, pend_reason = decide(results, settings, request.line_of_business)
     due_by = decision_due_by(request.received_at, request.priority, settings)
-    requests = information_requests(results, due_by) if decision != "approved" else []
+    requests = (
+        information_requests(results, information_needed_by(due_by, request.priority, now, settings), settings)
+        if decision != "approved"
+        else []
+    )
     det_id = determination_id(request, settings)
 
     authorization = None

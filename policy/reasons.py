@@ -21,7 +21,7 @@ import string
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime, tzinfo
 from functools import lru_cache
 from typing import Final, Literal
 
@@ -31,22 +31,7 @@ Lang = Literal["en", "es"]
 FactValue = str | int | bool | list[str] | list[int] | None
 Facts = Mapping[str, FactValue]
 
-POLICY_EN: Final = "Policy MP-RX-FP-120-24 (Elrexfio)"
-POLICY_ES: Final = "Política MP-RX-FP-120-24 (Elrexfio)"
 MAX_SENTENCE: Final = 420
-
-CITES: Final[dict[str, tuple[str, str]]] = {
-    "LOB": ("scope", "alcance"),
-    "A.i": ("criterion A.i", "criterio A.i"),
-    "A.ii": ("criterion A.ii", "criterio A.ii"),
-    "A.iii": ("criterion A.iii", "criterio A.iii"),
-    "A.docs": ("section A, documentation", "sección A, documentación"),
-    "B.i": ("criterion B.i", "criterio B.i"),
-    "B.docs.A": ("criterion B.i, item A", "criterio B.i, inciso A"),
-    "B.docs.B": ("criterion B.i, item B", "criterio B.i, inciso B"),
-    "QL": ("quantity limits", "límites de cantidad"),
-}
-"""How a sentence cites each criterion: the policy's own numbering, never an internal id."""
 
 _MONTHS_EN: Final = (
     "January",
@@ -79,11 +64,18 @@ _MONTHS_ES: Final = (
 
 WORDS: Final[dict[str, dict[str, tuple[str, str]]]] = {
     "status": {
-        "relapsed": ("relapsed", "en recaída"),
-        "refractory": ("refractory (no longer responding to treatment)", "refractario (ya no responde al tratamiento)"),
-        "relapsed_and_refractory": ("relapsed and refractory", "en recaída y refractario"),
-        "newly_diagnosed": ("newly diagnosed", "recién diagnosticado"),
-        "in_remission": ("in remission", "en remisión"),
+        # what the myeloma does, as the predicate of "The myeloma ..." / "El mieloma ..."
+        "relapsed": ("came back after treatment (relapsed)", "regresó después del tratamiento (en recaída)"),
+        "refractory": (
+            "no longer responds to treatment (refractory)",
+            "ya no responde al tratamiento (refractario)",
+        ),
+        "relapsed_and_refractory": (
+            "came back and no longer responds to treatment (relapsed and refractory)",
+            "regresó y ya no responde al tratamiento (en recaída y refractario)",
+        ),
+        "newly_diagnosed": ("is newly diagnosed", "es recién diagnosticado"),
+        "in_remission": ("is in remission", "está en remisión"),
     },
     "response": {
         "sCR": ("stringent complete response", "respuesta completa estricta"),
@@ -127,7 +119,7 @@ WORDS: Final[dict[str, dict[str, tuple[str, str]]]] = {
         ),
     },
     "dosing": {
-        "weekly": ("weekly", "semanal"),
+        "weekly": ("weekly", "cada semana"),
         "every_2_weeks": ("every 2 weeks", "cada 2 semanas"),
         "every_4_weeks": ("every 4 weeks", "cada 4 semanas"),
     },
@@ -136,19 +128,91 @@ WORDS: Final[dict[str, dict[str, tuple[str, str]]]] = {
 
 @dataclass(frozen=True, slots=True)
 class Entry:
-    """One finding: what it means and how a letter says it."""
+    """One finding: what it means and how a letter says it.
+
+    A criterion's ``reason`` is built from three separable parts, in this order: the **finding**
+    (``en``/``es``: what the request shows), the **ask** (``ask_en``/``ask_es``: what to send, for a
+    ``missing`` finding; always starts with :data:`ASK_EN` / :data:`ASK_ES`), and the **next step**
+    (``next_en``/``next_es``: a decision to come, for a ``not_met`` finding on a pend). A final
+    determination keeps only the finding (:func:`final_both`); an automated denial drops the next step.
+    """
 
     code: str
     criterion: CriterionId
     outcome: CriterionOutcome
     meaning: str
     en: str
+    """The finding, in English (a template over the facts)."""
     es: str
     send_en: str | None = None
     """For ``missing``: what to send, as a document in plain words (English)."""
     send_es: str | None = None
     accepted_types: tuple[DocumentType, ...] = ()
     """For ``missing``: the document types that would answer it."""
+    ask_en: str | None = None
+    """What to send, as a sentence of the reason (starts with :data:`ASK_EN`)."""
+    ask_es: str | None = None
+    next_en: str | None = None
+    """The sentence that promises a decision to come (a pend's ``not_met``), or ``None``."""
+    next_es: str | None = None
+    cite_en: str = ""
+    """Where the rule comes from: the policy's criterion, the FDA label, or the plan's own rule."""
+    cite_es: str = ""
+
+
+ASK_EN: Final = "Please send"
+ASK_ES: Final = "Favor de enviar"
+"""Every ask starts with these words, and no finding holds them: :func:`final_both` cuts there."""
+
+REVIEW_EN: Final = "A clinical reviewer will decide."
+REVIEW_ES: Final = "Un revisor clínico tomará la decisión."
+
+POLICY_EN: Final = "Policy MP-RX-FP-120-24"
+POLICY_ES: Final = "Política MP-RX-FP-120-24"
+PLAN_RULE_EN: Final = "MMM plan rule"
+PLAN_RULE_ES: Final = "Regla del plan MMM"
+
+CITES: Final[dict[str, tuple[str, str]]] = {
+    "LOB": (f"{POLICY_EN}: scope and billing code", f"{POLICY_ES}: alcance y código de facturación"),
+    "A.i": (f"{POLICY_EN}, criterion A.i", f"{POLICY_ES}, criterio A.i"),
+    "A.ii": (f"{POLICY_EN}, criterion A.ii", f"{POLICY_ES}, criterio A.ii"),
+    "A.iii": (f"{POLICY_EN}, criterion A.iii", f"{POLICY_ES}, criterio A.iii"),
+    "A.docs": (f"{POLICY_EN}, section A: documentation", f"{POLICY_ES}, sección A: documentación"),
+    "B.i": (f"{POLICY_EN}, criterion B.i", f"{POLICY_ES}, criterio B.i"),
+    "B.docs.A": (f"{POLICY_EN}, criterion B.i, item A", f"{POLICY_ES}, criterio B.i, inciso A"),
+    "B.docs.B": (f"{POLICY_EN}, criterion B.i, item B", f"{POLICY_ES}, criterio B.i, inciso B"),
+    "QL": (
+        f"{POLICY_EN}, quantity limits (FDA label dosing), with the MMM plan's rules for counting doses",
+        f"{POLICY_ES}, límites de cantidad (dosis de la etiqueta de la FDA), con las reglas del plan MMM para "
+        "contar las dosis",
+    ),
+}
+"""How each criterion is cited by default: the policy's own numbering, never an internal id. A
+finding whose rule is the FDA label's or the plan's own names that source instead (:data:`_SOURCES`)."""
+
+_CURRENCY: Final = (
+    f"; {PLAN_RULE_EN}: how recent a record must be",
+    "; regla del plan MMM: qué tan reciente debe ser un documento",
+)
+"""The 30/60/90-day windows of "current" are the plan's settings, not the policy's text."""
+_START_WINDOW: Final = (f"{PLAN_RULE_EN}: requested start window", f"{PLAN_RULE_ES}: plazo de la fecha de inicio")
+_PERIOD_DATES: Final = (
+    f"{PLAN_RULE_EN}: dates of the approval period",
+    f"{PLAN_RULE_ES}: fechas del período de aprobación",
+)
+_ADULTS: Final = ("FDA label for Elrexfio: use in adults", "Etiqueta de la FDA de Elrexfio: uso en adultos")
+_RESTART: Final = (
+    "FDA label for Elrexfio, section 2.4: restarting after a dose delay",
+    "Etiqueta de la FDA de Elrexfio, sección 2.4: reinicio después de un retraso en la dosis",
+)
+_INDICATION: Final = (
+    f"{POLICY_EN}, criterion B.i (an indication in section A)",
+    f"{POLICY_ES}, criterio B.i (una indicación de la sección A)",
+)
+_QL_POLICY: Final = (
+    f"{POLICY_EN}, quantity limits (FDA label dosing)",
+    f"{POLICY_ES}, límites de cantidad (dosis de la etiqueta de la FDA)",
+)
 
 
 def _e(
@@ -160,64 +224,84 @@ def _e(
     es: str,
     send: tuple[str, str] | None = None,
     accepted: tuple[DocumentType, ...] = (),
+    ask: tuple[str, str] | None = None,
+    then: tuple[str, str] | None = None,
+    cite: tuple[str, str] | None = None,
 ) -> Entry:
+    """An entry; a ``not_met`` finding's next step is "A clinical reviewer will decide." unless ``then``
+    says otherwise; the citation is the criterion's unless ``cite`` names another source."""
     send_en, send_es = send if send is not None else (None, None)
-    return Entry(code, criterion, outcome, meaning, en, es, send_en, send_es, accepted)
+    ask_en, ask_es = ask if ask is not None else (None, None)
+    if then is None and outcome == "not_met":
+        then = (REVIEW_EN, REVIEW_ES)
+    next_en, next_es = then if then is not None else (None, None)
+    cite_en, cite_es = cite if cite is not None else CITES[criterion]
+    return Entry(
+        code, criterion, outcome, meaning, en, es, send_en, send_es, accepted, ask_en, ask_es, next_en, next_es,
+        cite_en, cite_es,
+    )  # fmt: skip
 
 
-_ECOG_EN = "Eastern Cooperative Oncology Group (ECOG) performance status"
-_ECOG_ES = "estado funcional según la escala del Eastern Cooperative Oncology Group (ECOG)"
+ECOG_EN: Final = "ECOG performance status"
+ECOG_ES: Final = "estado funcional ECOG"
+ECOG_NOTE_EN: Final = "ECOG is a rating of how well a person can do daily tasks."
+ECOG_NOTE_ES: Final = "El ECOG mide cuánto puede hacer una persona en su vida diaria."
+"""The plain-words explanation every sentence that names ECOG carries (the member does not know the
+Eastern Cooperative Oncology Group; what the scale measures is what helps)."""
 _SUPPORT_EN = "medical records (office notes, lab results, pathology reports, imaging studies or an oncology note)"
 _SUPPORT_ES = (
-    "el expediente médico (notas de consulta, resultados de laboratorio, informes de patología, estudios de "
-    "imagen o una nota de oncología)"
+    "documentos del expediente médico (notas de consulta, resultados de laboratorio, informes de patología, "
+    "estudios de imagen o una nota de oncología)"
 )
-_NOTE_EN = "oncology note describing the response to treatment"
-_NOTE_ES = "nota de oncología que describa la respuesta al tratamiento"
-_MEASURES_EN = "imaging studies or lab results showing whether the disease has progressed"
-_MEASURES_ES = "estudios de imagen o resultados de laboratorio que muestren si la enfermedad ha progresado"
 _ECOG_SEND: Final = (
-    f"A current {_ECOG_EN} assessment, dated on or after {{dated_on_or_after}}",
-    f"Una evaluación actual del {_ECOG_ES}, con fecha del {{dated_on_or_after}} en adelante",
+    f"The member's current {ECOG_EN}, dated on or after {{dated_on_or_after}}",
+    f"El {ECOG_ES} actual del afiliado, con fecha del {{dated_on_or_after}} en adelante",
 )
-_REVIEW_EN = "A clinical reviewer will decide."
-_REVIEW_ES = "Un revisor clínico tomará la decisión."
+_ECOG_TYPES: Final[tuple[DocumentType, ...]] = ("chart_notes", "oncology_note")
 
 _DOCS: Final[dict[str, dict[str, str]]] = {
     # prefix: the words each sentence needs, English and Spanish
     "supporting_documents": {
         "cid": "A.docs",
         "one_en": "medical record",
-        "one_es": "documento del expediente médico",
-        "art_es": "el",
+        "the_one_es": "El documento del expediente médico",
         "all_en": _SUPPORT_EN,
         "all_es": _SUPPORT_ES,
+        "send_en": "Medical records (office notes, lab results, pathology reports, imaging studies or an oncology "
+        "note)",
+        "send_es": "Documentos del expediente médico (notas de consulta, resultados de laboratorio, informes de "
+        "patología, estudios de imagen o una nota de oncología)",
         "short_en": "medical records",
         "short_es": "documentos del expediente médico",
+        "kind_en": "records",
+        "none_en": "no medical records (office notes, lab results, pathology reports, imaging studies or an "
+        "oncology note)",
         "none_es": "ningún documento del expediente médico (notas de consulta, resultados de laboratorio, informes "
         "de patología, estudios de imagen o nota de oncología)",
     },
     "oncology_note": {
         "cid": "B.docs.A",
         "one_en": "oncology note",
-        "one_es": "nota de oncología",
-        "art_es": "la",
-        "all_en": "an oncology note describing the response to treatment",
-        "all_es": "una nota de oncología que describa la respuesta al tratamiento",
+        "the_one_es": "La nota de oncología",
+        "send_en": "An oncology note describing the response to treatment",
+        "send_es": "Una nota de oncología que describa la respuesta al tratamiento",
         "short_en": "an oncology note",
         "short_es": "una nota de oncología",
+        "kind_en": "notes",
+        "none_en": "no oncology note describing the response to treatment",
         "none_es": "ninguna nota de oncología que describa la respuesta al tratamiento",
     },
     "objective_measures": {
         "cid": "B.docs.B",
         "one_en": "imaging study or lab result",
-        "one_es": "estudio de imagen o resultado de laboratorio",
-        "art_es": "el",
-        "all_en": "imaging studies or lab results showing whether the disease has progressed",
-        "all_es": "estudios de imagen o resultados de laboratorio que muestren si la enfermedad ha progresado",
+        "the_one_es": "El estudio de imagen o resultado de laboratorio",
+        "send_en": "Imaging studies or lab results showing whether the disease has grown",
+        "send_es": "Estudios de imagen o resultados de laboratorio que muestren si la enfermedad ha avanzado",
         "short_en": "imaging studies or lab results",
         "short_es": "estudios de imagen o resultados de laboratorio",
-        "none_es": "ningún estudio de imagen ni resultado de laboratorio que muestre si la enfermedad ha progresado",
+        "kind_en": "results",
+        "none_en": "no imaging studies or lab results showing whether the disease has grown",
+        "none_es": "ningún estudio de imagen ni resultado de laboratorio que muestre si la enfermedad ha avanzado",
     },
 }
 _DOC_TYPES: Final[dict[str, tuple[DocumentType, ...]]] = {
@@ -232,59 +316,65 @@ def _document_entries() -> list[Entry]:
     for prefix, w in _DOCS.items():
         cid: CriterionId = w["cid"]  # type: ignore[assignment]
         types = _DOC_TYPES[prefix]
-        art = w["art_es"]
-        mas = "más reciente"
+        policy = CITES[cid]
+        window = (policy[0] + _CURRENCY[0], policy[1] + _CURRENCY[1])
         send = (
-            f"{w['all_en'][0].upper()}{w['all_en'][1:]}, dated on or after {{dated_on_or_after}}",
-            f"{w['all_es'][0].upper()}{w['all_es'][1:]}, con fecha del {{dated_on_or_after}} en adelante",
+            f"{w['send_en']}, dated on or after {{dated_on_or_after}}",
+            f"{w['send_es']}, con fecha del {{dated_on_or_after}} en adelante",
         )
+        ask = (
+            f"{ASK_EN} {w['short_en']} dated on or after {{dated_on_or_after}}.",
+            f"{ASK_ES} {w['short_es']} con fecha del {{dated_on_or_after}} en adelante.",
+        )
+        the_es = w["the_one_es"]
         out += [
             _e(
                 f"{prefix}_current",
                 cid,
                 "met",
                 f"a current document ({', '.join(types)})",
-                f"the {w['one_en']} dated {{dated}}, {{age_days}} before the request, is current.",
-                f"{art} {w['one_es']} con fecha del {{dated}}, {{age_days}} antes de la solicitud, está vigente.",
+                f"The most recent {w['one_en']} is from {{dated}}, {{age_days}} before the request. It is current.",
+                f"{the_es} más reciente es del {{dated}}, {{age_days}} antes de la solicitud. Está al día.",
+                cite=window,
             ),
             _e(
                 f"{prefix}_not_current",
                 cid,
                 "missing",
                 "documents of this kind were sent, none current",
-                f"the most recent {w['one_en']} is dated {{dated}}, {{age_days}} before the request was "
-                "received on {received_on}; it must be no more than {window_days} old. Please send "
-                f"{w['short_en']} dated on or after {{dated_on_or_after}}.",
-                f"{art} {w['one_es']} {mas} tiene fecha del {{dated}}, {{age_days}} antes de recibir la "
-                "solicitud el {received_on}; no debe tener más de {window_days}. Favor de enviar "
-                f"{w['short_es']} con fecha del {{dated_on_or_after}} en adelante.",
+                f"The most recent {w['one_en']} is from {{dated}}, {{age_days}} before we received the request on "
+                f"{{received_on}}. The plan accepts {w['kind_en']} up to {{window_days}} old.",
+                f"{the_es} más reciente es del {{dated}}, {{age_days}} antes de que recibiéramos la solicitud el "
+                "{received_on}. El plan acepta documentos de hasta {window_days} de antigüedad.",
                 send,
                 types,
+                ask,
+                cite=window,
             ),
             _e(
                 f"{prefix}_future_dated",
                 cid,
                 "missing",
                 "documents of this kind were sent, all dated after receipt",
-                f"the {w['one_en']} is dated {{dated}}, after the request was received on {{received_on}}, so it "
-                f"cannot be accepted. Please send {w['short_en']} dated on or after {{dated_on_or_after}}.",
-                f"{art} {w['one_es']} tiene fecha del {{dated}}, posterior al recibo de la solicitud el "
-                "{received_on}, y no puede aceptarse. Favor de enviar "
-                f"{w['short_es']} con fecha del {{dated_on_or_after}} en adelante.",
+                f"The {w['one_en']} is dated {{dated}}. That is after we received the request on {{received_on}}, "
+                "so we cannot accept it.",
+                f"{the_es} tiene fecha del {{dated}}. Esa fecha es posterior al día en que recibimos la solicitud, "
+                "el {received_on}, así que no podemos aceptarlo.",
                 send,
                 types,
+                ask,
+                cite=window,
             ),
             _e(
                 f"{prefix}_missing",
                 cid,
                 "missing",
                 "no document of this kind",
-                f"the request includes no {w['all_en'].removeprefix('an ')}. Please send {w['short_en']} dated on "
-                "or after {dated_on_or_after}.",
-                f"la solicitud no incluye {w['none_es']}. Favor de enviar {w['short_es']} con fecha del "
-                "{dated_on_or_after} en adelante.",
+                f"The request includes {w['none_en']}.",
+                f"La solicitud no incluye {w['none_es']}.",
                 send,
                 types,
+                ask,
             ),
         ]
     return out
@@ -296,24 +386,25 @@ def _before_start_entries() -> list[Entry]:
     for prefix in ("oncology_note", "objective_measures"):
         w, types = _DOCS[prefix], _DOC_TYPES[prefix]
         cid: CriterionId = w["cid"]  # type: ignore[assignment]
-        art = w["art_es"]
         out.append(
             _e(
                 f"{prefix}_before_therapy_start",
                 cid,
                 "missing",
                 "documents of this kind were sent, all dated before treatment began",
-                f"the {w['one_en']} dated {{dated}} is from before Elrexfio treatment started on {{therapy_start}}, "
-                f"so it cannot show the response to this treatment. Please send {w['short_en']} dated on or after "
-                "{dated_on_or_after}.",
-                f"{art} {w['one_es']} con fecha del {{dated}} es de antes de que comenzara el tratamiento con "
-                f"Elrexfio el {{therapy_start}}, así que no puede mostrar la respuesta a este tratamiento. Favor de "
-                f"enviar {w['short_es']} con fecha del {{dated_on_or_after}} en adelante.",
+                f"The {w['one_en']} dated {{dated}} is from before Elrexfio treatment started on {{therapy_start}}. "
+                "So it cannot show how the disease responded to Elrexfio.",
+                f"{w['the_one_es']} con fecha del {{dated}} es de antes de que comenzara el tratamiento con "
+                "Elrexfio el {therapy_start}. Por eso no puede mostrar cómo respondió la enfermedad a Elrexfio.",
                 (
-                    f"{w['all_en'][0].upper()}{w['all_en'][1:]}, dated on or after {{dated_on_or_after}}",
-                    f"{w['all_es'][0].upper()}{w['all_es'][1:]}, con fecha del {{dated_on_or_after}} en adelante",
+                    f"{w['send_en']}, dated on or after {{dated_on_or_after}}",
+                    f"{w['send_es']}, con fecha del {{dated_on_or_after}} en adelante",
                 ),
                 types,
+                (
+                    f"{ASK_EN} {w['short_en']} dated on or after {{dated_on_or_after}}.",
+                    f"{ASK_ES} {w['short_es']} con fecha del {{dated_on_or_after}} en adelante.",
+                ),
             )
         )
     return out
@@ -326,19 +417,18 @@ ENTRIES: Final[tuple[Entry, ...]] = (
         "LOB",
         "met",
         "plan and billing code within the policy's scope",
-        "the request is for Elrexfio (elranatamab-bcmm, billing code {hcpcs}) under a plan this policy covers.",
-        "la solicitud es para Elrexfio (elranatamab-bcmm, código de facturación {hcpcs}) bajo un plan que esta "
-        "política cubre.",
+        "The request is for Elrexfio, billing code {hcpcs}. This policy covers the member's plan.",
+        "La solicitud es para Elrexfio, código de facturación {hcpcs}. Esta política cubre el plan del afiliado.",
     ),
     _e(
         "out_of_scope",
         "LOB",
         "not_met",
         "plan or billing code outside the policy's scope",
-        "this policy covers Elrexfio (billing code {hcpcs}) for MMM Medicare Advantage and MMM Multihealth "
-        "members; {scope_problem}. " + _REVIEW_EN,
-        "esta política cubre Elrexfio (código de facturación {hcpcs}) para afiliados de MMM Medicare Advantage y "
-        "MMM Multihealth; {scope_problem}. " + _REVIEW_ES,
+        "This policy covers Elrexfio (billing code {hcpcs}) for members of MMM Medicare Advantage and MMM "
+        "Multihealth. {scope_problem}",
+        "Esta política cubre Elrexfio (código de facturación {hcpcs}) para afiliados de MMM Medicare Advantage y "
+        "MMM Multihealth. {scope_problem}",
     ),
     # --- A.i ----------------------------------------------------------------------------------------
     _e(
@@ -346,78 +436,86 @@ ENTRIES: Final[tuple[Entry, ...]] = (
         "A.i",
         "missing",
         "no diagnosis code on the request",
-        "the request has no diagnosis code. Please send the diagnosis of relapsed or refractory multiple myeloma "
-        "(diagnosis codes C90.00 to C90.02).",
-        "la solicitud no tiene código de diagnóstico. Favor de enviar el diagnóstico de mieloma múltiple en "
-        "recaída o refractario (códigos de diagnóstico C90.00 a C90.02).",
+        "The request has no diagnosis code.",
+        "La solicitud no tiene código de diagnóstico.",
         (
-            "An office or oncology note with the diagnosis code",
-            "Una nota de consulta u oncología con el código de diagnóstico",
+            "An office or oncology note with the member's diagnosis and its diagnosis code",
+            "Una nota de consulta o de oncología con el diagnóstico del afiliado y su código de diagnóstico",
         ),
         ("chart_notes", "oncology_note"),
+        (
+            f"{ASK_EN} the member's diagnosis and its code.",
+            f"{ASK_ES} el diagnóstico del afiliado y su código.",
+        ),
     ),
     _e(
         "not_multiple_myeloma",
         "A.i",
         "not_met",
         "no diagnosis code identifies multiple myeloma",
-        "the diagnosis codes on the request ({codes}) do not identify multiple myeloma (codes C90.00 to C90.02), "
-        "the only condition this policy covers. " + _REVIEW_EN,
-        "los códigos de diagnóstico de la solicitud ({codes}) no identifican mieloma múltiple (códigos C90.00 a "
-        "C90.02), la única condición que cubre esta política. " + _REVIEW_ES,
+        "The diagnosis codes on the request ({codes}) are not codes for multiple myeloma. This policy covers only "
+        "multiple myeloma (codes C90.00 to C90.02).",
+        "Los códigos de diagnóstico de la solicitud ({codes}) no son códigos de mieloma múltiple. Esta política "
+        "cubre solo el mieloma múltiple (códigos C90.00 a C90.02).",
     ),
     _e(
         "disease_status_missing",
         "A.i",
         "missing",
         "myeloma documented; relapsed or refractory status not stated",
-        "the request shows multiple myeloma ({codes}) but not whether it has relapsed or stopped responding to "
-        "treatment (refractory). Please send the oncology note that states it.",
-        "la solicitud muestra mieloma múltiple ({codes}), pero no indica si está en recaída o si dejó de "
-        "responder al tratamiento (refractario). Favor de enviar la nota de oncología que lo indique.",
+        "The request shows multiple myeloma ({codes}). It does not say how the disease is now: for example, "
+        "newly found, in remission, back after treatment, or no longer responding to it.",
+        "La solicitud muestra mieloma múltiple ({codes}). No dice cómo está la enfermedad ahora: por ejemplo, "
+        "recién diagnosticada, en remisión, de vuelta tras el tratamiento o sin respuesta a él.",
         (
-            "An oncology note stating whether the myeloma is relapsed or refractory",
-            "Una nota de oncología que indique si el mieloma está en recaída o es refractario",
+            "An oncology note that states the current status of the myeloma",
+            "Una nota de oncología que indique el estado actual del mieloma",
         ),
         ("oncology_note",),
+        (
+            f"{ASK_EN} the oncology note that states it.",
+            f"{ASK_ES} la nota de oncología que lo indique.",
+        ),
     ),
     _e(
         "not_relapsed_or_refractory",
         "A.i",
         "not_met",
         "first request: myeloma newly diagnosed or in remission",
-        "the request describes the multiple myeloma as {status}. For a first approval the policy requires myeloma "
-        "that has relapsed or stopped responding to treatment. " + _REVIEW_EN,
-        "la solicitud describe el mieloma múltiple como {status}. Para una primera aprobación, la política "
-        "requiere mieloma en recaída o que haya dejado de responder al tratamiento. " + _REVIEW_ES,
+        "The request says the myeloma {status}. For a first approval, the policy requires myeloma that came "
+        "back after treatment (relapsed) or no longer responds to it (refractory).",
+        "La solicitud dice que el mieloma {status}. Para una primera aprobación, la política requiere un "
+        "mieloma que regresó después del tratamiento (en recaída) o que ya no responde a él (refractario).",
     ),
     _e(
         "relapsed_or_refractory_myeloma",
         "A.i",
         "met",
         "first request: relapsed or refractory multiple myeloma",
-        "the request documents {status} multiple myeloma ({codes}).",
-        "la solicitud documenta mieloma múltiple {status} ({codes}).",
+        "The request shows multiple myeloma ({codes}). The myeloma {status}.",
+        "La solicitud muestra mieloma múltiple ({codes}). El mieloma {status}.",
     ),
     _e(
         "continuation_indication_contradicted",
         "A.i",
         "not_met",
         "renewal: myeloma described as newly diagnosed",
-        "the request describes the multiple myeloma as newly diagnosed, which does not match continuing a "
-        "treatment approved for relapsed or refractory myeloma. " + _REVIEW_EN,
-        "la solicitud describe el mieloma múltiple como recién diagnosticado, lo que no concuerda con continuar un "
-        "tratamiento aprobado para mieloma en recaída o refractario. " + _REVIEW_ES,
+        "The request says the myeloma is newly diagnosed. A renewal is for a treatment already approved for "
+        "myeloma that came back or stopped responding. The two do not agree.",
+        "La solicitud dice que el mieloma es recién diagnosticado. Una renovación es para un tratamiento ya "
+        "aprobado para un mieloma que regresó o dejó de responder. Las dos cosas no concuerdan.",
+        cite=_INDICATION,
     ),
     _e(
         "continuation_indication_myeloma",
         "A.i",
         "met",
         "renewal: multiple myeloma, the condition treatment was approved for",
-        "the request documents multiple myeloma ({codes}), the condition for which treatment was approved. "
-        "Response or remission is the goal of treatment and is not a reason to stop it.",
-        "la solicitud documenta mieloma múltiple ({codes}), la condición para la cual se aprobó el tratamiento. La "
-        "respuesta o la remisión es la meta del tratamiento y no es motivo para suspenderlo.",
+        "The request shows multiple myeloma ({codes}). This is the condition the treatment was approved for. A "
+        "response or remission is the goal of treatment. It is not a reason to stop it.",
+        "La solicitud muestra mieloma múltiple ({codes}). Es la condición para la que se aprobó el tratamiento. "
+        "La respuesta o la remisión es la meta del tratamiento. No es un motivo para dejarlo.",
+        cite=_INDICATION,
     ),
     # --- A.ii ---------------------------------------------------------------------------------------
     _e(
@@ -425,51 +523,53 @@ ENTRIES: Final[tuple[Entry, ...]] = (
         "A.ii",
         "missing",
         "no earlier treatment listed",
-        "the request lists no earlier treatments. The policy requires at least {required} earlier lines of "
-        "treatment, including an anti-CD38 antibody, a proteasome inhibitor and an immunomodulatory drug. Please "
-        "send the treatment history.",
-        "la solicitud no incluye tratamientos anteriores. La política requiere al menos {required} líneas de "
-        "tratamiento anteriores, entre ellas un anticuerpo anti-CD38, un inhibidor del proteasoma y un "
-        "medicamento inmunomodulador. Favor de enviar el historial de tratamiento.",
+        "The request lists no earlier treatments for myeloma.",
+        "La solicitud no incluye tratamientos anteriores para el mieloma.",
         (
-            "The treatment history: each earlier line of treatment, its drugs and dates",
-            "El historial de tratamiento: cada línea de tratamiento anterior, sus medicamentos y fechas",
+            "The treatment history: each earlier line of treatment for myeloma, with its drugs and dates",
+            "El historial de tratamiento: cada línea de tratamiento anterior para el mieloma, con sus medicamentos "
+            "y fechas",
         ),
         ("chart_notes", "oncology_note"),
+        (
+            f"{ASK_EN} the treatment history, with each drug and its dates.",
+            f"{ASK_ES} el historial de tratamiento, con cada medicamento y sus fechas.",
+        ),
     ),
     _e(
         "too_few_prior_lines",
         "A.ii",
         "not_met",
         "fewer earlier lines of treatment than the policy requires",
-        "the request shows {lines}; the policy requires at least {required}.{excluded} " + _REVIEW_EN,
-        "la solicitud muestra {lines}; la política requiere al menos {required}.{excluded} " + _REVIEW_ES,
+        "The request shows {lines}. The policy requires at least {required}.{excluded}",
+        "La solicitud muestra {lines}. La política requiere al menos {required}.{excluded}",
     ),
     _e(
         "prior_class_not_identified",
         "A.ii",
         "not_met",
         "a required drug class not identified; some drug names not recognised",
-        "no earlier treatment was identified as {missing_classes}, and these names were not recognised: "
-        "{unrecognised}. " + _REVIEW_EN,
-        "ningún tratamiento anterior se identificó como {missing_classes}, y estos nombres no se reconocieron: "
-        "{unrecognised}. " + _REVIEW_ES,
+        "No earlier treatment was identified as {missing_classes}. We did not recognize these names: {unrecognised}.",
+        "Ningún tratamiento anterior se identificó como {missing_classes}. No reconocimos estos nombres: "
+        "{unrecognised}.",
     ),
     _e(
         "prior_class_missing",
         "A.ii",
         "not_met",
         "a required drug class absent from every earlier line",
-        "none of the earlier treatments is {missing_classes}, and the policy requires one. " + _REVIEW_EN,
-        "ninguno de los tratamientos anteriores es {missing_classes}, y la política lo requiere. " + _REVIEW_ES,
+        "None of the earlier treatments is {missing_classes}. The policy requires all three kinds of drugs among "
+        "the earlier treatments.",
+        "Ninguno de los tratamientos anteriores es {missing_classes}. La política requiere los tres tipos de "
+        "medicamento entre los tratamientos anteriores.",
     ),
     _e(
         "prior_lines_met",
         "A.ii",
         "met",
         "enough earlier lines, with all three drug classes",
-        "the request shows {lines}, including {agents}.",
-        "la solicitud muestra {lines}, entre ellas {agents}.",
+        "The request shows {lines}. They include {agents}.",
+        "La solicitud muestra {lines}. Entre ellas están {agents}.",
     ),
     # --- A.iii --------------------------------------------------------------------------------------
     _e(
@@ -477,54 +577,67 @@ ENTRIES: Final[tuple[Entry, ...]] = (
         "A.iii",
         "missing",
         "no ECOG performance status",
-        f"the request has no {_ECOG_EN}. Please send a score from {{min_ecog}} to {{max_ecog}} assessed on or "
-        "after {dated_on_or_after}.",
-        f"la solicitud no incluye el {_ECOG_ES}. Favor de enviar una puntuación de {{min_ecog}} a {{max_ecog}} "
-        "evaluada del {dated_on_or_after} en adelante.",
+        f"The request has no {ECOG_EN}. {ECOG_NOTE_EN}",
+        f"La solicitud no incluye el {ECOG_ES}. {ECOG_NOTE_ES}",
         _ECOG_SEND,
-        ("chart_notes", "oncology_note"),
+        _ECOG_TYPES,
+        (
+            f"{ASK_EN} the member's current {ECOG_EN}, dated on or after {{dated_on_or_after}}.",
+            f"{ASK_ES} el {ECOG_ES} actual del afiliado, con fecha del {{dated_on_or_after}} en adelante.",
+        ),
     ),
     _e(
         "ecog_future_dated",
         "A.iii",
         "missing",
         "ECOG assessed after the request was received",
-        f"the {_ECOG_EN} is dated {{assessed_on}}, after the request was received on {{received_on}}. Please "
-        "send an assessment dated between {dated_on_or_after} and the date of the request.",
-        f"el {_ECOG_ES} tiene fecha del {{assessed_on}}, posterior al recibo de la solicitud el {{received_on}}. "
-        "Favor de enviar una evaluación con fecha entre el {dated_on_or_after} y la fecha de la solicitud.",
+        f"The {ECOG_EN} is dated {{assessed_on}}. That is after we received the request on {{received_on}}. "
+        f"{ECOG_NOTE_EN}",
+        f"El {ECOG_ES} tiene fecha del {{assessed_on}}. Esa fecha es posterior al día en que recibimos la "
+        f"solicitud, el {{received_on}}. {ECOG_NOTE_ES}",
         _ECOG_SEND,
-        ("chart_notes", "oncology_note"),
+        _ECOG_TYPES,
+        (
+            f"{ASK_EN} one dated from {{dated_on_or_after}} to {{received_on}}.",
+            f"{ASK_ES} uno con fecha del {{dated_on_or_after}} al {{received_on}}.",
+        ),
+        cite=(CITES["A.iii"][0] + _CURRENCY[0], CITES["A.iii"][1] + _CURRENCY[1]),
     ),
     _e(
         "ecog_not_current",
         "A.iii",
         "missing",
         "ECOG assessed before the currency window",
-        f"the {_ECOG_EN} was assessed on {{assessed_on}}, {{age_days}} before the request was received on "
-        "{received_on}; it must be no more than {window_days} old. Please send a current one.",
-        f"el {_ECOG_ES} se evaluó el {{assessed_on}}, {{age_days}} antes de recibir la solicitud el "
-        "{received_on}; no debe tener más de {window_days}. Favor de enviar una evaluación actual.",
+        f"The {ECOG_EN} is from {{assessed_on}}, {{age_days}} before we received the request on {{received_on}}. "
+        f"The plan accepts one up to {{window_days}} old. {ECOG_NOTE_EN}",
+        f"El {ECOG_ES} es del {{assessed_on}}, {{age_days}} antes de que recibiéramos la solicitud el "
+        f"{{received_on}}. El plan acepta uno de hasta {{window_days}} de antigüedad. {ECOG_NOTE_ES}",
         _ECOG_SEND,
-        ("chart_notes", "oncology_note"),
+        _ECOG_TYPES,
+        (
+            f"{ASK_EN} a current one, dated on or after {{dated_on_or_after}}.",
+            f"{ASK_ES} uno actual, con fecha del {{dated_on_or_after}} en adelante.",
+        ),
+        cite=(CITES["A.iii"][0] + _CURRENCY[0], CITES["A.iii"][1] + _CURRENCY[1]),
     ),
     _e(
         "ecog_above_threshold",
         "A.iii",
         "not_met",
         "current ECOG above the policy's range",
-        f"the {_ECOG_EN} is {{score}} (assessed on {{assessed_on}}); the policy requires a score from {{min_ecog}} "
-        "to {max_ecog}. " + _REVIEW_EN,
-        f"el {_ECOG_ES} es {{score}} (evaluado el {{assessed_on}}); la política requiere una puntuación de "
-        "{min_ecog} a {max_ecog}. " + _REVIEW_ES,
+        f"The {ECOG_EN} is {{score}}, from {{assessed_on}}. The policy requires a score from {{min_ecog}} to "
+        f"{{max_ecog}}. {ECOG_NOTE_EN}",
+        f"El {ECOG_ES} es {{score}}, del {{assessed_on}}. La política requiere una puntuación de {{min_ecog}} a "
+        f"{{max_ecog}}. {ECOG_NOTE_ES}",
     ),
     _e(
         "ecog_met",
         "A.iii",
         "met",
         "current ECOG within the policy's range",
-        f"the {_ECOG_EN} is {{score}}, assessed on {{assessed_on}}, {{age_days}} before the request.",
-        f"el {_ECOG_ES} es {{score}}, evaluado el {{assessed_on}}, {{age_days}} antes de la solicitud.",
+        f"The {ECOG_EN} is {{score}}, from {{assessed_on}}, {{age_days}} before the request. {ECOG_NOTE_EN}",
+        f"El {ECOG_ES} es {{score}}, del {{assessed_on}}, {{age_days}} antes de la solicitud. {ECOG_NOTE_ES}",
+        cite=(CITES["A.iii"][0] + _CURRENCY[0], CITES["A.iii"][1] + _CURRENCY[1]),
     ),
     # --- documents (A.docs, B.docs.A, B.docs.B) -----------------------------------------------------
     *_document_entries(),
@@ -533,15 +646,17 @@ ENTRIES: Final[tuple[Entry, ...]] = (
         "A.docs",
         "missing",
         "only documents of an unspecified kind",
-        f"the documents sent do not say what they are. Please send {_SUPPORT_EN}, dated on or after "
-        "{dated_on_or_after}.",
-        f"los documentos enviados no indican qué son. Favor de enviar {_SUPPORT_ES}, con fecha del "
-        "{dated_on_or_after} en adelante.",
+        "The documents sent do not say what they are.",
+        "Los documentos enviados no indican qué son.",
         (
-            f"{_SUPPORT_EN[0].upper()}{_SUPPORT_EN[1:]}, dated on or after {{dated_on_or_after}}",
-            f"{_SUPPORT_ES[0].upper()}{_SUPPORT_ES[1:]}, con fecha del {{dated_on_or_after}} en adelante",
+            f"{_DOCS['supporting_documents']['send_en']}, dated on or after {{dated_on_or_after}}",
+            f"{_DOCS['supporting_documents']['send_es']}, con fecha del {{dated_on_or_after}} en adelante",
         ),
         ("chart_notes", "lab_results", "pathology_report", "imaging", "oncology_note"),
+        (
+            f"{ASK_EN} {_SUPPORT_EN}, dated on or after {{dated_on_or_after}}.",
+            f"{ASK_ES} {_SUPPORT_ES}, con fecha del {{dated_on_or_after}} en adelante.",
+        ),
     ),
     # --- B.i ----------------------------------------------------------------------------------------
     _e(
@@ -549,67 +664,64 @@ ENTRIES: Final[tuple[Entry, ...]] = (
         "B.i",
         "missing",
         "renewal without its treatment details",
-        "the renewal request does not say when treatment started or how the disease responded. Please send the "
-        "oncology note.",
-        "la solicitud de renovación no indica cuándo comenzó el tratamiento ni cómo respondió la enfermedad. Favor "
-        "de enviar la nota de oncología.",
+        "The renewal request does not say when treatment started or how the disease responded.",
+        "La solicitud de renovación no dice cuándo comenzó el tratamiento ni cómo respondió la enfermedad.",
         (
-            "An oncology note with the treatment start date and the response",
-            "Una nota de oncología con la fecha de inicio del tratamiento y la respuesta",
+            "An oncology note with the date treatment started and how the disease responded",
+            "Una nota de oncología con la fecha de inicio del tratamiento y cómo respondió la enfermedad",
         ),
         ("oncology_note",),
+        (f"{ASK_EN} the oncology note.", f"{ASK_ES} la nota de oncología."),
     ),
     _e(
         "therapy_not_started",
         "B.i",
         "not_met",
         "renewal whose treatment starts after the request was received",
-        "the request gives {therapy_start} as the date Elrexfio treatment started, after the request was "
-        "received on {received_on}{after_period_text}, so treatment has not started and this cannot be a renewal. "
-        + _REVIEW_EN,
-        "la solicitud indica que el tratamiento con Elrexfio comenzó el {therapy_start}, después de recibir la "
-        "solicitud el {received_on}{after_period_text}; el tratamiento no ha comenzado y no puede tratarse de una "
-        "renovación. " + _REVIEW_ES,
+        "The request gives {therapy_start} as the date Elrexfio treatment started. That is after we received the "
+        "request on {received_on}{after_period_text}. So treatment has not started, and this cannot be a renewal.",
+        "La solicitud indica que el tratamiento con Elrexfio comenzó el {therapy_start}. Esa fecha es posterior "
+        "al día en que recibimos la solicitud, el {received_on}{after_period_text}. Así que el tratamiento no ha "
+        "comenzado y esto no puede ser una renovación.",
     ),
     _e(
         "response_before_therapy_start",
         "B.i",
         "not_met",
         "response dated before treatment began",
-        "the response to treatment is dated {response_since}, before Elrexfio treatment started on "
-        "{therapy_start}, so it cannot be a response to this treatment. " + _REVIEW_EN,
-        "la respuesta al tratamiento tiene fecha del {response_since}, antes de que comenzara el tratamiento con "
-        "Elrexfio el {therapy_start}; no puede ser una respuesta a este tratamiento. " + _REVIEW_ES,
+        "The response to treatment is dated {response_since}. That is before Elrexfio treatment started on "
+        "{therapy_start}, so it cannot be a response to Elrexfio.",
+        "La respuesta al tratamiento tiene fecha del {response_since}. Esa fecha es anterior al inicio del "
+        "tratamiento con Elrexfio, el {therapy_start}, así que no puede ser una respuesta a Elrexfio.",
     ),
     _e(
         "response_date_after_receipt",
         "B.i",
         "not_met",
         "response dated after the request was received",
-        "the response to treatment is dated {response_since}, after the request was received on {received_on}. "
-        + _REVIEW_EN,
-        "la respuesta al tratamiento tiene fecha del {response_since}, posterior al recibo de la solicitud el "
-        "{received_on}. " + _REVIEW_ES,
+        "The response to treatment is dated {response_since}. That is after we received the request on {received_on}.",
+        "La respuesta al tratamiento tiene fecha del {response_since}. Esa fecha es posterior al día en que "
+        "recibimos la solicitud, el {received_on}.",
     ),
     _e(
         "progression_or_toxicity",
         "B.i",
         "not_met",
         "progression, unacceptable toxicity or progressive disease on treatment",
-        "the request reports {problems} while on Elrexfio. The policy renews treatment only when there is none. "
-        + _REVIEW_EN,
-        "la solicitud informa {problems} durante el tratamiento con Elrexfio. La política renueva el tratamiento "
-        "solo cuando no hay ninguno de estos. " + _REVIEW_ES,
+        "The request reports {problems} while on Elrexfio. The policy renews treatment only when there is none "
+        "of these.",
+        "La solicitud informa {problems} durante el tratamiento con Elrexfio. La política renueva el tratamiento "
+        "solo cuando no hay ninguno de estos.",
     ),
     _e(
         "no_progression_or_toxicity",
         "B.i",
         "met",
         "no progression and no unacceptable toxicity",
-        "Elrexfio treatment started on {therapy_start}, with no disease progression and no unacceptable side "
-        "effects; the best response is {best_response}.",
-        "el tratamiento con Elrexfio comenzó el {therapy_start}, sin progresión de la enfermedad ni efectos "
-        "secundarios inaceptables; la mejor respuesta es {best_response}.",
+        "Elrexfio treatment started on {therapy_start}. The disease has not grown, and there are no side effects "
+        "too severe to go on. The best response is {best_response}.",
+        "El tratamiento con Elrexfio comenzó el {therapy_start}. La enfermedad no ha avanzado y no hay efectos "
+        "secundarios tan graves que impidan seguir. La mejor respuesta es {best_response}.",
     ),
     # --- QL -----------------------------------------------------------------------------------------
     _e(
@@ -617,75 +729,76 @@ ENTRIES: Final[tuple[Entry, ...]] = (
         "QL",
         "not_met",
         "requested start before the date the request was received",
-        "the requested start date, {requested_start}, is {days_before} before the request was received on "
-        "{received_on}. Periods that began before the request are not approved automatically. " + _REVIEW_EN,
-        "la fecha de inicio solicitada, {requested_start}, es {days_before} antes de recibir la solicitud el "
-        "{received_on}. Los períodos que comenzaron antes de la solicitud no se aprueban automáticamente. "
-        + _REVIEW_ES,
+        "The requested start date, {requested_start}, is {days_before} before we received the request on "
+        "{received_on}. {allowed_text}",
+        "La fecha de inicio solicitada, {requested_start}, es {days_before} antes de que recibiéramos la solicitud "
+        "el {received_on}. {allowed_text}",
+        cite=_START_WINDOW,
     ),
     _e(
         "start_date_too_far_ahead",
         "QL",
         "not_met",
         "requested start beyond the forward window",
-        "the requested start date, {requested_start}, is {days_ahead} after the request was received on "
-        "{received_on}, more than the {window_days} allowed, and the records sent may be out of date by "
-        "then. " + _REVIEW_EN,
-        "la fecha de inicio solicitada, {requested_start}, es {days_ahead} después de recibir la solicitud el "
-        "{received_on}, más de los {window_days} permitidos, y los documentos enviados podrían no estar "
-        "vigentes para entonces. " + _REVIEW_ES,
+        "The requested start date, {requested_start}, is {days_ahead} after we received the request on "
+        "{received_on}. The plan's rule allows up to {window_days}. By then the records sent may be out of date.",
+        "La fecha de inicio solicitada, {requested_start}, es {days_ahead} después de que recibimos la solicitud "
+        "el {received_on}. La regla del plan permite hasta {window_days}. Para entonces, los documentos enviados "
+        "podrían no estar al día.",
+        cite=_START_WINDOW,
     ),
     _e(
         "period_ended_before_decision",
         "QL",
         "not_met",
         "the period ends before the decision date",
-        "the requested period, {valid_from} to {valid_through}, ends before the decision date, {decided_on}. "
-        + _REVIEW_EN,
-        "el período solicitado, del {valid_from} al {valid_through}, termina antes de la fecha de la decisión, el "
-        "{decided_on}. " + _REVIEW_ES,
+        "The requested period, {valid_from} to {valid_through}, ends before the decision date, {decided_on}.",
+        "El período solicitado, del {valid_from} al {valid_through}, termina antes de la fecha de la decisión, el "
+        "{decided_on}.",
+        cite=_PERIOD_DATES,
     ),
     _e(
         "no_labeled_dose_in_period",
         "QL",
         "not_met",
         "no labeled dose falls in the period",
-        "no dose of the labeled dosing schedule falls between {valid_from} and {valid_through} for treatment "
-        "that starts on {therapy_start}. " + _REVIEW_EN,
-        "ninguna dosis del esquema de la etiqueta de la FDA cae entre el {valid_from} y el {valid_through} para "
-        "un tratamiento que comienza el {therapy_start}. " + _REVIEW_ES,
+        "No dose of the FDA label's schedule falls between {valid_from} and {valid_through} for treatment that "
+        "starts on {therapy_start}.",
+        "Ninguna dosis del esquema de la etiqueta de la FDA cae entre el {valid_from} y el {valid_through} para un "
+        "tratamiento que comienza el {therapy_start}.",
+        cite=_QL_POLICY,
     ),
     _e(
         "quantity_above_maximum",
         "QL",
         "not_met",
         "requested units above the labeled maximum",
-        "the request asks for {requested_units} billing units (1 unit = 1 mg); from {valid_from} to "
-        "{valid_through} the labeled dosing allows at most {max_units} units, {doses} doses.{last_dose_note} "
-        + _REVIEW_EN,
-        "la solicitud pide {requested_units} unidades de facturación (1 unidad = 1 mg); del {valid_from} al "
-        "{valid_through}, la etiqueta de la FDA permite como máximo {max_units} unidades, {doses} dosis."
-        "{last_dose_note} " + _REVIEW_ES,
+        "The request asks for {requested_units} billing units (1 unit = 1 mg). From {valid_from} to "
+        "{valid_through}, the FDA label's dosing allows at most {max_units} units, {doses} doses.",
+        "La solicitud pide {requested_units} unidades de facturación (1 unidad = 1 mg). Del {valid_from} al "
+        "{valid_through}, la etiqueta de la FDA permite como máximo {max_units} unidades, {doses} dosis.",
+        ask=("{last_dose_ask}", "{last_dose_ask}"),
     ),
     _e(
         "quantity_within_maximum",
         "QL",
         "met",
         "requested units within the labeled maximum",
-        "the request asks for {requested_units} billing units (1 unit = 1 mg) from {valid_from} to "
-        "{valid_through}, within the labeled dosing of up to {doses} doses ({max_units} units).",
-        "la solicitud pide {requested_units} unidades de facturación (1 unidad = 1 mg) del {valid_from} al "
-        "{valid_through}, dentro de lo que permite la etiqueta de la FDA: hasta {doses} dosis ({max_units} unidades).",
+        "The request asks for {requested_units} billing units (1 unit = 1 mg) from {valid_from} to "
+        "{valid_through}. That is within the FDA label's dosing of up to {doses} doses ({max_units} units).",
+        "La solicitud pide {requested_units} unidades de facturación (1 unidad = 1 mg) del {valid_from} al "
+        "{valid_through}. Eso está dentro de lo que permite la etiqueta de la FDA: hasta {doses} dosis "
+        "({max_units} unidades).",
     ),
     _e(
         "quantity_labeled_maximum",
         "QL",
         "met",
         "no quantity requested: the labeled maximum is authorized",
-        "from {valid_from} to {valid_through} the labeled dosing allows up to {doses} doses: {dose_list}, "
-        "dosed {dosing}. That is {max_units} billing units (1 unit = 1 mg{vials}).",
-        "del {valid_from} al {valid_through}, la etiqueta de la FDA permite hasta {doses} dosis: "
-        "{dose_list}, con dosificación {dosing}. Son {max_units} unidades de facturación (1 unidad = 1 mg{vials}).",
+        "From {valid_from} to {valid_through}, the FDA label allows up to {doses} doses. {dose_list}. That is "
+        "{max_units} billing units (1 unit = 1 mg).{vials}",
+        "Del {valid_from} al {valid_through}, la etiqueta de la FDA permite hasta {doses} dosis. {dose_list}. "
+        "Son {max_units} unidades de facturación (1 unidad = 1 mg).{vials}",
     ),
     # --- issue #22: approvals only on what the request positively shows -------------------------------
     _e(
@@ -693,66 +806,70 @@ ENTRIES: Final[tuple[Entry, ...]] = (
         "A.i",
         "not_met",
         "the member was under 18 on the date the request was received",
-        "the member was {age_years} years old when the request was received. Elrexfio is approved for adults "
-        "(18 and older). Its safety and how well it works in children are not known. " + _REVIEW_EN,
-        "el afiliado tenía {age_years} años cuando se recibió la solicitud. Elrexfio está aprobado para adultos "
-        "(18 años o más). No se sabe si es seguro ni si funciona en niños. " + _REVIEW_ES,
+        "The member was {age_years} years old when we received the request. Elrexfio is approved for adults "
+        "({adult_age_years} and older). It is not known if it is safe or works in children.",
+        "El afiliado tenía {age_years} años cuando recibimos la solicitud. Elrexfio está aprobado para adultos "
+        "({adult_age_years} años o más). No se sabe si es seguro ni si funciona en niños.",
+        cite=_ADULTS,
     ),
     _e(
         "date_of_birth_not_plausible",
         "A.i",
         "not_met",
         "a date of birth after receipt, or more than 120 years before it",
-        "the date of birth on the request cannot be right for a request received on {received_on}. It is after "
-        "that date, or more than {max_age_years} years before it. So the member's age cannot be confirmed. "
-        + _REVIEW_EN,
-        "la fecha de nacimiento en la solicitud no puede ser correcta para una solicitud recibida el "
-        "{received_on}. Es posterior a esa fecha, o de más de {max_age_years} años antes. Por eso no se puede "
-        "confirmar la edad del afiliado. " + _REVIEW_ES,
+        "The date of birth on the request cannot be right. It is after the day we received the request, "
+        "{received_on}, or more than {max_age_years} years before it. So we cannot confirm the member's age.",
+        "La fecha de nacimiento en la solicitud no puede ser correcta. Es posterior al día en que recibimos la "
+        "solicitud, el {received_on}, o de más de {max_age_years} años antes. Por eso no podemos confirmar la edad "
+        "del afiliado.",
+        cite=_ADULTS,
     ),
     _e(
         "requested_drug_in_history",
         "A.ii",
         "not_met",
         "first request whose treatment history already includes elranatamab",
-        "the treatment history lists Elrexfio (elranatamab) in {requested_lines_text}. The request is filed as a "
-        "first request. But the member may already have had Elrexfio, so this may be a restart or a treatment "
-        "already under way. " + _REVIEW_EN,
-        "el historial de tratamiento incluye Elrexfio (elranatamab) en {requested_lines_text}. La solicitud se "
-        "presentó como primera solicitud. Pero es posible que el afiliado ya haya recibido Elrexfio, así que puede "
-        "ser un reinicio o un tratamiento que ya comenzó. " + _REVIEW_ES,
+        "The treatment history lists Elrexfio (elranatamab) in {requested_lines_text}. But this is filed as a "
+        "first request. The member may already have had Elrexfio, so this may be a restart or a treatment already "
+        "under way.",
+        "El historial de tratamiento incluye Elrexfio (elranatamab) en {requested_lines_text}. Pero esta es una "
+        "primera solicitud. Es posible que el afiliado ya haya recibido Elrexfio. Así que puede ser un reinicio o "
+        "un tratamiento que ya comenzó.",
     ),
     _e(
         "prior_line_dates_contradict",
         "A.ii",
         "not_met",
         "dates in the treatment history contradict each other",
-        "the dates in the treatment history do not fit together: {contradiction_text}. So the number of earlier "
-        "lines of treatment cannot be counted. " + _REVIEW_EN,
-        "las fechas del historial de tratamiento no concuerdan: {contradiction_text}. Por eso no se puede contar "
-        "cuántas líneas de tratamiento hubo antes. " + _REVIEW_ES,
+        "The dates in the treatment history do not fit together: {contradiction_text}. So we cannot count the "
+        "earlier lines of treatment.",
+        "Las fechas del historial de tratamiento no concuerdan: {contradiction_text}. Por eso no podemos contar "
+        "las líneas de tratamiento anteriores.",
     ),
     _e(
         "prior_lines_not_read",
         "A.ii",
         "not_met",
         "enough lines only if entries that could not be read are treatments",
-        "the request shows {lines} that could be read; the policy requires at least {required}. These entries "
-        "could not be read as a myeloma treatment: {uncertain_text}. A clinical reviewer will decide if they "
-        "count.",
-        "la solicitud muestra {lines} que se pudieron leer; la política requiere al menos {required}. Estas "
-        "entradas no se pudieron leer como un tratamiento para el mieloma: {uncertain_text}. Un revisor clínico "
-        "decidirá si cuentan.",
+        "We could read {lines}. The policy requires at least {required}. We could not read these entries as a "
+        "myeloma treatment: {uncertain_text}.",
+        "Pudimos leer {lines}. La política requiere al menos {required}. No pudimos leer estas entradas como un "
+        "tratamiento para el mieloma: {uncertain_text}.",
+        then=("A clinical reviewer will decide if they count.", "Un revisor clínico decidirá si cuentan."),
     ),
     _e(
         "prior_lines_structure_unclear",
         "A.ii",
         "not_met",
         "enough lines only if entries that may be one line are counted apart",
-        "the request shows {lines} when entries that may be one line are counted once; the policy requires at "
-        "least {required}. {unclear_text} A clinical reviewer will decide how many lines there were.",
-        "la solicitud muestra {lines} si las entradas que pueden ser una sola línea se cuentan una vez; la "
-        "política requiere al menos {required}. {unclear_text} Un revisor clínico decidirá cuántas líneas hubo.",
+        "The request shows {lines} when entries that may be one line are counted once. The policy requires at "
+        "least {required}. {unclear_text}",
+        "La solicitud muestra {lines} si las entradas que pueden ser una sola línea se cuentan una vez. La "
+        "política requiere al menos {required}. {unclear_text}",
+        then=(
+            "A clinical reviewer will decide how many lines there were.",
+            "Un revisor clínico decidirá cuántas líneas hubo.",
+        ),
     ),
     *_before_start_entries(),
     _e(
@@ -760,100 +877,114 @@ ENTRIES: Final[tuple[Entry, ...]] = (
         "A.i",
         "not_met",
         "first request: a code for myeloma in remission with a relapsed or refractory status",
-        "the request describes the multiple myeloma as {status}, but its diagnosis codes ({codes}) include "
-        "C90.01, the code for myeloma in remission. The two do not agree. " + _REVIEW_EN,
-        "la solicitud describe el mieloma múltiple como {status}, pero sus códigos de diagnóstico ({codes}) "
-        "incluyen C90.01, el código de mieloma en remisión. Los dos no concuerdan. " + _REVIEW_ES,
+        "The request says the myeloma {status}. But its diagnosis codes ({codes}) include C90.01, the code for "
+        "myeloma in remission. The two do not agree.",
+        "La solicitud dice que el mieloma {status}. Pero sus códigos de diagnóstico ({codes}) incluyen "
+        "C90.01, el código de mieloma en remisión. Las dos cosas no concuerdan.",
     ),
     _e(
         "current_authorization_before_therapy",
         "B.i",
         "not_met",
         "renewal whose current approval ended before treatment started",
-        "the approval being renewed ended on {current_valid_through}, before Elrexfio treatment started on "
-        "{therapy_start}. These dates do not fit together. " + _REVIEW_EN,
-        "la aprobación que se renueva terminó el {current_valid_through}, antes de que comenzara el tratamiento "
-        "con Elrexfio el {therapy_start}. Estas fechas no concuerdan. " + _REVIEW_ES,
+        "The approval being renewed ended on {current_valid_through}. That is before Elrexfio treatment started "
+        "on {therapy_start}. These dates do not fit together.",
+        "La aprobación que se renueva terminó el {current_valid_through}. Eso fue antes de que comenzara el "
+        "tratamiento con Elrexfio, el {therapy_start}. Estas fechas no concuerdan.",
     ),
     _e(
         "therapy_start_before_trials",
         "B.i",
         "not_met",
         "renewal whose treatment start predates the drug's first clinical trial",
-        "the request gives {therapy_start} as the date Elrexfio treatment started. Elrexfio was first given to "
-        "patients in a clinical trial in {first_trial_year}, so this date cannot be right. " + _REVIEW_EN,
-        "la solicitud indica que el tratamiento con Elrexfio comenzó el {therapy_start}. Elrexfio se dio a "
-        "pacientes por primera vez en un estudio clínico en {first_trial_year}, así que esa fecha no puede ser "
-        "correcta. " + _REVIEW_ES,
+        "The request gives {therapy_start} as the date Elrexfio treatment started. Elrexfio was first given to "
+        "people in a clinical trial in {first_trial_year}. So this date cannot be right.",
+        "La solicitud indica que el tratamiento con Elrexfio comenzó el {therapy_start}. Elrexfio se dio a "
+        "personas por primera vez en un estudio clínico en {first_trial_year}. Así que esa fecha no puede ser "
+        "correcta.",
     ),
     _e(
         "performance_status_decline",
         "B.i",
         "not_met",
         "renewal with a current ECOG of 3 or more",
-        f"the current {_ECOG_EN} is {{ecog_score}} (assessed on {{ecog_assessed_on}}). At this level the "
-        "member can do little or no self-care. This may be a sign of side effects or of decline during "
-        "treatment. " + _REVIEW_EN,
-        f"el {_ECOG_ES} actual es {{ecog_score}} (evaluado el {{ecog_assessed_on}}). En este nivel, el "
+        f"The current {ECOG_EN} is {{ecog_score}}, from {{ecog_assessed_on}}. {ECOG_NOTE_EN} At this level the "
+        "member can do little or no self-care. This may be a sign of side effects or of decline during treatment.",
+        f"El {ECOG_ES} actual es {{ecog_score}}, del {{ecog_assessed_on}}. {ECOG_NOTE_ES} En este nivel, el "
         "afiliado puede cuidarse poco o nada por sí mismo. Esto puede ser señal de efectos secundarios o de "
-        "deterioro durante el tratamiento. " + _REVIEW_ES,
+        "deterioro durante el tratamiento.",
     ),
     _e(
         "last_dose_date_inconsistent",
         "B.i",
         "not_met",
         "last dose dated before treatment began or after receipt",
-        "the date of the last Elrexfio dose, {last_dose_date}, does not fit the other dates. It must fall "
-        "between the start of treatment on {therapy_start} and the date the request was received, "
-        "{received_on}. " + _REVIEW_EN,
-        "la fecha de la última dosis de Elrexfio, {last_dose_date}, no concuerda con las otras fechas. Debe "
-        "estar entre el inicio del tratamiento el {therapy_start} y la fecha en que se recibió la solicitud, el "
-        "{received_on}. " + _REVIEW_ES,
+        "The date of the last Elrexfio dose, {last_dose_date}, does not fit the other dates. It must fall between "
+        "the start of treatment on {therapy_start} and the day we received the request, {received_on}.",
+        "La fecha de la última dosis de Elrexfio, {last_dose_date}, no concuerda con las otras fechas. Debe estar "
+        "entre el inicio del tratamiento, el {therapy_start}, y el día en que recibimos la solicitud, el "
+        "{received_on}.",
+        cite=_RESTART,
     ),
     _e(
         "period_overlaps_current_authorization",
         "QL",
         "not_met",
         "renewal period would overlap the current approval",
-        "the new period would start on {valid_from}, but the current approval still runs through "
-        "{current_valid_through}. The two periods would overlap. " + _REVIEW_EN,
-        "el nuevo período comenzaría el {valid_from}, pero la aprobación actual sigue vigente hasta el "
-        "{current_valid_through}. Los dos períodos se solaparían. " + _REVIEW_ES,
+        "The new period would start on {valid_from}. But the current approval runs through "
+        "{current_valid_through}, so the two would overlap.",
+        "El nuevo período comenzaría el {valid_from}. Pero la aprobación actual sigue vigente hasta el "
+        "{current_valid_through}, así que los dos períodos se solaparían.",
+        cite=_PERIOD_DATES,
     ),
     _e(
         "renewal_starts_too_far_ahead",
         "QL",
         "not_met",
         "renewal would start more days after receipt than the plan's rule allows",
-        "the current approval runs through {current_valid_through}, so the renewal would start on {valid_from}, "
-        "{days_ahead} after the request was received. The plan's rule is to accept a renewal at most "
-        "{window_days} before it starts. " + _REVIEW_EN,
-        "la aprobación actual sigue vigente hasta el {current_valid_through}, así que la renovación comenzaría "
-        "el {valid_from}, {days_ahead} después de recibir la solicitud. La regla del plan es aceptar una "
-        "renovación como máximo {window_days} antes de que comience. " + _REVIEW_ES,
+        "The current approval runs through {current_valid_through}. So the renewal would start on {valid_from}, "
+        "{days_ahead} after we received the request. The plan's rule is to accept a renewal at most "
+        "{window_days} before it starts.",
+        "La aprobación actual sigue vigente hasta el {current_valid_through}. Así que la renovación comenzaría el "
+        "{valid_from}, {days_ahead} después de que recibimos la solicitud. La regla del plan es aceptar una "
+        "renovación como máximo {window_days} antes de que comience.",
+        cite=_START_WINDOW,
     ),
     _e(
         "last_dose_date_missing",
         "QL",
         "missing",
         "renewal says treatment was paused but not when the last dose was given",
-        "the request says treatment was paused but does not give the date of the last Elrexfio dose. After a "
+        "The request says treatment was paused, but it does not give the date of the last Elrexfio dose. After a "
         "pause, the FDA label may call for the first, lower doses again. So the number of doses depends on that "
-        "date. Please send it.",
-        "la solicitud indica que el tratamiento se pausó, pero no da la fecha de la última dosis de Elrexfio. "
-        "Después de una pausa, la etiqueta de la FDA puede requerir otra vez las primeras dosis, más bajas. Por "
-        "eso el número de dosis depende de esa fecha. Favor de enviarla.",
+        "date.",
+        "La solicitud dice que el tratamiento se pausó, pero no da la fecha de la última dosis de Elrexfio. "
+        "Después de una pausa, la etiqueta de la FDA puede pedir otra vez las primeras dosis, más bajas. Por eso el "
+        "número de dosis depende de esa fecha.",
         (
             "The date of the last Elrexfio dose given, from the medication record",
-            "La fecha de la última dosis de Elrexfio administrada, según el registro de medicamentos",
+            "La fecha de la última dosis de Elrexfio que se administró, según el registro de medicamentos",
         ),
         ("chart_notes", "oncology_note"),
+        (f"{ASK_EN} the date of the last dose.", f"{ASK_ES} la fecha de la última dosis."),
+        cite=_RESTART,
     ),
 )
 """Every finding, in criterion order."""
 
 CATALOGUE: Final[dict[str, Entry]] = {e.code: e for e in ENTRIES}
 CODES: Final[tuple[str, ...]] = tuple(CATALOGUE)
+
+_LEGACY_NEXT: Final = (
+    # the next steps of earlier catalogue versions (parameter sets up to 2025-12-11.3), for a pend
+    # published before an upgrade and decided after it
+    ("A clinical reviewer will decide if they count.", "Un revisor clínico decidirá si cuentan."),
+    ("A clinical reviewer will decide how many lines there were.", "Un revisor clínico decidirá cuántas líneas hubo."),
+    (REVIEW_EN, REVIEW_ES),
+)
+_NEXT_EN: Final = tuple(dict.fromkeys([*(e.next_en for e in ENTRIES if e.next_en), *(n[0] for n in _LEGACY_NEXT)]))
+_NEXT_ES: Final = tuple(dict.fromkeys([*(e.next_es for e in ENTRIES if e.next_es), *(n[1] for n in _LEGACY_NEXT)]))
+"""Every sentence that promises a decision to come, as a reason ends with it."""
 
 # --- rendering --------------------------------------------------------------------------------------
 
@@ -955,24 +1086,24 @@ def _derived(code: str, facts: Facts, lang: Lang) -> dict[str, str]:
         parts = []
         if facts.get("plan_in_scope") is False:
             parts.append(
-                "the member's plan on the request is not one of these"
+                "The member's plan on the request is not one of these."
                 if lang == "en"
-                else "el plan del afiliado en la solicitud no es uno de estos"
+                else "El plan del afiliado en la solicitud no es uno de estos."
             )
         if facts.get("hcpcs_in_scope") is False:
             parts.append(
-                "the billing code on the request is not the one for Elrexfio"
+                "The billing code on the request is not the one for Elrexfio."
                 if lang == "en"
-                else "el código de facturación de la solicitud no es el de Elrexfio"
+                else "El código de facturación de la solicitud no es el de Elrexfio."
             )
-        out["scope_problem"] = join(parts, lang)
+        out["scope_problem"] = " ".join(parts)
     if code == "therapy_not_started":
         end = facts.get("valid_through")
         if facts.get("after_period") and isinstance(end, str):
             out["after_period_text"] = (
-                f" and after the requested period ends on {format_date(end, lang)}"
+                f", and after the requested period ends on {format_date(end, lang)}"
                 if lang == "en"
-                else f" y después de que termina el período solicitado, el {format_date(end, lang)}"
+                else f", y después de que termina el período solicitado, el {format_date(end, lang)}"
             )
         else:
             out["after_period_text"] = ""
@@ -980,15 +1111,15 @@ def _derived(code: str, facts: Facts, lang: Lang) -> dict[str, str]:
         notes = []
         if facts.get("requested_drug_lines"):
             notes.append(
-                " A line that includes Elrexfio itself does not count as an earlier treatment."
+                " A line with Elrexfio itself does not count as an earlier treatment."
                 if lang == "en"
-                else " Una línea que incluye Elrexfio no cuenta como tratamiento anterior."
+                else " Una línea con Elrexfio no cuenta como tratamiento anterior."
             )
         if facts.get("future_lines"):
             notes.append(
-                " A line that had not started when the request was received does not count."
+                " A line that had not started when we received the request does not count."
                 if lang == "en"
-                else " Una línea que no había comenzado al recibir la solicitud no cuenta."
+                else " Una línea que no había comenzado cuando recibimos la solicitud no cuenta."
             )
         notes += _line_notes(facts, lang)
         out["excluded"] = "".join(notes)
@@ -1015,15 +1146,32 @@ def _derived(code: str, facts: Facts, lang: Lang) -> dict[str, str]:
         else:
             out["unclear_text"] = ""
     if code == "quantity_above_maximum":
-        out["last_dose_note"] = (
+        out["last_dose_ask"] = (
             (
-                " If treatment was paused, send the date of the last dose."
+                f"{ASK_EN} the date of the last dose if treatment was paused."
                 if lang == "en"
-                else " Si el tratamiento se pausó, envíe la fecha de la última dosis."
+                else f"{ASK_ES} la fecha de la última dosis si el tratamiento se pausó."
             )
             if facts.get("ask_last_dose")
             else ""
         )
+    if code == "start_date_retroactive":
+        allowed = facts.get("allowed_days_before")
+        if isinstance(allowed, int) and not isinstance(allowed, bool) and allowed > 0:
+            days = _days(allowed, lang)
+            out["allowed_text"] = (
+                f"The plan's rule does not allow an automatic approval of a period that starts more than {days} "
+                "before that day."
+                if lang == "en"
+                else f"La regla del plan no permite aprobar automáticamente un período que comienza más de {days} "
+                "antes de ese día."
+            )
+        else:
+            out["allowed_text"] = (
+                "The plan's rule does not allow an automatic approval of a period that starts before that day."
+                if lang == "en"
+                else "La regla del plan no permite aprobar automáticamente un período que comienza antes de ese día."
+            )
     if code == "prior_lines_met":
         agents = facts.get("agents")
         classes = facts.get("agent_classes")
@@ -1038,20 +1186,25 @@ def _derived(code: str, facts: Facts, lang: Lang) -> dict[str, str]:
     if code == "quantity_labeled_maximum":
         step = facts.get("step_up_doses_mg")
         n = facts.get("treatment_doses")
+        dosing = facts.get("dosing")
+        how = _value("dosing", dosing, facts, lang) if isinstance(dosing, list) and dosing else ""
         parts = []
         if isinstance(step, list) and step:
             mg = join([f"{x} mg" for x in step], lang)
-            parts.append(f"step-up doses of {mg}" if lang == "en" else f"dosis de escalonamiento de {mg}")
+            parts.append(f"starting doses of {mg}" if lang == "en" else f"dosis iniciales de {mg}")
         if isinstance(n, int) and n:
-            parts.append(f"{n} doses of 76 mg" if lang == "en" else f"{n} dosis de 76 mg")
-        out["dose_list"] = join(parts, lang)
+            given = (f", given {how}" if lang == "en" else f", {how}") if how else ""
+            parts.append(f"{n} doses of 76 mg{given}" if lang == "en" else f"{n} dosis de 76 mg{given}")
+        text = (", then " if lang == "en" else ", y luego ").join(parts)
+        lead = "They are " if lang == "en" else "Son "
+        out["dose_list"] = lead + text if text else ("No dose" if lang == "en" else "Ninguna dosis")
         whole = facts.get("whole_vials_mg")
         if isinstance(whole, list) and whole:
             mg = join([f"{x} mg" for x in whole], lang)
             out["vials"] = (
-                f"; the {mg} doses are billed as full 44 mg vials"
+                f" The plan counts the {mg} doses as full 44 mg vials."
                 if lang == "en"
-                else f"; las dosis de {mg} se facturan como viales completos de 44 mg"
+                else f" El plan cuenta las dosis de {mg} como viales completos de 44 mg."
             )
         else:
             out["vials"] = ""
@@ -1100,18 +1253,18 @@ def _line_notes(facts: Facts, lang: Lang) -> list[str]:
         )
     if facts.get("planned_sequence_lines"):
         notes.append(
-            " A transplant, and treatment given as part of the same plan (consolidation, maintenance or bridging), "
-            "counts as one line with the treatment it belongs to."
+            " Treatment given as part of the same plan (such as a transplant, consolidation, maintenance or "
+            "bridging) counts as one line."
             if lang == "en"
-            else " Un trasplante, y el tratamiento dado como parte del mismo plan (consolidación, mantenimiento o "
-            "puente), cuenta como una sola línea junto con el tratamiento al que pertenece."
+            else " El tratamiento dado como parte del mismo plan (como un trasplante, consolidación, mantenimiento o "
+            "puente) cuenta como una sola línea."
         )
     uncertain = _uncertain_text(facts, lang)
     if uncertain:
         notes.append(
-            f" These entries could not be read as a myeloma treatment: {uncertain}."
+            f" We could not read these entries as a myeloma treatment: {uncertain}."
             if lang == "en"
-            else f" Estas entradas no se pudieron leer como un tratamiento para el mieloma: {uncertain}."
+            else f" No pudimos leer estas entradas como un tratamiento para el mieloma: {uncertain}."
         )
     return notes
 
@@ -1134,37 +1287,97 @@ def render_both(code: str, facts: Facts, criterion: str) -> tuple[str, str]:
     pair = table.get(key)
     if pair is None:
         entry = CATALOGUE[code]
-        pair = (
-            _render(entry, entry.en, facts, read, criterion, "en"),
-            _render(entry, entry.es, facts, read, criterion, "es"),
-        )
+        pair = (_render(entry, facts, read, "en"), _render(entry, facts, read, "es"))
         if len(table) >= _RENDER_LIMIT:
             table.clear()
         table[key] = pair
     return pair
 
 
-def _render(entry: Entry, template: str, facts: Facts, read: tuple[str, ...], criterion: str, lang: Lang) -> str:
+def _render(entry: Entry, facts: Facts, read: tuple[str, ...], lang: Lang) -> str:
+    """The reason: the finding, then the ask (what to send), then the next step (a decision to come),
+    which an automated denial drops (no reviewer sees the request). A reason longer than the contract's
+    1000 characters is cut in the finding, so the ask and the next step always end it whole."""
     code = entry.code
     values = {k: _value(k, facts[k], facts, lang) for k in read if k in facts}
     values.update(_derived(code, facts, lang))
-    body = template.format_map(_Strict(values, code))
-    if facts.get("automated"):  # automated denials on: no reviewer sees the request
-        body = body.replace(" " + (_REVIEW_EN if lang == "en" else _REVIEW_ES), "")
-    cite_en, cite_es = CITES[criterion]
-    head = f"{POLICY_EN}, {cite_en}: " if lang == "en" else f"{POLICY_ES}, {cite_es}: "
-    text = head + body[0].upper() + body[1:] if body else head
-    return text if len(text) <= 1000 else text[:997] + "..."
+    strict = _Strict(values, code)
+    finding = (entry.en if lang == "en" else entry.es).format_map(strict).strip()
+    finding = finding[0].upper() + finding[1:] if finding else finding
+    ask_template = entry.ask_en if lang == "en" else entry.ask_es
+    ask = ask_template.format_map(strict).strip() if ask_template else ""
+    then = "" if facts.get("automated") else ((entry.next_en if lang == "en" else entry.next_es) or "")
+    tail = " ".join(part for part in (ask, then) if part)
+    room = _REASON_LIMIT - (len(tail) + 1 if tail else 0)
+    if len(finding) > room:
+        finding = finding[: room - 3] + "..."
+    return f"{finding} {tail}" if tail else finding
 
+
+_REASON_LIMIT: Final = 1000
+"""The contract's bound on ``reason`` and ``reason_es``."""
+
+
+def citation_both(code: str) -> tuple[str, str]:
+    """Where the rule of finding ``code`` comes from, in English and Spanish: the policy and its
+    criterion, the FDA label, or the MMM plan's own rule (a setting of :class:`policy.PolicySettings`)."""
+    entry = CATALOGUE[code]
+    return entry.cite_en, entry.cite_es
+
+
+def _days(n: int, lang: Lang) -> str:
+    if lang == "en":
+        return f"{n} day" if n == 1 else f"{n} days"
+    return f"{n} día" if n == 1 else f"{n} días"
+
+
+# --- information requests ----------------------------------------------------------------------
+
+NO_ANSWER_EN: Final = (
+    "If nothing arrives by then, the plan will decide on the information it has, because Medicare allows no "
+    "extra time for Part B drug requests."
+)
+NO_ANSWER_ES: Final = (
+    "Si no llega nada para entonces, el plan decidirá con la información que tenga, porque Medicare no permite "
+    "más tiempo para las solicitudes de medicamentos de la Parte B."
+)
+"""What happens if nothing arrives (issue #23): the plan decides on what it has; a Part B drug request's
+clock cannot be extended (CMS-4180-F; 42 CFR 422.568(b), 422.572(b)). One sentence, in each information
+request's text (``policy/INTERPRETATION.md`` R43 records why there)."""
+_NEEDED_BY_EN: Final = "We need this by {needed_by}."
+_NEEDED_BY_ES: Final = "Necesitamos esta información a más tardar el {needed_by}."
+_ZONE_NAMES: Final[dict[str, tuple[str, str]]] = {"America/Puerto_Rico": ("Puerto Rico time", "hora de Puerto Rico")}
+
+
+def local_moment_both(instant: datetime, zone: tzinfo, zone_name: str) -> tuple[str, str]:
+    """``instant`` in the plan's local time, as a letter writes it: ``November 29, 2026 at 11:04 a.m.,
+    Puerto Rico time`` / ``29 de noviembre de 2026 a las 11:04 a. m., hora de Puerto Rico``."""
+    try:
+        local = instant.astimezone(zone)
+    except (OverflowError, ValueError):  # at the ends of the calendar: the instant's own offset
+        local = instant
+    day = local.date().isoformat()
+    hour = local.hour % 12 or 12
+    clock = f"{hour}:{local.minute:02d}"
+    names = _ZONE_NAMES.get(zone_name)
+    if names is None:
+        abbreviation = local.tzname() or zone_name
+        names = (f"{abbreviation} time", f"hora {abbreviation}")
+    en = f"{format_date(day, 'en')} at {clock} {'a.m.' if local.hour < 12 else 'p.m.'}, {names[0]}"
+    es = f"{format_date(day, 'es')} a las {clock} {'a. m.' if local.hour < 12 else 'p. m.'}, {names[1]}"
+    return en, es
+
+
+def request_text_both(send_en: str, send_es: str, needed_by_en: str, needed_by_es: str) -> tuple[str, str]:
+    """An information request's text: what to send, when it is needed (local time), and what happens if
+    nothing arrives."""
+    return (
+        f"{send_en}. {_NEEDED_BY_EN.format(needed_by=needed_by_en)} {NO_ANSWER_EN}",
+        f"{send_es}. {_NEEDED_BY_ES.format(needed_by=needed_by_es)} {NO_ANSWER_ES}",
+    )
 
 
 # --- a reviewer's final determination ---------------------------------------------------
-
-_FUTURE: Final = re.compile(
-    r"\s*[^.]*(?:will decide|will review|decidirá|tomará la decisión|revisará)[^.]*\.",
-    re.IGNORECASE,
-)
-"""A sentence that promises a decision to come: true on a pend, false on a final determination."""
 
 CREDENTIALS: Final[dict[str, tuple[str, str]]] = {
     "MD": ("A physician (MD)", "Un médico (MD)"),
@@ -1194,12 +1407,33 @@ def decided_by_both(outcome: str, credential: str) -> tuple[str, str]:
     return f"{who_en} {done_en}", f"{who_es} {done_es}"
 
 
+def finding_of(reason: str, lang: Lang) -> str:
+    """The finding alone: ``reason`` without its next step (a decision to come) and without its ask
+    (what to send), which are separable parts of every entry (:class:`Entry`). No regex: the next
+    steps are the catalogue's own sentences (and those of earlier catalogue versions, for a pend
+    published before an upgrade), and every ask starts with :data:`ASK_EN` / :data:`ASK_ES`."""
+    text = reason.rstrip()
+    nexts = _NEXT_EN if lang == "en" else _NEXT_ES
+    stripped = True
+    while stripped:
+        stripped = False
+        for sentence in nexts:
+            if text.endswith(sentence):
+                text = text.removesuffix(sentence).rstrip()
+                stripped = True
+    ask = f" {ASK_EN if lang == 'en' else ASK_ES} "
+    at = text.find(ask)
+    if at >= 0:
+        text = text[:at]
+    return text.rstrip()
+
+
 def final_both(reason: str, reason_es: str | None, outcome: str, credential: str) -> tuple[str, str | None]:
     """A criterion's reasons on a reviewer's final determination: the finding as the engine read it,
-    without any sentence that promises a decision to come, and then who decided what."""
+    without the sentence that promises a decision to come or asks for more, and then who decided what."""
     en, es = decided_by_both(outcome, credential)
-    out_en = f"{_FUTURE.sub('', reason).rstrip()} {en}"
-    out_es = None if reason_es is None else f"{_FUTURE.sub('', reason_es).rstrip()} {es}"
+    out_en = f"{finding_of(reason, 'en')} {en}".lstrip()
+    out_es = None if reason_es is None else f"{finding_of(reason_es, 'es')} {es}".lstrip()
     return out_en[:1000], None if out_es is None else out_es[:1000]
 
 
@@ -1224,8 +1458,9 @@ _DERIVED_INPUTS: Final[dict[str, tuple[str, ...]]] = {
     "prior_lines_not_read": ("uncertain_entries", "uncertain_lines"),
     "prior_lines_structure_unclear": ("unclear_lines",),
     "quantity_above_maximum": ("ask_last_dose",),
+    "start_date_retroactive": ("allowed_days_before",),
     "prior_lines_met": ("agents", "agent_classes"),
-    "quantity_labeled_maximum": ("step_up_doses_mg", "treatment_doses", "whole_vials_mg"),
+    "quantity_labeled_maximum": ("step_up_doses_mg", "treatment_doses", "whole_vials_mg", "dosing"),
 }
 _ALWAYS_READ: Final = ("automated", "response_since", "unrecognised_not_shown")
 
@@ -1234,7 +1469,8 @@ def _reads(entry: Entry) -> tuple[str, ...]:
     """The facts a finding's sentences read: placeholders, derived phrases' inputs, the flags."""
     cached = _READS.get(entry.code)
     if cached is None:
-        names = [name for t in (entry.en, entry.es) for _, name, _, _ in _FORMATTER.parse(t) if name]
+        texts = [t for t in (entry.en, entry.es, entry.ask_en, entry.ask_es) if t]
+        names = [name for t in texts for _, name, _, _ in _FORMATTER.parse(t) if name]
         cached = tuple(dict.fromkeys([*names, *_DERIVED_INPUTS.get(entry.code, ()), *_ALWAYS_READ]))
         _READS[entry.code] = cached
     return cached
@@ -1315,8 +1551,8 @@ GLOSSARY: Final[tuple[tuple[str, str, str], ...]] = (
     ("proteasome inhibitor", "inhibidor del proteasoma", "bortezomib, carfilzomib, ixazomib"),
     ("immunomodulatory drug", "medicamento inmunomodulador", "lenalidomide/lenalidomida, pomalidomide/pomalidomida, "
      "thalidomide/talidomida"),
-    ("Eastern Cooperative Oncology Group (ECOG) performance status", "estado funcional según la escala del Eastern "
-     "Cooperative Oncology Group (ECOG)", "0 fully active ... 5 dead; the policy requires 0 to 2"),
+    ("ECOG performance status", "estado funcional ECOG", "the Eastern Cooperative Oncology Group scale of how well "
+     "a person can do daily tasks: 0 fully active ... 5 dead; the policy requires 0 to 2"),
     ("oncology note", "nota de oncología", "the oncologist's note"),
     ("imaging studies", "estudios de imagen", "PET, CT, MRI, X-ray"),
     ("lab results", "resultados de laboratorio", "e.g. serum protein electrophoresis, free light chains"),
@@ -1330,7 +1566,8 @@ GLOSSARY: Final[tuple[tuple[str, str, str], ...]] = (
     ("minimal response", "respuesta mínima", "IMWG MR"),
     ("stable disease", "enfermedad estable", "IMWG SD"),
     ("progressive disease", "enfermedad progresiva", "IMWG PD"),
-    ("step-up doses", "dosis de escalonamiento", "12 mg on day 1, 32 mg on day 4, 76 mg on day 8"),
+    ("starting (step-up) doses", "dosis iniciales (de escalonamiento)", "12 mg on day 1, 32 mg on day 4, 76 mg on "
+     "day 8"),
     ("billing code", "código de facturación", "HCPCS J1323, 1 unit = 1 mg"),
     ("billing unit", "unidad de facturación", "1 mg of elranatamab-bcmm"),
     ("vial", "vial", "single-dose vials of 44 mg and 76 mg"),
@@ -1341,26 +1578,45 @@ GLOSSARY: Final[tuple[tuple[str, str, str], ...]] = (
 
 
 def catalogue_markdown() -> str:
-    """``policy/REASONS.md``: every code with its criterion, outcome, meaning and both texts, and the glossary."""
+    """``policy/REASONS.md``: every code with its criterion, outcome, meaning, citation and texts, and the glossary."""
     lines = [
         "# Finding codes and letter texts, policy MP-RX-FP-120-24",
         "",
         "Generated by `python -m tests.policy.reasons_doc` from `policy/reasons.py`; do not edit.",
         "",
         "Each criterion of a determination carries `code` (one of these), `facts` (the typed values the",
-        "sentence is built from) and `reason` (English) and `reason_es` (Spanish). Letter systems can key",
+        "texts are built from), `reason` (English) and `reason_es` (Spanish), and `citation` /",
+        "`citation_es`: where the rule comes from, the policy's criterion, the FDA label, or the MMM plan's",
+        "own rule (a setting of the engine, never presented as the policy's text). Letter systems can key",
         "their templates on `code` and fill them from `facts`. Placeholders below are fact names; dates are",
-        "ISO dates in `facts` and written out in the sentence. Each sentence starts with the citation",
-        f'"{POLICY_EN}, <criterion>: " / "{POLICY_ES}, <criterio>: ".',
+        "ISO dates in `facts` and written out in the texts.",
         "",
-        "| Code | Criterion | Outcome | Meaning | English | Spanish | What to send (missing) |",
-        "|---|---|---|---|---|---|---|",
+        "A reason is built from three parts, in this order: the **finding**; the **ask** (what to send, for",
+        f'a missing finding; it always starts with "{ASK_EN}" / "{ASK_ES}"); and the **next step** (for a',
+        f'finding not met on a pend: "{REVIEW_EN}" / "{REVIEW_ES}", or the entry\'s own). An automated',
+        "denial drops the next step; a reviewer's final determination keeps only the finding and adds who",
+        "decided (`reasons.final_both`).",
+        "",
+        "Each information request (`information_requests[]`) carries what to send (column *What to send*),",
+        "then when it is needed in the plan's local time, then one sentence on what happens if nothing",
+        "arrives:",
+        "",
+        f"> {_NEEDED_BY_EN} {NO_ANSWER_EN}",
+        ">",
+        f"> {_NEEDED_BY_ES} {NO_ANSWER_ES}",
+        "",
+        "| Code | Criterion | Outcome | Meaning | Citation | Finding (English) | Finding (Spanish) "
+        "| Ask, next step | What to send (missing) |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for e in ENTRIES:
         send = f"{e.send_en} / {e.send_es}" if e.send_en else ""
+        tail_en = " ".join(t for t in (e.ask_en, e.next_en) if t)
+        tail_es = " ".join(t for t in (e.ask_es, e.next_es) if t)
+        tail = f"{tail_en} / {tail_es}" if tail_en else ""
         lines.append(
-            f"| `{e.code}` | {e.criterion} ({CITES[e.criterion][0]}) | {e.outcome} | {e.meaning} | "
-            f"{_md(e.en)} | {_md(e.es)} | {_md(send)} |"
+            f"| `{e.code}` | {e.criterion} | {e.outcome} | {e.meaning} | {_md(e.cite_en)} / {_md(e.cite_es)} | "
+            f"{_md(e.en)} | {_md(e.es)} | {_md(tail)} | {_md(send)} |"
         )
     lines += ["", "## Glossary", "", "| English | Spanish | Note |", "|---|---|---|"]
     lines += [f"| {en} | {es} | {_md(note)} |" for en, es, note in GLOSSARY]

@@ -3,15 +3,16 @@
 Version rule
 ------------
 ``version`` is ``"<UM/CMPC approval date of the policy revision>.<parameter-set revision>"``,
-today ``"2025-12-11.3"``: the annual review of 11/17/2025 was approved by UM/CMPC on 12/11/2025,
-and this is the second parameter set under it (``.2``: the plan's local calendar, the requested
+today ``"2025-12-11.4"``: the annual review of 11/17/2025 was approved by UM/CMPC on 12/11/2025,
+and this is the fourth parameter set under it (``.2``: the plan's local calendar, the requested
 period's windows, continuation consistency, agent names and the drift-tolerant quantity limit of
 issue #12; ``policy/INTERPRETATION.md`` lists every rule).
 
 * A new policy revision (new UM/CMPC approval date) changes the date and resets the
   revision to 1.
 * Any change of a default below, of the label table in :mod:`policy.label`, or of the decision
-  logic, without a new policy revision, increments the revision (``2025-12-11.3``: issue #22,
+  logic, without a new policy revision, increments the revision (``2025-12-11.4``: issue #23, the
+  review time an information request leaves before the decision deadline; ``.3``: issue #22,
   approvals only on what the request positively shows; ``.2`` was issue #12).
 
 Identifiers
@@ -48,7 +49,7 @@ class PolicySettings:
     Change one with ``settings.replace(ecog_window_days=45)`` (or ``dataclasses.replace``).
     """
 
-    version: str = "2025-12-11.3"
+    version: str = "2025-12-11.4"
     """UM/CMPC approval date of the policy revision + parameter-set revision (see module doc)."""
 
     # --- the plan's calendar ------------------------------------------------------------------
@@ -93,6 +94,17 @@ class PolicySettings:
     # --- decision clock (CMS-4180-F, Part B drugs) -----------------------------------------
     standard_decision_hours: int = 72
     expedited_decision_hours: int = 24
+
+    # --- information requests: the plan's review time before the decision deadline -------------
+    information_review_hours_standard: int = 24
+    """A standard request's information requests are ``needed_by`` this many hours before
+    ``decision_due_by``: of the 72-hour clock, 48 hours for the prescriber to answer and 24 (one
+    working day, the clock running over weekends too) for a reviewer to read the answer and decide.
+    The plan's rule, not the policy's (``policy/INTERPRETATION.md`` R42)."""
+    information_review_hours_expedited: int = 6
+    """An expedited request's information requests are ``needed_by`` this many hours before
+    ``decision_due_by``: of the 24-hour clock, 18 hours for the prescriber and 6 for a reviewer
+    (a shift's worth of reading, with the on-call reviewer). The plan's rule (R42)."""
 
     # --- scope and thresholds -----------------------------------------------------------------
     lines_of_business: frozenset[str] = frozenset({"MMM_MA", "MMM_MULTIHEALTH"})
@@ -176,6 +188,8 @@ def _problems(s: PolicySettings) -> list[str]:
         "reauth_lead_days": (0, 3650),
         "standard_decision_hours": (1, 24 * 60),
         "expedited_decision_hours": (1, 24 * 60),
+        "information_review_hours_standard": (0, 24 * 60),
+        "information_review_hours_expedited": (0, 24 * 60),
         "min_prior_lines": (0, 99),
         "start_max_days_before_receipt": (0, 31),
         "start_max_days_ahead_initial": (0, 366),
@@ -189,6 +203,13 @@ def _problems(s: PolicySettings) -> list[str]:
             problems.append(f"{name} must be an integer in {lo}..{hi}")
     if not isinstance(s.timezone, str) or not _zone_ok(s.timezone):
         problems.append("timezone must be an IANA time zone name, e.g. America/Puerto_Rico")
+    for review, clock in (
+        ("information_review_hours_standard", "standard_decision_hours"),
+        ("information_review_hours_expedited", "expedited_decision_hours"),
+    ):
+        hours, due = getattr(s, review), getattr(s, clock)
+        if type(hours) is int and type(due) is int and hours >= due:
+            problems.append(f"{review} must be less than {clock} (the prescriber needs some time to answer)")
     ahead = s.start_max_days_ahead_continuation
     if type(ahead) is int and type(s.reauth_lead_days) is int and ahead < s.reauth_lead_days:
         problems.append(

@@ -1,6 +1,8 @@
-"""Checks that a determination reads as a letter (issue #13), shared by the reason tests and the
-clinical property tests: sentence length, forbidden internal tokens, abbreviations spelled out,
-every date and number in a sentence taken from the finding's facts, information requests."""
+"""Checks that a determination reads as a letter (issue #13, #23), shared by the reason tests and the
+clinical property tests: sentence length, forbidden internal tokens, abbreviations explained, every
+date and number in a sentence taken from the finding's facts, the citation in its own field, and
+information requests (what to send, when, in the plan's local time, and what happens if nothing
+arrives)."""
 
 from __future__ import annotations
 
@@ -10,7 +12,11 @@ from datetime import date
 from typing import Any
 
 from contracts import PADetermination
-from policy.reasons import CATALOGUE
+from policy import DEFAULT_SETTINGS, PolicySettings
+from policy.engine import information_needed_by
+from policy.evidence import local_date
+from policy.reasons import CATALOGUE, ECOG_NOTE_EN, ECOG_NOTE_ES, NO_ANSWER_EN, NO_ANSWER_ES, local_moment_both
+from policy.settings import zone
 
 MAX_CHARS = 420
 """About 400 characters: the golden cases stay under 380; generated ones (five unrecognised names,
@@ -47,8 +53,10 @@ FORBIDDEN = (
     "®",
 )
 ABBREVIATIONS = {
-    # an abbreviation may appear only right after its spelled-out form, in parentheses
-    "ECOG": "Eastern Cooperative Oncology Group (ECOG)",
+    # an abbreviation may appear only right after its spelled-out form, in parentheses; ECOG is
+    # explained instead (ECOG_NOTES): issue #23 asks for plain language, and "Eastern Cooperative
+    # Oncology Group" tells a member less than what the scale measures
+    "ECOG": None,
     "VGPR": None,
     "sCR": None,
     " CR": None,
@@ -116,12 +124,21 @@ def _fact_values(facts: dict[str, Any]) -> tuple[set[str], set[int]]:
     return dates, numbers
 
 
+ECOG_NOTES = {"en": ECOG_NOTE_EN, "es": ECOG_NOTE_ES}
+"""A sentence that names ECOG says, in plain words, what it measures."""
+POLICY_CITATION = "MP-RX-FP-120-24"
+"""The citation is its own field (issue #23): no reason repeats it."""
+
+
 def check_sentence(text: str, facts: dict[str, Any], lang: str) -> None:
     assert 0 < len(text) <= MAX_CHARS, (len(text), text)
     for token in FORBIDDEN:
         assert token not in text, (token, text)
+    assert POLICY_CITATION not in text, text
+    if "ECOG" in text:
+        assert ECOG_NOTES[lang] in text, text
     for abbr, spelled in ABBREVIATIONS.items():
-        if abbr in text:
+        if abbr in text and abbr != "ECOG":
             assert spelled is not None, (abbr, text)
             assert -1 < text.find(spelled) <= text.find(abbr), (abbr, text)
     dates, numbers = _fact_values(facts)
@@ -148,7 +165,7 @@ def check_sentence(text: str, facts: dict[str, Any], lang: str) -> None:
         assert int(n) in numbers, (n, text, facts)
 
 
-def check_determination(det: PADetermination) -> None:
+def check_determination(det: PADetermination, settings: PolicySettings = DEFAULT_SETTINGS) -> None:
     for c in det.criteria:
         assert c.code is not None and c.code in CATALOGUE, c
         entry = CATALOGUE[c.code]
@@ -156,6 +173,7 @@ def check_determination(det: PADetermination) -> None:
         assert c.reason_es is not None and c.facts is not None
         check_sentence(c.reason, dict(c.facts), "en")
         check_sentence(c.reason_es, dict(c.facts), "es")
+        assert c.citation and c.citation_es and c.citation != c.citation_es, c
     missing = [c for c in det.criteria if c.result == "missing"]
     if det.decision == "approved":
         assert det.information_requests == []
@@ -163,10 +181,15 @@ def check_determination(det: PADetermination) -> None:
         assert [(i.criterion, i.code) for i in det.information_requests] == [(c.id, c.code) for c in missing]
     if det.pend_reason == "missing_information":
         assert det.information_requests, "a missing-information pend says what to send"
+    # the answer is needed before the deadline by the plan's review time (issue #23), named in local time
+    needed_by = information_needed_by(det.decision_due_by, det.priority, det.decided_at, settings)
+    when_en, when_es = local_moment_both(needed_by, zone(settings.timezone), settings.timezone)
     for item in det.information_requests:
-        assert item.needed_by == det.decision_due_by
+        assert item.needed_by == needed_by <= det.decision_due_by
         assert item.document and item.document_es and item.document != item.document_es
+        assert when_en in item.document and when_es in item.document_es, (when_en, item)
+        assert item.document.endswith(NO_ANSWER_EN) and item.document_es.endswith(NO_ANSWER_ES), item
         for token in FORBIDDEN:
             assert token not in item.document and token not in item.document_es, (token, item)
-        if item.dated_on_or_after is not None:
-            assert item.dated_on_or_after <= det.received_at.date() + (det.decided_at - det.decided_at)
+        if item.dated_on_or_after is not None:  # never after the plan's local receipt date (R1)
+            assert item.dated_on_or_after <= local_date(det.received_at, zone(settings.timezone))

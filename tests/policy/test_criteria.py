@@ -420,8 +420,12 @@ def test_criterion(case: Case) -> None:
     result = criterion(det, case.criterion)
     assert result.result == case.result, result.reason
     assert result.code == case.code, result.reason
-    assert result.reason.startswith("Policy MP-RX-FP-120-24 (Elrexfio), ")
-    assert result.reason_es is not None and result.reason_es.startswith("Política MP-RX-FP-120-24 (Elrexfio), ")
+    # the citation is its own field (issue #23): the reason does not repeat it
+    assert result.citation and result.citation_es, result
+    assert result.citation.startswith(("Policy MP-RX-FP-120-24", "MMM plan rule", "FDA label")), result.citation
+    assert result.citation_es.startswith(("Política MP-RX-FP-120-24", "Regla del plan MMM", "Etiqueta de la FDA"))
+    assert "MP-RX-FP-120-24" not in result.reason
+    assert result.reason_es is not None and "MP-RX-FP-120-24" not in result.reason_es
 
 
 def test_every_criterion_reaches_every_outcome_it_has() -> None:
@@ -466,16 +470,16 @@ def test_stale_and_future_evidence_reasons_name_dates_and_window() -> None:
     det = run(data)
     a_iii, a_docs = criterion(det, "A.iii"), criterion(det, "A.docs")
     # 2026-11-27 - 2026-09-01 = 87 days; the window is 30 days; a new one must be dated from 2026-10-28.
-    assert "assessed on September 1, 2026, 87 days before the request was received on November 27, 2026" in (
-        a_iii.reason
-    )
-    assert "no more than 30 days old" in a_iii.reason
-    assert "el 1 de septiembre de 2026, 87 días antes de recibir la solicitud el 27 de noviembre de 2026" in (
+    assert "from September 1, 2026, 87 days before we received the request on November 27, 2026" in a_iii.reason
+    # the 30 days are the plan's rule (PolicySettings.ecog_window_days), named as such (issue #23)
+    assert "The plan accepts one up to 30 days old" in a_iii.reason
+    assert "del 1 de septiembre de 2026, 87 días antes de que recibiéramos la solicitud el 27 de noviembre de 2026" in (
         a_iii.reason_es or ""
     )
+    assert "policy" not in a_iii.reason.lower()
     # The stale note (271 days) is named, not the future-dated imaging; send one dated from 2026-08-29 (90 days).
     assert a_docs.code == "supporting_documents_not_current"
-    assert "dated March 1, 2026, 271 days before" in a_docs.reason
+    assert "from March 1, 2026, 271 days before" in a_docs.reason
     assert "dated on or after August 29, 2026" in a_docs.reason
     assert a_docs.facts is not None and a_docs.facts["dated_on_or_after"] == "2026-08-29"
     assert a_docs.evidence == [

@@ -130,7 +130,7 @@ def test_currency_edge_uses_the_plans_local_date_of_received_at() -> None:
     assert criterion(exactly_30, "A.iii").result == "met"
     days_31 = run(change(data, set_("ecog.assessed_on", "2026-10-27")))
     assert criterion(days_31, "A.iii").result == "missing"
-    assert "31 days before the request was received on November 27, 2026" in criterion(days_31, "A.iii").reason
+    assert "31 days before we received the request on November 27, 2026" in criterion(days_31, "A.iii").reason
     # Local midnight: 03:59:59Z is still the 27th in San Juan, 04:00:00Z is the 28th.
     ecog = set_("ecog.assessed_on", "2026-10-28")
     before = run(change(initial(), set_("received_at", "2026-11-28T03:59:59Z"), ecog))

@@ -9,7 +9,7 @@ from policy import DEFAULT_SETTINGS
 from policy.criteria import clear_memo
 from tests.policy.factory import RECEIVED_AT, change, continuation, initial, run, set_
 
-ID = re.compile(r"^DET-2025-12-11\.3-[0-9a-f]{8}-[0-9a-f]{32}$")
+ID = re.compile(r"^DET-2025-12-11\.4-[0-9a-f]{8}-[0-9a-f]{32}$")
 
 
 def test_same_request_same_output() -> None:

@@ -60,7 +60,7 @@ def test_initial_six_month_period_from_day_1() -> None:
     assert (last.date, last.therapy_day, last.phase) == (date(2027, 5, 25), 176, "weekly")
     assert [d.phase for d in auth.schedule].count("weekly") == 24
     ql = criterion(det, "QL")
-    assert "up to 27 doses: step-up doses of 12 mg, 32 mg and 76 mg and 24 doses of 76 mg" in ql.reason
+    assert "up to 27 doses. They are starting doses of 12 mg, 32 mg and 76 mg, then 24 doses of 76 mg" in ql.reason
     assert "That is 1988 billing units" in ql.reason
     assert "step-up 44 + 44 + 76 = 164; weekly 24 x 76 = 1824; total 1988" in ql.evidence
     assert ql.facts is not None and (ql.facts["max_units"], ql.facts["doses"]) == (1988, 27)
@@ -147,7 +147,7 @@ def test_non_responder_stays_weekly() -> None:
     assert {d.phase for d in auth.schedule} == {"weekly"}
     assert auth.max_units == 26 * 76 == 1976
     assert "dosing weekly throughout" in criterion(det, "QL").evidence
-    assert "26 doses of 76 mg, dosed weekly" in criterion(det, "QL").reason
+    assert "26 doses of 76 mg, given weekly" in criterion(det, "QL").reason
 
 
 def test_responder_without_response_date_is_dosed_weekly() -> None:
@@ -177,7 +177,7 @@ def test_continuation_that_has_not_started_is_not_a_continuation() -> None:
     assert (det.decision, det.pend_reason, det.authorization) == ("pended", "clinical_review", None)
     assert criterion(det, "B.i").result == "not_met"
     assert criterion(det, "B.i").code == "therapy_not_started"
-    assert "treatment has not started and this cannot be a renewal" in criterion(det, "B.i").reason
+    assert "treatment has not started, and this cannot be a renewal" in criterion(det, "B.i").reason
 
 
 def test_therapy_starting_after_the_period_has_nothing_to_authorize() -> None:

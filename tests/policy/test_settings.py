@@ -11,7 +11,7 @@ from policy import DEFAULT_SETTINGS, PolicySettings
 
 def test_defaults() -> None:
     s = DEFAULT_SETTINGS
-    assert s.version == "2025-12-11.3"
+    assert s.version == "2025-12-11.4"
     assert s.timezone == "America/Puerto_Rico"
     assert (s.start_max_days_before_receipt, s.start_max_days_ahead_initial) == (0, 30)
     assert s.start_max_days_ahead_continuation == 45 >= s.reauth_lead_days
@@ -24,6 +24,8 @@ def test_defaults() -> None:
     assert s.step_up_whole_vial_billing is True
     assert s.reauth_lead_days == 30
     assert s.allow_automated_denials is False
+    # issue #23: information is needed 24 h (standard) / 6 h (expedited) before the decision deadline
+    assert (s.information_review_hours_standard, s.information_review_hours_expedited) == (24, 6)
 
 
 def test_frozen_and_hashable() -> None:
@@ -57,6 +59,8 @@ def test_fingerprint_covers_every_setting() -> None:
         "step_up_whole_vial_billing": False,
         "allow_automated_denials": True,
         "medicare_advantage_lines": frozenset({"MMM_MA", "MMM_MULTIHEALTH", "OTHER_MA"}),
+        "information_review_hours_standard": 12,
+        "information_review_hours_expedited": 4,
     }
     fields = {f.name for f in dataclasses.fields(PolicySettings)} - {"fingerprint"}
     assert set(changes) == fields, "a new setting needs a case here"
@@ -85,6 +89,10 @@ def test_fingerprint_covers_every_setting() -> None:
         {"start_max_days_ahead_continuation": 29},  # below reauth_lead_days (30)
         {"dose_drift_days": 8},
         {"start_max_days_before_receipt": -1},
+        {"information_review_hours_standard": 72},  # would leave the prescriber no time at all
+        {"information_review_hours_expedited": 24},
+        {"information_review_hours_expedited": -1},
+        {"expedited_decision_hours": 6},  # the review time (6 h) must stay inside the clock
     ],
 )
 def test_invalid_settings_are_rejected(bad: dict[str, object]) -> None:
