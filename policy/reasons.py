@@ -274,6 +274,8 @@ _DOCS: Final[dict[str, dict[str, str]]] = {
         "short_en": "medical records",
         "short_es": "documentos del expediente médico",
         "kind_en": "records",
+        "kind_es": "documentos",
+        "it_es": "aceptarlo",
         "none_en": "no medical records (office notes, lab results, pathology reports, imaging studies or an "
         "oncology note)",
         "none_es": "ningún documento del expediente médico (notas de consulta, resultados de laboratorio, informes "
@@ -288,6 +290,8 @@ _DOCS: Final[dict[str, dict[str, str]]] = {
         "short_en": "an oncology note",
         "short_es": "una nota de oncología",
         "kind_en": "notes",
+        "kind_es": "notas",
+        "it_es": "aceptarla",
         "none_en": "no oncology note describing the response to treatment",
         "none_es": "ninguna nota de oncología que describa la respuesta al tratamiento",
     },
@@ -300,6 +304,8 @@ _DOCS: Final[dict[str, dict[str, str]]] = {
         "short_en": "imaging studies or lab results",
         "short_es": "estudios de imagen o resultados de laboratorio",
         "kind_en": "results",
+        "kind_es": "estudios o resultados",
+        "it_es": "aceptarlo",
         "none_en": "no imaging studies or lab results showing whether the disease has grown",
         "none_es": "ningún estudio de imagen ni resultado de laboratorio que muestre si la enfermedad ha avanzado",
     },
@@ -345,7 +351,7 @@ def _document_entries() -> list[Entry]:
                 f"The most recent {w['one_en']} is from {{dated}}, {{age_days}} before we received the request on "
                 f"{{received_on}}. The plan accepts {w['kind_en']} up to {{window_days}} old.",
                 f"{the_es} más reciente es del {{dated}}, {{age_days}} antes de que recibiéramos la solicitud el "
-                "{received_on}. El plan acepta documentos de hasta {window_days} de antigüedad.",
+                f"{{received_on}}. El plan acepta {w['kind_es']} de hasta {{window_days}} de antigüedad.",
                 send,
                 types,
                 ask,
@@ -359,7 +365,7 @@ def _document_entries() -> list[Entry]:
                 f"The {w['one_en']} is dated {{dated}}. That is after we received the request on {{received_on}}, "
                 "so we cannot accept it.",
                 f"{the_es} tiene fecha del {{dated}}. Esa fecha es posterior al día en que recibimos la solicitud, "
-                "el {received_on}, así que no podemos aceptarlo.",
+                f"el {{received_on}}, así que no podemos {w['it_es']}.",
                 send,
                 types,
                 ask,
@@ -1130,14 +1136,14 @@ def _derived(code: str, facts: Facts, lang: Lang) -> dict[str, str]:
         for key, en, es in _CONTRADICTIONS:
             lines = facts.get(key)
             if isinstance(lines, list) and lines:
-                parts.append((en if lang == "en" else es).format(lines=_lines_text(lines, lang, article=False)))
+                parts.append((en if lang == "en" else es).format(lines=_lines_text(lines, lang)))
         out["contradiction_text"] = join(parts, lang)
     if code == "prior_lines_not_read":
         out["uncertain_text"] = _uncertain_text(facts, lang)
     if code == "prior_lines_structure_unclear":
         lines = facts.get("unclear_lines")
         if isinstance(lines, list) and lines:
-            text = _lines_text(lines, lang, article=False)
+            text = _lines_text(lines, lang)
             out["unclear_text"] = (
                 f"{text[0].upper()}{text[1:]} overlap in time or cannot be told apart by their dates."
                 if lang == "en"
@@ -1196,7 +1202,7 @@ def _derived(code: str, facts: Facts, lang: Lang) -> dict[str, str]:
             given = (f", given {how}" if lang == "en" else f", {how}") if how else ""
             parts.append(f"{n} doses of 76 mg{given}" if lang == "en" else f"{n} dosis de 76 mg{given}")
         text = (", then " if lang == "en" else ", y luego ").join(parts)
-        lead = "They are " if lang == "en" else "Son "
+        lead = "They are " if lang == "en" else "Incluyen "
         out["dose_list"] = lead + text if text else ("No dose" if lang == "en" else "Ninguna dosis")
         whole = facts.get("whole_vials_mg")
         if isinstance(whole, list) and whole:
