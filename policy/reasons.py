@@ -6,12 +6,21 @@ codes, the names that were not recognised). :func:`render_both` builds the sente
 alone, so a letter system can rebuild or restyle it from ``criteria[].code`` and
 ``criteria[].facts`` without parsing text, and every date and number in the sentence is a fact.
 
-Sentences are written for the member and the prescriber: plain words, the policy cited by name and
-criterion, abbreviations spelled out, drug names in their standard form, quantities as doses and
-milligrams, and, when something is missing, what to send. The Spanish is written for readers in
-Puerto Rico (42 CFR 422.2267(a)(2)), not mapped word for word from the English; the glossary
-(:data:`GLOSSARY`) keeps the terms consistent. ``python -m tests.policy.reasons_doc`` writes
-``policy/REASONS.md`` (catalogue and glossary) for the letter and claims teams.
+Sentences are written for the member and the prescriber (issue #23): short sentences and common
+words (median Flesch-Kincaid grade at most 8, Szigriszt-Pazos/INFLESZ at least 55 over the golden
+cases, ``tests/policy/test_readability.py``), "we" for the plan, abbreviations explained, drug names in
+their standard form, quantities as doses and milligrams, and, when something is missing, what to send
+(the fact and its date, never a qualifying value). Where the rule comes from is not in the sentence
+but in its own field (:func:`citation_both`: the policy's criterion, the FDA label, or the MMM plan's
+own rule, a setting, never presented as the policy's text). A reason is three separable parts
+(:class:`Entry`): the finding, the ask, the next step; :func:`final_both` keeps the finding alone for
+a reviewer's final determination. Information requests add when the answer is needed, in the plan's
+local time, and what happens if nothing arrives (:func:`request_text_both`).
+
+The Spanish is written for readers in Puerto Rico (42 CFR 422.2267(a)(2)), not mapped word for word
+from the English; the glossary (:data:`GLOSSARY`) keeps the terms consistent. ``python -m
+tests.policy.reasons_doc`` writes ``policy/REASONS.md`` (catalogue and glossary) for the letter and
+claims teams.
 """
 
 from __future__ import annotations
