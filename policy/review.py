@@ -46,7 +46,7 @@ drop, not a new decision.
 from __future__ import annotations
 
 import hashlib
-from datetime import date, datetime, timedelta
+from datetime import date
 from typing import Final
 
 from contracts import (
@@ -60,10 +60,10 @@ from contracts import (
 )
 from contracts.models import DecidedBy
 from policy._build import build
-from policy.engine import build_authorization, facts_for, granted_units
-from policy.reasons import Lang, final_both, format_date
+from policy.engine import build_authorization, facts_for, granted_units, information_needed_by
+from policy.reasons import Lang, final_both, format_date, local_moment_both, request_text_both
 from policy.schedule import quantity_plan
-from policy.settings import DEFAULT_SETTINGS, PolicySettings
+from policy.settings import DEFAULT_SETTINGS, PolicySettings, zone
 
 ADVERSE: Final = frozenset({"denied", "partially_approved"})
 
@@ -128,7 +128,11 @@ def final_determination(
     untranslated: list[str] = []
     requests: list[InformationRequest] = []
     if review.outcome == "information_requested":
+        by = information_needed_by(pended.decision_due_by, pended.priority, review.decided_at, settings)
+        when = local_moment_both(by, zone(settings.timezone), settings.timezone)
         for i, item in enumerate(review.information_requested):
+            # the reviewer's words, then when it is needed (local time) and what happens if nothing arrives
+            en, es = request_text_both(item.document.rstrip(". "), (item.document_es or "").rstrip(". "), *when)
             if item.document_es is None:
                 untranslated.append(f"information_requests[{i}].document_es")
             requests.append(
@@ -137,11 +141,11 @@ def final_determination(
                     {
                         "criterion": item.criterion,
                         "code": None,
-                        "document": item.document,
-                        "document_es": item.document_es,  # never the English copied
+                        "document": en[:1000],
+                        "document_es": None if item.document_es is None else es[:1000],  # never English
                         "accepted_types": [],
                         "dated_on_or_after": None,
-                        "needed_by": needed_by(pended.decision_due_by, pended.priority, settings),
+                        "needed_by": by,
                         "translation_needed": True if item.document_es is None else None,
                     },
                 )
@@ -175,14 +179,6 @@ def final_determination(
             "translation_needed": untranslated or None,
         },
     )
-
-
-def needed_by(decision_due_by: datetime, priority: str, settings: PolicySettings) -> datetime:
-    """When a reviewer's information request needs its answer: before the decision deadline by the
-    plan's review time for the priority (``PolicySettings.information_review_hours_*``), when the
-    settings carry it; else the deadline itself."""
-    hours = getattr(settings, f"information_review_hours_{priority}", 0)
-    return decision_due_by - timedelta(hours=hours)
 
 
 def _final_criteria(pended: PADetermination, outcome: str, credential: str) -> list[CriterionResult]:

@@ -137,4 +137,5 @@ def test_asyncapi_document_names_every_topic() -> None:
         "pa.reviews.dlq.v1",
         "pa.decision-clock.v1",
         "pa.notices.v1",  # the letter system publishes, the worker receives (#23)
+        "pa.notices.dlq.v1",
     }

@@ -164,11 +164,17 @@ def test_information_request_keeps_the_case_open() -> None:
     review = _review("information_requested_by_nurse", pended)
     final = strictly_valid(final_determination(request, pended, review))
     assert (final.decision, final.pend_reason, final.final) == ("pended", "missing_information", False)
-    assert [i.document for i in final.information_requests] == [review.information_requested[0].document]
-    item = final.information_requests[0]
-    assert item.document_es == review.information_requested[0].document_es and item.translation_needed is None
-    # the answer is needed before the decision deadline, with time to read it
-    assert pended.decision_due_by - timedelta(hours=72) < item.needed_by < pended.decision_due_by
+    item, asked = final.information_requests[0], review.information_requested[0]
+    assert item.translation_needed is None and item.document_es is not None
+    # the answer is needed 24 hours before the 72-hour deadline (R42): due 2026-11-30 15:04 UTC, so
+    # 2026-11-29 15:04 UTC = 11:04 a.m. in San Juan (UTC-4), after the review (2026-11-28 18:10 UTC)
+    assert item.needed_by == pended.decision_due_by - timedelta(hours=24)
+    assert item.document.startswith(asked.document)
+    assert "November 29, 2026 at 11:04 a.m., Puerto Rico time" in item.document
+    assert asked.document_es is not None and item.document_es.startswith(asked.document_es)
+    assert "29 de noviembre de 2026 a las 11:04 a. m., hora de Puerto Rico" in item.document_es
+    # ... and says what happens if nothing arrives (R43)
+    assert "Part B" in item.document and "Parte B" in item.document_es
     # not final: no adverse marker, no appeal rights, and the pend's reasons stand
     assert (final.adverse, final.appeal_rights) == (None, None) and final.criteria == pended.criteria
 
