@@ -39,8 +39,8 @@ The tick reports, once each, the reviewers' final decisions whose member was not
 ``decision_due_by`` (a log line and ``pa_worker_notice_deadlines_missed_total``; the contract has
 no event for it yet). The intake is checked at start: the topic and its DLQ must exist with the
 reviews' partition count; otherwise the stage runs without it (an error logged,
-``pa_worker_notice_intake`` 0) rather than stop reviewers' decisions, and the notices wait in their
-topic until a restart finds it right.
+``pa_worker_notice_intake`` 0) rather than stop reviewers' decisions, looks again every
+``NOTICE_RECHECK_SECONDS``, and the notices wait in their topic meanwhile: nothing is lost.
 """
 
 from __future__ import annotations
@@ -140,6 +140,10 @@ class Message(Protocol):
     def key(self) -> bytes | None: ...
     @property
     def value(self) -> bytes | None: ...
+
+
+NOTICE_RECHECK_SECONDS = 5.0
+"""While the notice intake does not run, how often the review stage looks at its topics again."""
 
 
 def notice_topics(settings: Settings) -> list[NewTopic]:
@@ -261,7 +265,10 @@ class ReviewStage:
         self.restorer: ChangelogReader | None = None
         self.inbox_reader: SideReader | None = None
         self.notices_enabled = False
-        """The notice intake runs (checked at start, see :func:`notice_intake_problem`)."""
+        """The notice intake runs (checked at start and, until it runs, every ``NOTICE_RECHECK_SECONDS``)."""
+        self._notice_problem: str | None = None
+        self._next_notice_check = 0.0
+        self._review_partitions = 0
         self._inbox_lock = asyncio.Lock()
         self.listener: PartitionListener | None = None
         self.last_poll = 0.0
@@ -312,6 +319,8 @@ class ReviewStage:
                     s.topic_reviews_dlq,
                 ],
             )
+            # the partition counts of topics just created may not be in the bootstrap's metadata yet
+            await refresh_metadata(self.consumer)
             counts = {t: len(self.consumer.partitions_for_topic(t) or ()) for t in (self.topic, s.topic_pends)}
             store_count = len(self.consumer.partitions_for_topic(s.topic_pend_store) or ())
             if counts[self.topic] != counts[s.topic_pends] or store_count < counts[self.topic]:
@@ -320,12 +329,7 @@ class ReviewStage:
                     f"and {s.topic_pend_store} {store_count}: the first two must be equal and the store at "
                     "least as many (reviews and pends are co-partitioned by member_id)"
                 )
-            problem = notice_intake_problem(
-                counts[self.topic],
-                len(self.consumer.partitions_for_topic(s.topic_notices) or ()),
-                bool(self.consumer.partitions_for_topic(s.topic_notices_dlq)),
-                s,
-            )
+            self._review_partitions = counts[self.topic]
             restorer = await self._restorer_factory()
             reader = await self._reader_factory()
         except BaseException:
@@ -335,12 +339,31 @@ class ReviewStage:
             self.consumer = None
             raise
         self.restorer, self.inbox_reader = restorer, reader
-        self.notices_enabled = problem is None
-        m.NOTICE_INTAKE.set(1 if self.notices_enabled else 0)
-        if problem is not None:
-            log.error("notices are not read: the review stage runs without them until a restart", reason=problem)
+        await self._check_notices()
         self.listener = PartitionListener(self.lock, self.acquire, self.release, self.refresh_gauges)
         self.consumer.subscribe([self.topic], listener=self.listener)
+
+    async def _check_notices(self) -> None:
+        """Take up the notice intake when its topics are right (see :func:`notice_intake_problem`);
+        until then, say why once per cause and look again every ``NOTICE_RECHECK_SECONDS``."""
+        assert self.inbox_reader is not None
+        s = self.settings
+        self._next_notice_check = time.monotonic() + NOTICE_RECHECK_SECONDS
+        async with self._inbox_lock:
+            # assigned nothing, the reader's next metadata refresh covers every topic (a topic just
+            # created may be missing from what the clients fetched at start)
+            self.inbox_reader.assign([])
+            await refresh_metadata(self.inbox_reader)
+            notices = len(self.inbox_reader.partitions_for_topic(s.topic_notices) or ())
+            dlq = bool(self.inbox_reader.partitions_for_topic(s.topic_notices_dlq))
+        problem = notice_intake_problem(self._review_partitions, notices, dlq, s)
+        if problem is None:
+            self.notices_enabled = True
+            log.info("notices are read", topic=s.topic_notices, partitions=notices, dlq=s.topic_notices_dlq)
+        elif problem != self._notice_problem:
+            log.error("notices are not read: the review stage runs without them meanwhile", reason=problem)
+        self._notice_problem = problem
+        m.NOTICE_INTAKE.set(1 if self.notices_enabled else 0)
 
     async def stop(self) -> None:
         if self.consumer is not None:
@@ -463,6 +486,8 @@ class ReviewStage:
                 fresh = [msg for msg in msgs if msg.offset >= live.next_offset]
                 if fresh:
                     await self._reviews(live, fresh)
+            if not self.notices_enabled and time.monotonic() >= self._next_notice_check:
+                await self._check_notices()
             if time.monotonic() >= next_tick:
                 next_tick = time.monotonic() + self.settings.decision_clock_interval_seconds
                 for part in list(self.parts.values()):

@@ -27,6 +27,7 @@ from contracts import PADetermination
 from tests.worker.fakes import FakeCluster, FakeConsumer, FakeProducer, FakeReader
 from tests.worker.test_pend_book import _inbox, _pend
 from worker import metrics as m
+from worker import reviews
 from worker.config import Settings
 from worker.pends import NOTICE_KEY_PREFIX, PendBook
 from worker.reviews import ReviewStage
@@ -47,8 +48,24 @@ TOPICS = {
 }
 
 
+class _Client:
+    async def force_metadata_update(self) -> bool:
+        return True
+
+
+class _ReaderClient:
+    def __init__(self, reader: FakeReader) -> None:
+        self.reader = reader
+
+    async def force_metadata_update(self) -> bool:
+        await self.reader.refresh()
+        return True
+
+
 class Consumer(FakeConsumer):
     """The group consumer, plus the partition counts the stage checks at start."""
+
+    _client = _Client()
 
     def partitions_for_topic(self, topic: str) -> set[int] | None:
         n = self.cluster.partitions.get(topic)
@@ -56,7 +73,11 @@ class Consumer(FakeConsumer):
 
 
 class Reader(FakeReader):
-    """The group-less reader, plus what the inbox and notice reads use."""
+    """The group-less reader, plus what the inbox and notice reads use, and a metadata refresh."""
+
+    def __init__(self, cluster: FakeCluster) -> None:
+        super().__init__(cluster)
+        self._client = _ReaderClient(self)
 
     def seek(self, partition: TopicPartition, offset: int) -> None:
         self.positions[partition] = offset
@@ -318,3 +339,16 @@ async def test_without_the_notice_topic_or_its_partitions_the_stage_still_decide
     async with rig() as r:
         stage, *_ = await _decided(r)
         assert stage.notices_enabled is True and m.NOTICE_INTAKE._value.get() == 1
+
+
+async def test_a_notice_topic_created_later_is_taken_up_without_a_restart(monkeypatch: Any) -> None:
+    monkeypatch.setattr(reviews, "NOTICE_RECHECK_SECONDS", 0.05)
+    async with rig(notices_partitions=None, dlq=False) as r:
+        stage, _consumer, pend, final_id = await _decided(r)
+        assert stage.notices_enabled is False
+        r.cluster.topic("no", 1)
+        r.cluster.topic("nod", 1)
+        r.cluster.append("no", 0, pend.member_id.encode(), _notice(final_id, pend, "LTR-1"))
+        await r.cluster.wait_until(lambda: r.book().notices_position == 1)
+        assert stage.notices_enabled is True and m.NOTICE_INTAKE._value.get() == 1
+        assert [n.notice_id for n in r.book().notices[final_id].notices] == ["LTR-1"]
