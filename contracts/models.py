@@ -235,6 +235,7 @@ FindingCode = Literal[
     "period_overlaps_current_authorization",
     "renewal_starts_too_far_ahead",
     "last_dose_date_missing",
+    "last_dose_date_missing_after_lapse",
     "diagnosis_code_contradicts_status",
     "current_authorization_before_therapy",
 ]

@@ -377,7 +377,8 @@ def check_a_ii(f: Facts) -> Finding:
     * ``requested_drug_in_history``: elranatamab under any name in an earlier line of a first request
       (a restart, a re-treatment or an ongoing course filed as initial);
     * ``prior_line_dates_contradict``: a line that ends before it starts, numbers and dates in
-      opposite orders, a line dated before the member's birth;
+      opposite orders, a line dated before the member's birth, a line of a first request that ends
+      after the requested treatment would start (concurrent, or a planned date: not prior to it);
     * ``prior_lines_not_read``: too few lines unless entries the engine could not read (unknown or
       investigational names, a corticosteroid alone, bridging with nothing after it) are lines;
     * ``prior_lines_structure_unclear``: too few lines unless entries that may be one line are two;
@@ -389,7 +390,8 @@ def check_a_ii(f: Facts) -> Finding:
     required = f.settings.min_prior_lines
     if not f.request.prior_lines:
         return Finding("missing", "prior_lines_missing", {"required": required}, [])
-    reading = read_lines(f.request.prior_lines, f.received_on, f.request.member.date_of_birth)
+    therapy_from = f.plan.valid_from if f.request.request_type == "initial" else None
+    reading = read_lines(f.request.prior_lines, f.received_on, f.request.member.date_of_birth, therapy_from)
     joined = {n: how for how, group in reading.joins for n in group}
     evidence = [_entry_evidence(e, reading, joined) for e in reading.entries]
     count = reading.count
@@ -894,6 +896,15 @@ def check_ql(f: Facts) -> Finding:
             return Finding("not_met", "quantity_above_maximum", facts, evidence)
     if asks_last_dose and c is not None and c.delay_reason is not None:
         return Finding("missing", "last_dose_date_missing", facts, evidence)
+    end = _current_end(f)
+    threshold = label.RESTART_AFTER_DELAY["treatment"][0][0]
+    if asks_last_dose and end is not None and (plan.valid_from - end).days > threshold:
+        # the authorization lapsed longer than label 2.4's restart threshold: the last dose decides
+        # whether the step-up doses come again (R48)
+        facts["current_valid_through"] = end.isoformat()
+        facts["gap_days"] = (plan.valid_from - end).days
+        facts["restart_threshold_days"] = threshold
+        return Finding("missing", "last_dose_date_missing_after_lapse", facts, evidence)
     if requested is None:
         return Finding("met", "quantity_labeled_maximum", facts, evidence)
     return Finding("met", "quantity_within_maximum", facts, evidence)

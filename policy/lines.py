@@ -47,7 +47,7 @@ from policy.agents import (
 
 Kind = Literal["therapy", "requested_drug", "unread", "steroid_only", "supportive", "placeholder"]
 Join = Literal["same_line", "split_combination", "planned_sequence", "bridging", "overlap", "undated"]
-Contradiction = Literal["ends_before_start", "order", "before_birth"]
+Contradiction = Literal["ends_before_start", "order", "before_birth", "ends_after_start"]
 
 MAINTENANCE_AGENTS: Final = frozenset(
     {"lenalidomide", "thalidomide", "bortezomib", "ixazomib", "carfilzomib", "daratumumab"}
@@ -237,8 +237,12 @@ def _maintenance_after(previous: EntryReading, after_transplant: bool, e: EntryR
     return e.start - (previous.end or previous.start) <= MAINTENANCE_GAP
 
 
-def read_lines(lines: Sequence[PriorLine], received_on: date, born_on: date | None) -> LinesReading:
-    """Read a request's prior lines and count them as IMWG does (module doc)."""
+def read_lines(
+    lines: Sequence[PriorLine], received_on: date, born_on: date | None, therapy_from: date | None = None
+) -> LinesReading:
+    """Read a request's prior lines and count them as IMWG does (module doc). ``therapy_from``: the
+    first day of the requested treatment (an initial request's period); a prior line that ends after
+    it is not prior to it (``ends_after_start``: concurrent therapy, or a planned date)."""
     entries = tuple(read_entry(i, e) for i, e in enumerate(lines))
     future = tuple(sorted({e.line for e in entries if e.start is not None and e.start > received_on}))
     past = [e for e in entries if e.start is None or e.start <= received_on]
@@ -248,6 +252,16 @@ def read_lines(lines: Sequence[PriorLine], received_on: date, born_on: date | No
     backwards = sorted({e.line for e in past if e.start and e.end and e.end < e.start})
     if backwards:
         contradictions.append(("ends_before_start", tuple(backwards)))
+    if therapy_from is not None:
+        late = sorted(
+            {
+                e.line
+                for e in past
+                if e.end is not None and e.end > therapy_from and e.kind not in ("supportive", "placeholder")
+            }
+        )
+        if late:
+            contradictions.append(("ends_after_start", tuple(late)))
     if born_on is not None and born_on <= received_on:
         early = sorted({e.line for e in past if any(d is not None and d < born_on for d in (e.start, e.end))})
         if early:

@@ -984,6 +984,27 @@ ENTRIES: Final[tuple[Entry, ...]] = (
         (f"{ASK_EN} the date of the last dose.", f"{ASK_ES} la fecha de la última dosis."),
         cite=_RESTART,
     ),
+    _e(
+        "last_dose_date_missing_after_lapse",
+        "QL",
+        "missing",
+        "renewal after a lapse longer than the label's restart threshold, without the last dose date",
+        "The current approval ended on {current_valid_through}, {gap_days} before the new period starts. The "
+        "request does not give the date of the last Elrexfio dose. After more than {restart_threshold_days} "
+        "without a dose, the FDA label calls for the first, lower doses again. So the number of doses depends on "
+        "that date.",
+        "La aprobación actual terminó el {current_valid_through}, {gap_days} antes de que empiece el nuevo "
+        "período. La solicitud no da la fecha de la última dosis de Elrexfio. Después de más de "
+        "{restart_threshold_days} sin una dosis, la etiqueta de la FDA pide otra vez las primeras dosis, más "
+        "bajas. Por eso el número de dosis depende de esa fecha.",
+        (
+            "The date of the last Elrexfio dose given, from the medication record",
+            "La fecha de la última dosis de Elrexfio que se administró, según el registro de medicamentos",
+        ),
+        ("chart_notes", "oncology_note"),
+        (f"{ASK_EN} the date of the last dose.", f"{ASK_ES} la fecha de la última dosis."),
+        cite=_RESTART,
+    ),
 )
 """Every finding, in criterion order."""
 
@@ -1234,6 +1255,11 @@ _CONTRADICTIONS: Final = (
         "{lines} están numeradas en un orden y fechadas en el otro",
     ),
     ("before_birth_lines", "{lines} is dated before the member was born", "{lines} tiene fecha anterior al nacimiento"),
+    (
+        "ends_after_start_lines",
+        "{lines} ends after the new treatment would start",
+        "{lines} termina después de la fecha en que empezaría el nuevo tratamiento",
+    ),
 )
 
 
@@ -1469,7 +1495,12 @@ _DERIVED_INPUTS: Final[dict[str, tuple[str, ...]]] = {
         "uncertain_lines",
     ),
     "requested_drug_in_history": ("requested_drug_lines",),
-    "prior_line_dates_contradict": ("ends_before_start_lines", "order_lines", "before_birth_lines"),
+    "prior_line_dates_contradict": (
+        "ends_before_start_lines",
+        "order_lines",
+        "before_birth_lines",
+        "ends_after_start_lines",
+    ),
     "prior_lines_not_read": ("uncertain_entries", "uncertain_lines"),
     "prior_lines_structure_unclear": ("unclear_lines",),
     "quantity_above_maximum": ("ask_last_dose",),

@@ -1,6 +1,6 @@
-"""The adversarial round of issue #22 (DEVELOPERS.md rule 3): 84 requests written by a reader of the
-policy, the label and ``shared/domain.md`` only (never the code), each with the outcome those sources
-fix. Every case whose outcome is fixed must come out as written, except the two where the team's
+"""The adversarial rounds of issues #22 and #23 (DEVELOPERS.md rule 3): 84 and 68 requests written by
+readers of the policy, the label and ``shared/domain.md`` only (never the code), each with the outcome
+those sources fix. Every case whose outcome is fixed must come out as written, except the two where the team's
 reading differs, each recorded in ``policy/INTERPRETATION.md`` (round of 2026-12-05) with its reason.
 """
 
@@ -15,17 +15,38 @@ import pytest
 from contracts import PARequest
 from policy import evaluate
 
-CASES = [json.loads(line) for line in (Path(__file__).parent / "adversarial" / "round3_cases.jsonl").open()]
+ROUNDS = {
+    n: [json.loads(line) for line in (Path(__file__).parent / "adversarial" / f"round{n}_cases.jsonl").open()]
+    for n in (3, 4)
+}
+CASES = [c for cases in ROUNDS.values() for c in cases]
 DIFFERENT_READING = {
     # issue #22 item 1: an investigational agent never completes the count for an automatic approval
     "mezigdomide-fourth-line-classes-elsewhere": ("pended", "clinical_review"),
     # issue #22 item 2: distinct regimens in sequence are new lines even if numbered alike
     "distinct-regimens-all-numbered-one": ("approved", None),
+    # round 3, unfixed: R32 (numbers and dates in opposite orders pend), R11 (same regimen after a gap: new line)
+    "line-numbers-reversed-against-dates": ("pended", "clinical_review"),
+    "same-regimen-after-treatment-free-gap": ("approved", None),
+    # round 4 (issue #23), unfixed cases where the team's reading differs (INTERPRETATION R50, R51, R48)
+    "lob-lower-case-mmm-ma": ("pended", "clinical_review"),
+    "delay-reason-reports-toxicity-flag-false": ("approved", None),
+    "renewal-current-auth-lapsed-before-receipt": ("approved", None),
 }
 
 
-def test_the_round_has_at_least_forty_cases_in_many_classes() -> None:
-    assert len(CASES) >= 40 and len({c["class"] for c in CASES}) >= 15
+@pytest.mark.parametrize("n", sorted(ROUNDS))
+def test_each_round_has_at_least_forty_cases_in_many_classes(n: int) -> None:
+    assert len(ROUNDS[n]) >= 40 and len({c["class"] for c in ROUNDS[n]}) >= 15
+
+
+@pytest.mark.parametrize("case", [c for c in CASES if not c["fixed"]], ids=lambda c: c["name"])
+def test_each_unfixed_case_comes_out_as_expected_or_as_recorded(case: dict[str, Any]) -> None:
+    request = PARequest.model_validate_json(json.dumps(case["request"]))
+    det = evaluate(request, request.received_at)
+    expected = case["expected"]
+    want = DIFFERENT_READING.get(case["name"], (expected["decision"], expected.get("pend_reason")))
+    assert (det.decision, det.pend_reason) == want, case["rationale"]
 
 
 @pytest.mark.parametrize("case", [c for c in CASES if c["fixed"]], ids=lambda c: c["name"])

@@ -70,7 +70,10 @@ def test_initial_184_day_period_holds_a_twenty_fifth_weekly_dose() -> None:
     # 2026-07-01 .. 2026-12-31 = days 1..184: weekly doses on days 15..183 (25 doses).
     #   164 + 25 x 76 = 164 + 1900 = 2064
     data = change(
-        initial(), set_("drug.requested_start_date", "2026-07-01"), set_("received_at", "2026-06-25T15:04:05Z")
+        initial(),
+        set_("drug.requested_start_date", "2026-07-01"),
+        set_("received_at", "2026-06-25T15:04:05Z"),
+        set_("prior_lines.3.end_date", "2026-06-01"),  # line 4 ended before this start (R49)
     )
     for i in range(3):
         data = change(data, set_(f"documents.{i}.date", "2026-06-20"))

@@ -204,6 +204,7 @@ SOURCES: dict[str, str] = {
     "current_authorization_before_therapy": "policy", "therapy_start_before_trials": "policy",
     "performance_status_decline": "policy",  # B.i "no evidence of unacceptable toxicity"
     "last_dose_date_inconsistent": "label", "last_dose_date_missing": "label",  # label 2.4, restart
+    "last_dose_date_missing_after_lapse": "label",
     # the requested period's windows: PolicySettings.start_max_days_* (R3, R4, R40), not the policy's text
     "start_date_retroactive": "plan", "start_date_too_far_ahead": "plan", "renewal_starts_too_far_ahead": "plan",
     "period_ended_before_decision": "plan", "period_overlaps_current_authorization": "plan",
