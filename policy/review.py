@@ -241,22 +241,29 @@ def portion_both(v: dict[str, object]) -> tuple[str, str]:
 
     en = (
         f"This is a partial approval. We approved {v['granted_units']:,} units from {d('granted_valid_from', 'en')} "
-        f"to {d('granted_valid_through', 'en')}. You asked for {v['requested_units']:,} units from "
+        f"to {d('granted_valid_through', 'en')}. The request asked for {v['requested_units']:,} units from "
         f"{d('requested_valid_from', 'en')} to {d('requested_valid_through', 'en')}."
     )
     es = (
         f"Esta es una aprobación parcial. Aprobamos {v['granted_units']:,} unidades del "
-        f"{d('granted_valid_from', 'es')} al {d('granted_valid_through', 'es')}. Usted pidió "
+        f"{d('granted_valid_from', 'es')} al {d('granted_valid_through', 'es')}. La solicitud pedía "
         f"{v['requested_units']:,} unidades del {d('requested_valid_from', 'es')} al "
         f"{d('requested_valid_through', 'es')}."
     ).replace(",", ".")
     parts_en, parts_es = [], []
-    if v["denied_units"]:
-        parts_en.append(f"{v['denied_units']:,} units were not approved.")
-        parts_es.append(f"No se aprobaron {v['denied_units']:,} unidades.".replace(",", "."))
-    if v["denied_days"]:
-        parts_en.append(f"{v['denied_days']} days of the period you asked for were not approved.")
-        parts_es.append(f"No se aprobaron {v['denied_days']} días del período que pidió.")
+    units, days = v["denied_units"], v["denied_days"]
+    if units == 1:
+        parts_en.append("1 unit was not approved.")
+        parts_es.append("No se aprobó 1 unidad.")
+    elif units:
+        parts_en.append(f"{units:,} units were not approved.")
+        parts_es.append(f"No se aprobaron {units:,} unidades.".replace(",", "."))
+    if days == 1:
+        parts_en.append("1 day of the requested period was not approved.")
+        parts_es.append("No se aprobó 1 día del período solicitado.")
+    elif days:
+        parts_en.append(f"{days} days of the requested period were not approved.")
+        parts_es.append(f"No se aprobaron {days} días del período solicitado.")
     return " ".join([en, *parts_en]), " ".join([es, *parts_es])
 
 

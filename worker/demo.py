@@ -326,20 +326,43 @@ class LoopResult:
     warnings: list[PADecisionClock]
     reminders: list[PAReauthDue]
     report: Path | None
+    notified: int = 0
+    """Final decisions whose member notice the report measured."""
 
     @property
     def ok(self) -> bool:
-        return len(self.finals) == 2 and bool(self.warnings) and bool(self.reminders) and self.report is not None
+        partial = any(d.denied_portion is not None for d in self.finals)
+        return (
+            len(self.finals) == 3
+            and partial
+            and bool(self.warnings)
+            and bool(self.reminders)
+            and self.report is not None
+            and self.notified >= 1
+        )
 
 
 def _review(pended: PADetermination, review_id: str, outcome: str, now: datetime) -> bytes:
     """A reviewer's decision on ``pended``, as the plan's review system would publish it."""
+    extra: dict[str, Any] = {}
     if outcome == "approved":
         reviewer, rationale = (
             {"id": "MD-0042", "credential": "MD"},
             "The oncology note documents four prior lines and an ECOG of 2 at the visit of record; "
             "approved as requested.",
         )
+    elif outcome == "partially_approved":
+        reviewer, rationale = (
+            {"id": "MD-0042", "credential": "MD"},
+            "Approved for three months, to review the response before the rest of the period.",
+        )
+        extra["rationale_es"] = "Se aprobó por tres meses, para revisar la respuesta antes del resto del período."
+        start = now.astimezone(ZoneInfo("America/Puerto_Rico")).date()
+        extra["approved"] = {
+            "max_units": 988,
+            "valid_from": start.isoformat(),
+            "valid_through": (start + timedelta(days=89)).isoformat(),
+        }
     else:
         reviewer, rationale = (
             {"id": "MD-0107", "credential": "MD"},
@@ -357,6 +380,24 @@ def _review(pended: PADetermination, review_id: str, outcome: str, now: datetime
             "rationale": rationale,
             "criteria_notes": [],
             "decided_at": now.isoformat().replace("+00:00", "Z"),
+            **extra,
+        }
+    ).encode()
+
+
+def _notice(final: PADetermination, kind: str, channel: str, sent_at: datetime) -> bytes:
+    """The letter system's record of the member's notice of ``final`` (``pa.notice``)."""
+    return json.dumps(
+        {
+            "schema_version": "1",
+            "notice_id": f"LTR-{final.determination_id[-16:]}",
+            "determination_id": final.determination_id,
+            "request_id": final.request_id,
+            "member_id": final.member_id,
+            "kind": kind,
+            "channel": channel,
+            "recipient": "member",
+            "sent_at": sent_at.isoformat().replace("+00:00", "Z"),
         }
     ).encode()
 
@@ -374,13 +415,16 @@ async def _review_loop(bootstrap: str, settings: Any, dets: list[PADetermination
     # pend (the diagnosis is not multiple myeloma): a physician denies it
     by_example = {d.request_id.rsplit("-", 1)[0]: d for d in dets if d.pend_reason == "clinical_review"}
     approve, deny = by_example.get("REQ-2026-000104"), by_example.get("REQ-2026-000106")
-    if approve is None or deny is None:
-        console.print("[red]the two clinical-review pends of the examples are missing: no review shown[/]")
+    # a missing-information pend: a physician approves three months of it (a partial approval, adverse)
+    part = next((d for d in dets if d.pend_reason == "missing_information"), None)
+    if approve is None or deny is None or part is None:
+        console.print("[red]the clinical-review and missing-information pends of the examples are missing[/]")
         return LoopResult([], [], [], None)
     now = clock()
     reviews = [
         (approve, _review(approve, f"REV-{approve.request_id}", "approved", now)),
         (deny, _review(deny, f"REV-{deny.request_id}", "denied", now)),
+        (part, _review(part, f"REV-{part.request_id}", "partially_approved", now)),
     ]
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
     await producer.start()
@@ -389,10 +433,10 @@ async def _review_loop(bootstrap: str, settings: Any, dets: list[PADetermination
             await producer.send_and_wait(settings.topic_reviews, value, key=pended.member_id.encode())
     finally:
         await producer.stop()
-    wanted = {approve.determination_id, deny.determination_id}
+    wanted = {approve.determination_id, deny.determination_id, part.determination_id}
     finals: list[PADetermination] = []
     deadline = time.monotonic() + 60
-    while len(finals) < 2 and time.monotonic() < deadline:
+    while len(finals) < 3 and time.monotonic() < deadline:
         finals = [
             d
             for d in (
@@ -402,19 +446,51 @@ async def _review_loop(bootstrap: str, settings: Any, dets: list[PADetermination
             if d.supersedes in wanted
         ]
     table = Table(title="Reviewers' final determinations (pa.determinations.v1, final: true)", expand=True)
-    for col in ("request", "supersedes", "decided by", "decision", "authorization", "rationale"):
+    for col in ("request", "supersedes", "decided by", "decision", "adverse", "authorization", "rationale"):
         table.add_column(col, ratio=2 if col == "rationale" else None)
     for d in finals:
         auth = d.authorization
+        label = "approved, partial" if d.denied_portion is not None else d.decision
         table.add_row(
             d.request_id,
             "..." + (d.supersedes or "")[-12:],
             f"{d.decided_by.kind} {d.decided_by.credential}" if d.decided_by else "",
-            f"[{'green' if d.decision == 'approved' else 'red'}]{d.decision}[/]",
+            f"[{'green' if not d.adverse else 'red'}]{label}[/]",
+            "yes, appeal rights" if d.adverse else "no",
             f"{auth.hcpcs} x {auth.max_units} units, {auth.valid_from} to {auth.valid_through}" if auth else "",
             d.rationale or "",
         )
     console.print(table)
+    for d in finals:
+        if d.denied_portion is not None:
+            console.print(f"  Partial approval, as the letter says it: {d.denied_portion.summary}", highlight=False)
+            console.print(f"  {d.denied_portion.summary_es}", highlight=False)
+        if d.decision == "denied" and d.criteria:
+            shown = next((c for c in d.criteria if c.result != "met"), None)
+            if shown is not None:
+                console.print(f"  Final denial, a reason as the letter says it: {shown.reason}", highlight=False)
+        if d.translation_needed:
+            console.print(f"  Spanish to translate before a Spanish letter: {', '.join(d.translation_needed)}")
+
+    # The letter system notifies the members of the denial (mail) and of the partial approval (a phone
+    # call), an hour after the decisions, and reports each notice on pa.notices.v1.
+    sent = clock() + timedelta(hours=1)
+    notices = [
+        (d, _notice(d, "denial" if d.decision == "denied" else "partial_approval", channel, sent))
+        for d, channel in (
+            (next((d for d in finals if d.decision == "denied"), None), "mail"),
+            (next((d for d in finals if d.denied_portion is not None), None), "phone"),
+        )
+        if d is not None
+    ]
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
+    await producer.start()
+    try:
+        for final, value in notices:
+            await producer.send_and_wait(settings.topic_notices, value, key=final.member_id.encode())
+    finally:
+        await producer.stop()
+    console.print(f"Letter system: {len(notices)} member notice(s) published to {settings.topic_notices}.")
 
     # Decision clocks: 55 hours on, the pends still open have used more than 75% of a 72-hour clock.
     clock.ahead = timedelta(hours=55)
@@ -470,16 +546,28 @@ async def _review_loop(bootstrap: str, settings: Any, dets: list[PADetermination
                 highlight=False,
             )
 
-    # The compliance report over today's determinations, finals included.
-    from worker.report import parse_lines
+    # The compliance report over today's determinations, finals included, and the members' notices.
+    from worker.report import parse_lines, parse_notices
 
     records = [r.value for r in await read_all(bootstrap, settings.topic_determinations, timeout=10, idle=1)]
     parsed, _errors = parse_lines(records)
+    notice_records = [r.value for r in await read_all(bootstrap, settings.topic_notices, timeout=10, idle=1)]
+    parsed_notices, _notice_errors = parse_notices(notice_records)
     today = datetime.now(UTC).date()
-    report = compute(parsed, today - timedelta(days=1), today + timedelta(days=1), as_of=clock())
+    report = compute(
+        parsed, today - timedelta(days=1), today + timedelta(days=1), notices=parsed_notices, as_of=clock()
+    )
     page, csvs = write_report(report, ROOT / ".demo" / "report")
     console.print(f"Report written: {page.relative_to(ROOT)} and {len(csvs)} CSV files (pa-worker report).")
-    return LoopResult(finals, warnings, reminders, page)
+    for row in report.timeliness:
+        console.print(
+            f"  {row.priority}: decided within the clock {row.decided_within_clock}/{row.denominator}, "
+            f"notified within the clock {row.notified_within_clock}/{row.denominator}, "
+            f"open past due {row.open_past_due}, final decisions without a member notice {row.without_member_notice}",
+            highlight=False,
+        )
+    notified = report.notices.first_member if report.notices is not None else 0
+    return LoopResult(finals, warnings, reminders, page, notified)
 
 
 def main() -> int:
