@@ -35,17 +35,23 @@ from aiokafka.errors import (
     TransactionalIdAuthorizationFailed,
 )
 
+from contracts import PADetermination
 from tests.broker import SecureBroker
 from tests.faults.ledger import build, index_input
 from tests.faults.logwatch import log_events, wait_for_log
-from tests.kafkautil import ROOT, WorkerProcess, encode, make_requests
+from tests.kafkautil import ROOT, WorkerProcess, encode, example, make_requests
+from worker.app import create_missing
 from worker.config import Settings
 from worker.kafka import KafkaSecurityError, check_access, ensure_topics
+from worker.pends import PendBook
 from worker.readback import Read
+from worker.reviews import notice_topics
 
 pytestmark = pytest.mark.kafka
 
 REVIEWS = "pa.reviews.v1"
+NOTICES = "pa.notices.v1"
+NOTICES_DLQ = "pa.notices.dlq.v1"
 LOGS: list[Path] = []
 PATIENT: set[str] = set()
 TEST_KEYS: list[Path] = []
@@ -196,6 +202,8 @@ async def topics(secure_broker: SecureBroker) -> Settings:
         admin_settings.topic_decision_clock,
         admin_settings.topic_pends,
         admin_settings.topic_pend_store,
+        admin_settings.topic_notices,
+        admin_settings.topic_notices_dlq,
     ]
     admin = AIOKafkaAdminClient(**admin_settings.kafka_kwargs())
     await admin.start()
@@ -210,6 +218,7 @@ async def topics(secure_broker: SecureBroker) -> Settings:
         for attempt in range(20):
             try:
                 await ensure_topics(admin_settings)
+                await create_missing(admin_settings, notice_topics(admin_settings))
                 if REVIEWS not in set(await admin.list_topics()):
                     await admin.create_topics([NewTopic(REVIEWS, 3, 1)])
                 break
@@ -267,13 +276,41 @@ async def test_each_principal_may_do_only_what_the_acl_file_lists(
         "letters joins the worker's group": await _denied(
             read(letters, "pa.determinations.v1", group="pa-worker"), GroupAuthorizationFailedError
         ),
+        # issue #23: the review system reads its queue and writes reviews only; the letter system
+        # writes notices only; the worker reads them and writes their DLQ only
+        "review writes determinations": await _denied(
+            write(review, "pa.determinations.v1"), TopicAuthorizationFailedError
+        ),
+        "review writes requests": await _denied(write(review, "pa.requests.v1"), TopicAuthorizationFailedError),
+        "review writes notices": await _denied(write(review, NOTICES), TopicAuthorizationFailedError),
+        "review reads the pend inbox": await _denied(read(review, "pa.pends.v1"), TopicAuthorizationFailedError),
+        "review reads the pend store": await _denied(read(review, "pa.pend-store.v1"), TopicAuthorizationFailedError),
+        "review joins the review stage's group": await _denied(
+            read(review, "pa.determinations.v1", group="pa-worker-reviews"), GroupAuthorizationFailedError
+        ),
+        "letters writes determinations": await _denied(
+            write(letters, "pa.determinations.v1"), TopicAuthorizationFailedError
+        ),
+        "letters writes the notices DLQ": await _denied(write(letters, NOTICES_DLQ), TopicAuthorizationFailedError),
+        "intake writes notices": await _denied(write(intake, NOTICES), TopicAuthorizationFailedError),
+        "worker writes notices": await _denied(write(worker, NOTICES), TopicAuthorizationFailedError),
     }
     print(f"[acl] denied as expected: {results}")
     # What they are allowed: the same clients succeed on their own resources.
     await read(letters, "pa.determinations.v1", group="pa-letters")
     await read(letters, "pa.reauth-due.v1", group="pa-letters")
     await write(review, REVIEWS)
-    print("[acl] allowed as listed: letters reads determinations and reminders in pa-letters, review writes reviews")
+    await read(review, "pa.determinations.v1", group="pa-review")
+    await read(review, "pa.requests.v1", group="pa-review")
+    await write(letters, NOTICES)
+    await read(letters, NOTICES_DLQ, group="pa-letters")
+    await read(worker, NOTICES)  # group-less, as the review stage reads them
+    await write(worker, NOTICES_DLQ)
+    print(
+        "[acl] allowed as listed: letters reads determinations and reminders in pa-letters, writes notices and "
+        "reads their DLQ; review writes reviews and reads determinations and requests in pa-review; the worker "
+        "reads notices and writes their DLQ"
+    )
 
 
 async def test_exactly_once_over_sasl_ssl_with_a_kill9(
@@ -317,6 +354,99 @@ async def test_exactly_once_over_sasl_ssl_with_a_kill9(
     ledger.assert_exactly_once(f"secure kill-9 ({time.monotonic() - started:.0f} s)")
     assert len(ledger.requests) == len(requests)
     assert any(e.get("event") == "partition assigned" for e in log_events(log))
+    assert any(e.get("event") == "notices are read" for e in log_events(log))  # the worker's notice ACLs suffice
+
+
+async def _find(s: Settings, topic: str, group: str, match: Any, timeout: float = 90.0) -> bytes:
+    """The value of the first committed record of ``topic`` whose JSON ``match``es, read as ``s`` in ``group``."""
+    consumer = AIOKafkaConsumer(
+        topic,
+        **s.kafka_kwargs(),
+        group_id=group,
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+        isolation_level="read_committed",
+    )
+    await consumer.start()
+    try:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            batch = await consumer.getmany(timeout_ms=500, max_records=5000)
+            for msgs in batch.values():
+                for r in msgs:
+                    if r.value and match(json.loads(r.value)):
+                        return bytes(r.value)
+        raise AssertionError(f"no matching record on {topic} as {s.kafka_sasl_username} within {timeout:.0f} s")
+    finally:
+        await consumer.stop()
+
+
+def _example(kind: str, name: str) -> dict[str, Any]:
+    return dict(json.loads((ROOT / "contracts" / "examples" / kind / "valid" / f"{name}.json").read_text()))
+
+
+async def test_the_review_system_works_its_queue_and_the_letter_system_notice_is_kept_once(
+    secure_broker: SecureBroker, topics: Settings, logdir: Path
+) -> None:
+    """Issue #23 items 6 and 7 over SASL_SSL, each system as its own principal: pa-review reads a
+    pended determination (its reasons) and the request it answers (the evidence) in its own group
+    and publishes a review; the worker publishes the final decision; pa-letters reads it and
+    publishes its notice to the member twice; the worker's store keeps the notice once."""
+    b = secure_broker
+    admin = topics
+    intake, review, letters = (settings_as(b, u) for u in ("pa-intake", "pa-review", "pa-letters"))
+    worker = settings_as(b, "pa-worker")
+    req = example("pended_clinical_review_out_of_scope")
+    tag = os.urandom(4).hex()
+    rid = req["request_id"] = f"SECQ-{tag}"
+    req["member"]["member_id"] = f"MSQ{tag}"
+    PATIENT.update({req["member"]["member_id"], req["member"]["date_of_birth"]})
+    log = logdir / "review-queue-worker.log"
+    LOGS.append(log)
+    w = WorkerProcess(worker, log_path=log, env=security_env(worker)).start()
+    try:
+        await produce_as(intake, worker.topic_requests, [encode(req)])
+        # the review system's queue: the pended determination and the request it answers
+        value = await _find(
+            review, "pa.determinations.v1", "pa-review", lambda d: (d["request_id"], d["decision"]) == (rid, "pended")
+        )
+        pended = PADetermination.model_validate_json(value)
+        request = json.loads(await _find(review, "pa.requests.v1", "pa-review", lambda r: r.get("request_id") == rid))
+        assert pended.pend_reason == "clinical_review" and any(c.reason for c in pended.criteria)
+        assert request["documents"] and request["diagnosis"]  # the evidence the reviewer decides on
+        decision = _example("pa.review", "denied_by_pharmacist")
+        decision.update(review_id=f"REV-SEC-{tag}", determination_id=pended.determination_id, request_id=rid)
+        decision.update(member_id=pended.member_id)
+        await produce_as(review, REVIEWS, [(pended.member_id.encode(), json.dumps(decision).encode())])
+        # the letter system reads the final decision and reports its notice, twice
+        value = await _find(
+            letters, "pa.determinations.v1", "pa-letters", lambda d: d.get("supersedes") == pended.determination_id
+        )
+        final = PADetermination.model_validate_json(value)
+        notice = _example("pa.notice", "denial_by_mail_to_member")
+        notice.update(notice_id=f"LTR-SEC-{tag}", determination_id=final.determination_id, request_id=rid)
+        notice.update(member_id=final.member_id)
+        sent = (final.member_id.encode(), json.dumps(notice).encode())
+        await produce_as(letters, NOTICES, [sent, sent])
+        deadline = time.monotonic() + 90
+        while True:
+            books: dict[int, PendBook] = {}
+            for r in await read_to_end_as(admin, "pa.pend-store.v1"):
+                books.setdefault(r.partition, PendBook()).apply(r.key, r.value)
+            if sum(bk.notices_position for bk in books.values()) >= 2:
+                break
+            assert w.alive(), log.read_text()[-3000:]
+            assert time.monotonic() < deadline, "the worker did not take the notices within 90 s"
+            await asyncio.sleep(0.5)
+    finally:
+        code = w.terminate()
+    assert code == 0
+    kept = [bk.notices[final.determination_id] for bk in books.values() if final.determination_id in bk.notices]
+    assert [[n.notice_id for n in k.notices] for k in kept] == [[f"LTR-SEC-{tag}"]]
+    assert kept[0].member_notified_at is not None
+    # nothing of this flow was rejected (the DLQ holds the ACL test's probes only)
+    assert [r for r in await read_to_end_as(admin, NOTICES_DLQ) if tag.encode() in (r.value or b"")] == []
+    print(f"[review queue] pend {pended.determination_id} read by pa-review, decided, notified once by pa-letters")
 
 
 def _other_ca(tmp: Path) -> Path:
