@@ -236,6 +236,8 @@ FindingCode = Literal[
     "renewal_starts_too_far_ahead",
     "last_dose_date_missing",
     "last_dose_date_missing_after_lapse",
+    "delay_reason_reports_toxicity",
+    "renewal_start_before_receipt",
     "diagnosis_code_contradicts_status",
     "current_authorization_before_therapy",
 ]

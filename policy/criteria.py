@@ -16,6 +16,7 @@ and the test that pins it are listed in ``policy/INTERPRETATION.md``.
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -31,7 +32,7 @@ from policy.evidence import currency
 from policy.lines import EntryReading, LinesReading, read_lines
 from policy.reasons import ENTRIES, FactValue, citation_both, quoted_entry, render_both
 from policy.schedule import QuantityPlan, add_months
-from policy.settings import PolicySettings
+from policy.settings import PolicySettings, line_of_business_code
 
 MAX_EVIDENCE_ITEMS: Final = 50
 MAX_EVIDENCE_CHARS: Final = 200
@@ -269,11 +270,11 @@ def _floor(received_on: date, window: int) -> str:
 
 def check_lob(f: Facts) -> Finding:
     """In scope: ``line_of_business`` is one of the settings' lines and the HCPCS code is J1323
-    (compared case-insensitively, surrounding whitespace ignored)."""
+    (both compared case-insensitively, surrounding whitespace ignored: R50)."""
     r, s = f.request, f.settings
     lob, code = r.line_of_business, r.drug.hcpcs
     evidence = [f"line_of_business {lob}", f"hcpcs {code}"]
-    plan_ok = lob in s.lines_of_business
+    plan_ok = line_of_business_code(lob) in s.lines_of_business
     code_ok = code.strip().upper() == s.hcpcs
     facts: dict[str, FactValue] = {"hcpcs": s.hcpcs, "plan_in_scope": plan_ok, "hcpcs_in_scope": code_ok}
     if plan_ok and code_ok:
@@ -746,6 +747,10 @@ def check_b_i(f: Facts) -> Finding:
     if problems:
         codes.append("progression_or_toxicity")
         facts["problems"] = problems
+    if c.delay_reason is not None and not c.unacceptable_toxicity and _reports_toxicity(c.delay_reason):
+        # the free text is read only to pend, never to approve (R51)
+        codes.append("delay_reason_reports_toxicity")
+        facts["severe_grade_from"] = 3
     ecog = f.request.ecog
     if ecog is not None and ecog.score > f.settings.max_ecog:
         state, _ = currency(ecog.assessed_on, f.received_on, f.settings.ecog_window_days)
@@ -784,6 +789,20 @@ def q2w_from(request: PARequest, therapy_start: date, received_on: date) -> int 
     return max((held - therapy_start).days + 1, label.week_start_day(label.Q2W_FROM_WEEK))
 
 
+_TOXICITY: Final = re.compile(
+    r"unacceptabl|inaceptabl|intolera|grade\s*[345]|grado\s*[345]|\bG[345]\b|life[- ]threatening"
+    r"|potencialmente mortal|discontinu|suspend\w* (?:permanente|definitiv)|permanently",
+    re.IGNORECASE,
+)
+"""Words in a delay reason that report a toxicity a reviewer must weigh: unacceptable or intolerable,
+grade 3 to 5 (CTCAE and ASTCT grading of CRS and ICANS; the label discontinues on recurrent grade 3
+or any grade 4 ICANS), life-threatening, or a permanent stop."""
+
+
+def _reports_toxicity(text: str) -> bool:
+    return _TOXICITY.search(text) is not None
+
+
 def _period_problem(f: Facts) -> tuple[str, dict[str, FactValue]] | None:
     """The requested period's dates against the receipt and decision dates (local)."""
     s, plan = f.settings, f.plan
@@ -809,6 +828,19 @@ def _period_problem(f: Facts) -> tuple[str, dict[str, FactValue]] | None:
                 "window_days": limit,
             }
     current_end = _current_end(f)
+    if start is None and current_end is not None:
+        renews_on = current_end + timedelta(days=1)
+        before = (received - renews_on).days
+        if before > s.start_max_days_before_receipt:
+            # the renewal the request asks for starts before receipt: approving from a later day would
+            # be a partial approval, so a person decides (R40)
+            return "renewal_start_before_receipt", {
+                "renewal_start": _iso(renews_on),
+                "current_valid_through": _iso(current_end),
+                "received_on": _iso(received),
+                "days_before": before,
+                "allowed_days_before": s.start_max_days_before_receipt,
+            }
     if current_end is not None and plan.valid_from <= current_end:
         return "period_overlaps_current_authorization", {
             "valid_from": _iso(plan.valid_from),
@@ -991,6 +1023,7 @@ B_I: Final = Criterion(
             f.request.continuation.last_dose_date,
             f.request.continuation.current_authorization_valid_through,
             None if f.request.ecog is None else (f.request.ecog.score, f.request.ecog.assessed_on),
+            f.request.continuation.delay_reason is not None and _reports_toxicity(f.request.continuation.delay_reason),
         )
     ),
 )

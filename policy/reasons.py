@@ -733,10 +733,11 @@ ENTRIES: Final[tuple[Entry, ...]] = (
         "B.i",
         "met",
         "no progression and no unacceptable toxicity",
-        "Elrexfio treatment started on {therapy_start}. The disease has not grown, and there are no side effects "
-        "too severe to go on. The best response is {best_response}.",
-        "El tratamiento con Elrexfio comenzó el {therapy_start}. La enfermedad no ha avanzado y no hay efectos "
-        "secundarios tan graves que impidan seguir. La mejor respuesta es {best_response}.",
+        "Elrexfio treatment started on {therapy_start}. The request says the disease has not grown and there are "
+        "no side effects too severe to go on. The best response is {best_response}.",
+        "El tratamiento con Elrexfio comenzó el {therapy_start}. La solicitud dice que la enfermedad no ha "
+        "avanzado y que no hay efectos secundarios tan graves que impidan seguir. La mejor respuesta es "
+        "{best_response}.",
     ),
     # --- QL -----------------------------------------------------------------------------------------
     _e(
@@ -930,6 +931,18 @@ ENTRIES: Final[tuple[Entry, ...]] = (
         "deterioro durante el tratamiento.",
     ),
     _e(
+        "delay_reason_reports_toxicity",
+        "B.i",
+        "not_met",
+        "renewal whose reason for a pause in treatment reports a severe side effect",
+        "The request says treatment was paused. The reason it gives for the pause names a severe side effect "
+        "(grade {severe_grade_from} or higher, or a side effect called too severe to go on). The policy renews "
+        "only when there are no side effects too severe to go on.",
+        "La solicitud dice que el tratamiento se pausó. La razón que da para la pausa menciona un efecto "
+        "secundario grave (de grado {severe_grade_from} o más, o uno descrito como demasiado grave para seguir). "
+        "La política renueva solo si no hay efectos secundarios tan graves que impidan seguir.",
+    ),
+    _e(
         "last_dose_date_inconsistent",
         "B.i",
         "not_met",
@@ -963,6 +976,19 @@ ENTRIES: Final[tuple[Entry, ...]] = (
         "La aprobación actual sigue vigente hasta el {current_valid_through}. Así que la renovación comenzaría el "
         "{valid_from}, {days_ahead} después de que recibimos la solicitud. La regla del plan es aceptar una "
         "renovación como máximo {window_days} antes de que comience.",
+        cite=_START_WINDOW,
+    ),
+    _e(
+        "renewal_start_before_receipt",
+        "QL",
+        "not_met",
+        "renewal whose current approval ended before the request was received",
+        "The current approval ended on {current_valid_through}. So the renewal would start on {renewal_start}, "
+        "{days_before} before we received the request on {received_on}. The plan's rule is not to approve dates "
+        "before it receives a request.",
+        "La aprobación actual terminó el {current_valid_through}. Así que la renovación comenzaría el "
+        "{renewal_start}, {days_before} antes de que recibiéramos la solicitud el {received_on}. La regla del plan "
+        "es no aprobar fechas anteriores al recibo de una solicitud.",
         cite=_START_WINDOW,
     ),
     _e(

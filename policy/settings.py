@@ -42,6 +42,13 @@ POLICY_ID: Final = "MP-RX-FP-120-24"
 _VERSION = re.compile(r"^[A-Za-z0-9._:-]{1,40}$")
 
 
+def line_of_business_code(text: str) -> str:
+    """A line-of-business code as the settings write it: surrounding spaces ignored, upper case
+    (``mmm_ma`` is ``MMM_MA``: intake's casing never takes a member out of scope, nor out of the
+    Medicare Advantage guard against automated denials, R50)."""
+    return text.strip().upper()
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class PolicySettings:
     """Parameters of policy MP-RX-FP-120-24 as this engine applies it. Immutable and hashable.
@@ -158,7 +165,10 @@ class PolicySettings:
     def denies_automatically(self, line_of_business: str) -> bool:
         """An unmet criterion denies without a person only where ``allow_automated_denials`` is on and the
         line of business is not Medicare Advantage (:attr:`medicare_advantage_lines`)."""
-        return self.allow_automated_denials and line_of_business not in self.medicare_advantage_lines
+        return (
+            self.allow_automated_denials
+            and line_of_business_code(line_of_business) not in self.medicare_advantage_lines
+        )
 
     def replace(self, **changes: Any) -> PolicySettings:
         """A copy with ``changes`` applied (validated, new fingerprint)."""

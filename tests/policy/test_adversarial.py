@@ -28,10 +28,6 @@ DIFFERENT_READING = {
     # round 3, unfixed: R32 (numbers and dates in opposite orders pend), R11 (same regimen after a gap: new line)
     "line-numbers-reversed-against-dates": ("pended", "clinical_review"),
     "same-regimen-after-treatment-free-gap": ("approved", None),
-    # round 4 (issue #23), unfixed cases where the team's reading differs (INTERPRETATION R50, R51, R48)
-    "lob-lower-case-mmm-ma": ("pended", "clinical_review"),
-    "delay-reason-reports-toxicity-flag-false": ("approved", None),
-    "renewal-current-auth-lapsed-before-receipt": ("approved", None),
 }
 
 

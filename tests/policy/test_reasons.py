@@ -203,11 +203,13 @@ SOURCES: dict[str, str] = {
     "progression_or_toxicity": "policy", "no_progression_or_toxicity": "policy",
     "current_authorization_before_therapy": "policy", "therapy_start_before_trials": "policy",
     "performance_status_decline": "policy",  # B.i "no evidence of unacceptable toxicity"
+    "delay_reason_reports_toxicity": "policy",
     "last_dose_date_inconsistent": "label", "last_dose_date_missing": "label",  # label 2.4, restart
     "last_dose_date_missing_after_lapse": "label",
     # the requested period's windows: PolicySettings.start_max_days_* (R3, R4, R40), not the policy's text
     "start_date_retroactive": "plan", "start_date_too_far_ahead": "plan", "renewal_starts_too_far_ahead": "plan",
     "period_ended_before_decision": "plan", "period_overlaps_current_authorization": "plan",
+    "renewal_start_before_receipt": "plan",
     # Limits B "dosing limits in accordance with FDA-approved labeling"; whole vials and dose-date leeway are
     # the plan's (step_up_whole_vial_billing, dose_drift_days)
     "no_labeled_dose_in_period": "policy", "quantity_above_maximum": "policy+plan",
