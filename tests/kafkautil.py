@@ -41,6 +41,8 @@ def settings_for(bootstrap: str, unique: str, **overrides: Any) -> Settings:
         "topic_decision_clock": f"pa.decision-clock.{unique}",
         "topic_pends": f"pa.pends.{unique}",
         "topic_pend_store": f"pa.pend-store.{unique}",
+        "topic_notices": f"pa.notices.{unique}",
+        "topic_notices_dlq": f"pa.notices.dlq.{unique}",
         "decision_clock_interval_seconds": 0.2,
         "metrics_port": 0,
         "metrics_host": "127.0.0.1",

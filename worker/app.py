@@ -10,8 +10,7 @@ import signal
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import KafkaError, TopicAlreadyExistsError
+from aiokafka.errors import KafkaError
 
 from policy import DEFAULT_SETTINGS, POLICY_ID
 from worker import __version__
@@ -22,7 +21,7 @@ from worker.handler import RequestHandler, Topics
 from worker.http import HealthServer
 from worker.kafka import ensure_topics, start_checked
 from worker.logs import get_logger
-from worker.reviews import ReviewStage, notice_topics, with_pend_inbox
+from worker.reviews import ReviewStage, with_pend_inbox
 from worker.scheduler import ReauthScheduler
 from worker.service import TransactionalProcessor
 
@@ -60,22 +59,6 @@ def request_processor(settings: Settings, clock: Clock) -> TransactionalProcesso
         ),
         on_committed=m.record_committed,
     )
-
-
-async def create_missing(settings: Settings, topics: list[NewTopic]) -> list[str]:
-    """Create ``topics`` when missing; returns the names created. The notice topics (issue #23) are
-    created here, beside :func:`worker.kafka.ensure_topics`, until that list takes them."""
-    admin = AIOKafkaAdminClient(**settings.kafka_kwargs())
-    await admin.start()
-    try:
-        existing = set(await admin.list_topics())
-        missing = [t for t in topics if t.name not in existing]
-        if missing:
-            with contextlib.suppress(TopicAlreadyExistsError):  # another instance won the race
-                await admin.create_topics(missing)
-        return [t.name for t in missing]
-    finally:
-        await admin.close()
 
 
 async def _start_with_retry(start: Callable[[], object], what: str, stop: asyncio.Event) -> bool:
@@ -118,7 +101,6 @@ async def serve(
 
     if create_topics or settings.create_topics:
         created = await ensure_topics(settings)
-        created += await create_missing(settings, notice_topics(settings))
         if created:
             log.info("topics created", topics=created)
 

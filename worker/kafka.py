@@ -245,6 +245,9 @@ async def ensure_topics(settings: Settings) -> list[str]:
         NewTopic(settings.topic_reviews, settings.topic_partitions, settings.topic_replication_factor),
         NewTopic(settings.topic_reviews_dlq, settings.topic_partitions, settings.topic_replication_factor),
         NewTopic(settings.topic_decision_clock, settings.topic_partitions, settings.topic_replication_factor),
+        # the letter system's notices and their DLQ (issue #23): co-partitioned with the reviews
+        NewTopic(settings.topic_notices, settings.topic_partitions, settings.topic_replication_factor),
+        NewTopic(settings.topic_notices_dlq, settings.topic_partitions, settings.topic_replication_factor),
         NewTopic(
             settings.topic_pends,
             settings.topic_partitions,

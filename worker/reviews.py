@@ -54,7 +54,6 @@ from datetime import UTC, datetime
 from typing import Protocol
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
-from aiokafka.admin import NewTopic
 from pydantic import ValidationError
 
 from contracts import PANotice, PAReview
@@ -144,13 +143,6 @@ class Message(Protocol):
 
 NOTICE_RECHECK_SECONDS = 5.0
 """While the notice intake does not run, how often the review stage looks at its topics again."""
-
-
-def notice_topics(settings: Settings) -> list[NewTopic]:
-    """``pa.notices.v1`` and its DLQ, with the reviews' partition count (co-partitioned by member_id),
-    for ``--create-topics``."""
-    n, rf = settings.topic_partitions, settings.topic_replication_factor
-    return [NewTopic(settings.topic_notices, n, rf), NewTopic(settings.topic_notices_dlq, n, rf)]
 
 
 def with_pend_inbox(handle: Handle, topic: str, determinations_topic: str) -> Handle:

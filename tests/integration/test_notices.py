@@ -25,10 +25,9 @@ from contracts import PADetermination
 from tests.faults.logwatch import wait_for_log
 from tests.kafkautil import Read, WorkerProcess, create_topics, encode, example, produce, read_all, settings_for
 from worker import metrics as m
-from worker.app import create_missing, serve
+from worker.app import serve
 from worker.config import Settings
 from worker.pends import NOTICE_KEY_PREFIX, PendBook
-from worker.reviews import notice_topics
 
 pytestmark = pytest.mark.kafka
 
@@ -53,7 +52,6 @@ async def _settings(bootstrap: str, unique: str) -> Settings:
         bootstrap, unique, topic_notices=f"pa.notices.{unique}", topic_notices_dlq=f"pa.notices.dlq.{unique}"
     )
     await create_topics(settings)
-    await create_missing(settings, notice_topics(settings))
     return settings
 
 

@@ -40,12 +40,10 @@ from tests.broker import SecureBroker
 from tests.faults.ledger import build, index_input
 from tests.faults.logwatch import log_events, wait_for_log
 from tests.kafkautil import ROOT, WorkerProcess, encode, example, make_requests
-from worker.app import create_missing
 from worker.config import Settings
 from worker.kafka import KafkaSecurityError, check_access, ensure_topics
 from worker.pends import PendBook
 from worker.readback import Read
-from worker.reviews import notice_topics
 
 pytestmark = pytest.mark.kafka
 
@@ -218,7 +216,6 @@ async def topics(secure_broker: SecureBroker) -> Settings:
         for attempt in range(20):
             try:
                 await ensure_topics(admin_settings)
-                await create_missing(admin_settings, notice_topics(admin_settings))
                 if REVIEWS not in set(await admin.list_topics()):
                     await admin.create_topics([NewTopic(REVIEWS, 3, 1)])
                 break
