@@ -32,7 +32,7 @@ venv: $(STAMP)
 
 lint: venv
 	$(VENV)/bin/ruff check .
-	$(VENV)/bin/ruff format --check contracts policy worker
+	$(VENV)/bin/ruff format --check contracts policy worker offline
 
 typecheck: venv
 	$(VENV)/bin/mypy
@@ -60,7 +60,7 @@ unit: venv
 	$(PY) -m pytest -q -m "not kafka"
 
 demo: venv
-	$(PY) -m worker.demo
+	$(PY) -m offline.demo
 
 kafka-up:
 	@scripts/kafka.sh up

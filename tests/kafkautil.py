@@ -17,8 +17,8 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
+from offline.readback import Read, read_all
 from worker.config import Settings, as_env
-from worker.readback import Read, read_all
 
 __all__ = ["Read", "read_all"]
 

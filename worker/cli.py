@@ -169,7 +169,7 @@ def _read_lines(path: Path, what: str) -> list[bytes] | None:
 
 
 def _report(args: argparse.Namespace) -> int:
-    from worker.report import compute, parse_lines, parse_notices, write_report
+    from offline.report import compute, parse_lines, parse_notices, write_report
 
     if args.end < args.start:
         print(f"pa-worker report: --to {args.end} is before --from {args.start}", file=sys.stderr)
@@ -182,8 +182,8 @@ def _report(args: argparse.Namespace) -> int:
     if topics:
         from aiokafka.errors import KafkaError
 
+        from offline.report_kafka import TopicReadError, read_topic
         from worker.config import load
-        from worker.report_kafka import TopicReadError, read_topic
 
         settings = load()
         if args.bootstrap:
@@ -251,8 +251,8 @@ def _evaluate(args: argparse.Namespace) -> int:
     from datetime import timedelta
     from typing import BinaryIO
 
+    from offline.evaluate import run_evaluate
     from worker.config import load, policy_settings
-    from worker.evaluate import run_evaluate
 
     settings = load()
     if args.allow_automated_denials is not None:

@@ -220,6 +220,7 @@ def test_build_context_is_only_what_the_image_needs() -> None:
         "worker",
         "contracts",
         "policy",
+        "offline",
     }
     assert "worker/metrics.py" in sent and "worker/cli.py" in sent
     assert not [path for path in sent if "__pycache__" in path or path.endswith((".pyc", ".pyo"))]

@@ -33,8 +33,8 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from contracts import PADetermination, PAReauthDue
 from contracts.internal import AuthorizationState
+from offline.readback import Read
 from worker.config import Settings
-from worker.readback import Read
 
 Src = tuple[int, int]
 """(partition, offset) of a record of the input topic."""

@@ -21,6 +21,7 @@ from typing import Any
 import pytest
 
 from contracts import PADetermination
+from offline.readback import Read
 from tests.faults.ledger import read_ledger
 from tests.faults.logwatch import owned_partitions, wait_for_log
 from tests.kafkautil import (
@@ -41,7 +42,6 @@ from tests.kafkautil import (
 from worker import metrics as m
 from worker.app import serve
 from worker.config import Settings
-from worker.readback import Read
 
 pytestmark = pytest.mark.kafka
 
@@ -668,12 +668,12 @@ async def test_pa_worker_scheduler_command_takes_its_partitions_and_stops_cleanl
 
 
 async def test_make_demo_runs_end_to_end(bootstrap: str, tmp_path: Path) -> None:
-    """Smoke test of worker/demo.py (`make demo`) against the session's broker."""
+    """Smoke test of offline/demo.py (`make demo`) against the session's broker."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("PA_")}
     env.update(KAFKA_BOOTSTRAP_SERVERS=bootstrap, PA_METRICS_PORT="0", COLUMNS="160")
     proc = await asyncio.to_thread(
         subprocess.run,
-        [sys.executable, "-m", "worker.demo"],
+        [sys.executable, "-m", "offline.demo"],
         env=env,
         cwd=ROOT,
         capture_output=True,

@@ -1,4 +1,4 @@
-"""``worker.evaluate.run_evaluate``: the offline evaluator behind ``pa-worker evaluate``."""
+"""``offline.evaluate.run_evaluate``: the offline evaluator behind ``pa-worker evaluate``."""
 
 from __future__ import annotations
 
@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 
 from contracts import PADetermination
+from offline.evaluate import run_evaluate
 from policy import DEFAULT_SETTINGS
 from tests.policy.factory import EXAMPLES, change, continuation, initial, set_
-from worker.evaluate import run_evaluate
 
 VALID = sorted((EXAMPLES / "valid").glob("*.json"))
 INVALID = sorted((EXAMPLES / "invalid").glob("*"))

@@ -36,6 +36,7 @@ from aiokafka.errors import (
 )
 
 from contracts import PADetermination
+from offline.readback import Read
 from tests.broker import SecureBroker
 from tests.faults.ledger import build, index_input
 from tests.faults.logwatch import log_events, wait_for_log
@@ -43,7 +44,6 @@ from tests.kafkautil import ROOT, WorkerProcess, encode, example, make_requests
 from worker.config import Settings
 from worker.kafka import KafkaSecurityError, check_access, ensure_topics
 from worker.pends import PendBook
-from worker.readback import Read
 
 pytestmark = pytest.mark.kafka
 

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from offline.evaluate import ERROR_KIND, run_evaluate
 from policy import DEFAULT_SETTINGS
-from worker.evaluate import ERROR_KIND, run_evaluate
 from worker.handler import Rejection, RequestHandler, Source, Topics, decode_request
 from worker.records import DeadLettered
 

@@ -13,12 +13,12 @@ from typing import Any
 
 import pytest
 
+from offline import evaluate as evaluate_module
+from offline.evaluate import ERROR_KIND, run_evaluate
 from policy import DEFAULT_SETTINGS, PolicySettings
 from worker import cli
-from worker import evaluate as evaluate_module
 from worker.app import request_handler
 from worker.config import Settings, load, policy_settings
-from worker.evaluate import ERROR_KIND, run_evaluate
 from worker.handler import Source, evaluation_time
 from worker.records import DeadLettered, Published
 

@@ -282,7 +282,7 @@ def _rebuild(entries: list[tuple[bytes, bytes | None]]) -> tuple[float, int]:
     return time.perf_counter() - started, sys.getsizeof(fresh.auths)
 
 
-def test_a_simulated_year_leaves_live_keys_memory_and_rebuild_time_bounded() -> None:
+def test_a_simulated_year_leaves_live_keys_memory_and_restore_size_bounded() -> None:
     """With expiry, what the scheduler holds and what a restore reads stop growing once the
     first authorizations are past validity plus grace (180 + 30 days here): the same on day 280
     as on day 364. Without expiry every approval of the year would still be there."""
@@ -295,10 +295,11 @@ def test_a_simulated_year_leaves_live_keys_memory_and_rebuild_time_bounded() -> 
     assert sizes == live
     early, late = snapshots[280], snapshots[364]
     assert abs(len(late) - len(early)) <= PER_DAY * 31
-    took_early, mem_early = _rebuild(early)
-    took_late, mem_late = _rebuild(late)
+    # what a restore reads is bounded by the record counts above; its time is make bench's to measure
+    # (DEVELOPERS.md: no timed unit tests: a shared machine made this flaky)
+    _, mem_early = _rebuild(early)
+    _, mem_late = _rebuild(late)
     assert mem_late <= 2 * mem_early
-    assert took_late <= 3 * took_early + 0.05
 
 
 # -- the plan's calendar (issue #22, item 10): days are local dates in America/Puerto_Rico ---------

@@ -15,21 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from policy import DEFAULT_SETTINGS, POLICY_ID
-from tests.worker.report_data import (
-    ENGINE,
-    MD,
-    MEMBER_ID,
-    NPI,
-    as_jsonl,
-    as_models,
-    as_notices,
-    det,
-    notice,
-    november,
-    november_notices,
-)
-from worker.report import (
+from offline.report import (
     BACKGROUNDS,
     GRAPHIC_COLOURS,
     OUTCOME_SERIES,
@@ -50,6 +36,20 @@ from worker.report import (
     render_html,
     write_csv,
     write_report,
+)
+from policy import DEFAULT_SETTINGS, POLICY_ID
+from tests.worker.report_data import (
+    ENGINE,
+    MD,
+    MEMBER_ID,
+    NPI,
+    as_jsonl,
+    as_models,
+    as_notices,
+    det,
+    notice,
+    november,
+    november_notices,
 )
 
 NOV_1, NOV_30 = date(2026, 11, 1), date(2026, 11, 30)

@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pytest
 
+from offline.report import BLUE, CHARTED, GREEN, RED, SECTIONS, compute, write_report
 from tests.worker.report_data import as_models, as_notices, november, november_notices
-from worker.report import BLUE, CHARTED, GREEN, RED, SECTIONS, compute, write_report
 
 REQUIRED = os.environ.get("CI", "").lower() == "true" or os.environ.get("REQUIRE_KAFKA") == "1"
 

@@ -125,10 +125,10 @@ def _print_letter(det: PADetermination) -> None:
 
 
 async def main_async() -> int:
+    from offline.readback import read_all
     from worker import logs
     from worker.app import serve
     from worker.config import Settings
-    from worker.readback import read_all
 
     t0 = time.monotonic()
     started_kafka = _kafka("status").returncode != 0
@@ -407,9 +407,9 @@ async def _review_loop(bootstrap: str, settings: Any, dets: list[PADetermination
     show a decision-clock warning and the approval's reminder; then the report is written."""
     from aiokafka import AIOKafkaProducer
 
-    from worker.readback import read_all
+    from offline.readback import read_all
+    from offline.report import compute, write_report
     from worker.reminders import PLAN_ZONE
-    from worker.report import compute, write_report
 
     # the three-lines/ECOG 3 pend: a physician approves it on the oncology note; the out-of-scope
     # pend (the diagnosis is not multiple myeloma): a physician denies it
@@ -547,7 +547,7 @@ async def _review_loop(bootstrap: str, settings: Any, dets: list[PADetermination
             )
 
     # The compliance report over today's determinations, finals included, and the members' notices.
-    from worker.report import parse_lines, parse_notices
+    from offline.report import parse_lines, parse_notices
 
     records = [r.value for r in await read_all(bootstrap, settings.topic_determinations, timeout=10, idle=1)]
     parsed, _errors = parse_lines(records)
