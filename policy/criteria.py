@@ -107,7 +107,10 @@ class Facts:
 
 
 class Restart(NamedTuple):
-    """The step-up doses a continuation repeats after a dosage delay (label section 2.4)."""
+    """The step-up doses a continuation repeats after a dosage delay (label section 2.4).
+
+    The quantity plan already lays them out (:mod:`policy.schedule`): they take the place of the
+    period's first doses and are part of its maximum, never added to it."""
 
     last_dose: date
     last_dose_kind: str
@@ -115,7 +118,9 @@ class Restart(NamedTuple):
     days_since: int
     """Days from the last dose to the first day of the period."""
     doses_mg: tuple[int, ...]
+    """The step-up doses given again before the next 76 mg dose (:func:`policy.label.restart_doses`)."""
     units: int
+    """Their billed units (44 each with whole-vial billing): already in the plan's maximum."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -873,9 +878,12 @@ def check_ql(f: Facts) -> Finding:
     ``start_max_days_ahead_initial`` (30) / ``start_max_days_ahead_continuation`` (45) days after it,
     or a period that ends before the decision date.
 
-    Quantity: the maximum is the fullest labeled layout of the period (:mod:`policy.schedule`). No
-    quantity requested or at most the maximum: ``met``; more: ``not_met``. A period with no labeled
-    dose in it is ``not_met``. The evidence carries the arithmetic by phase."""
+    Quantity: the maximum is the fullest labeled layout of the period (:mod:`policy.schedule`); after
+    a dosage delay (``last_dose_date``), the layout that starts with label 2.4's restart, whose doses
+    are part of it (never added to it). No quantity requested or at most the maximum: ``met``; more:
+    ``not_met``. A period with no labeled dose in it is ``not_met``. The evidence carries the
+    arithmetic by phase; the facts name every dose the maximum counts (``step_up_doses_mg``, billed as
+    ``whole_vials_mg`` says, and ``treatment_doses`` of 76 mg), so the units add up from them."""
     plan, r = f.plan, f.request
     requested = r.drug.requested_units
     vf, vt = plan.valid_from.isoformat(), plan.valid_through.isoformat()
@@ -906,17 +914,15 @@ def check_ql(f: Facts) -> Finding:
         "drift_days": f.settings.dose_drift_days,
     }
     restart, c = f.restart, r.continuation
-    maximum = plan.max_units
-    if restart is not None and restart.units:
-        maximum += restart.units
-        facts["max_units"] = maximum
+    maximum = plan.max_units  # a restart's doses are in the plan's layout, never added to it (R37)
+    if restart is not None and restart.doses_mg:
         facts["restart_doses_mg"] = list(restart.doses_mg)
         facts["restart_units"] = restart.units
         facts["last_dose_date"] = _iso(restart.last_dose)
         facts["days_since_last_dose"] = restart.days_since
         evidence.append(
             f"restart after {restart.days_since} days since the last dose ({restart.last_dose_kind}): "
-            f"step-up {'+'.join(str(d) for d in restart.doses_mg)} mg again, +{restart.units} units"
+            f"step-up {'+'.join(str(d) for d in restart.doses_mg)} mg again, then 76 mg, then the schedule"
         )
     if plan.max_units == 0:
         return Finding("not_met", "no_labeled_dose_in_period", facts, evidence)

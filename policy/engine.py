@@ -43,7 +43,6 @@ from contracts import (
     PADetermination,
     PARequest,
     PolicyRef,
-    ScheduledDose,
 )
 from contracts.models import DecidedBy, Decision, PendReason
 from policy import label
@@ -128,27 +127,24 @@ def facts_for(request: PARequest, now: datetime, settings: PolicySettings = DEFA
         q2w_from(request, therapy_start, received_on),
         settings.step_up_whole_vial_billing,
         settings.dose_drift_days,
+        None if continuation is None else continuation.last_dose_date,
     )
-    return Facts(request, settings, received_on, decided_on, plan, requested, _restart(request, plan, settings))
+    return Facts(request, settings, received_on, decided_on, plan, requested, _restart(plan, settings))
 
 
 _ONE_DAY: Final = timedelta(days=1)
 
 
-def _restart(request: PARequest, plan: QuantityPlan, settings: PolicySettings) -> Restart | None:
+def _restart(plan: QuantityPlan, settings: PolicySettings) -> Restart | None:
     """Label 2.4: the step-up doses a continuation repeats, from the last dose's date and kind to the
-    first day of the period. ``None`` without a (consistent) ``last_dose_date``."""
-    c = request.continuation
-    if c is None or c.last_dose_date is None or c.last_dose_date < c.therapy_start_date:
+    first day of the period (the plan already holds them: :mod:`policy.schedule`). ``None`` without a
+    (consistent) ``last_dose_date``."""
+    if plan.last_dose is None or plan.last_dose_kind is None or plan.days_since_last_dose is None:
         return None
-    days_since = (plan.valid_from - c.last_dose_date).days
-    if days_since < 0:
-        return None
-    kind = label.last_dose_kind((c.last_dose_date - c.therapy_start_date).days + 1)
-    doses = label.restart_doses(kind, days_since)
+    doses = plan.restart_doses_mg
     vial = label.STEP_UP_VIAL_MG
     units = sum(vial if settings.step_up_whole_vial_billing else mg for mg in doses)
-    return Restart(c.last_dose_date, kind, days_since, doses, units)
+    return Restart(plan.last_dose, plan.last_dose_kind, plan.days_since_last_dose, doses, units)
 
 
 def _findings(request: PARequest, facts: Facts) -> list[tuple[CriterionResult, str]]:
@@ -227,20 +223,20 @@ def _iso_date(text: str) -> date:
 
 def granted_units(request: PARequest, plan: QuantityPlan, restart: Restart | None = None) -> int:
     """The units an approval carries: ``requested_units`` when given (within the maximum), else the
-    labeled maximum of the period (with a restart's repeated step-up doses, label 2.4)."""
-    maximum = plan.max_units + (restart.units if restart is not None else 0)
+    labeled maximum of the period (which holds a restart's doses, label 2.4: ``restart`` adds nothing
+    and is accepted for callers that still pass it)."""
+    del restart  # the plan holds the restart (policy.schedule)
     requested = request.drug.requested_units
-    return maximum if requested is None else min(requested, maximum)
+    return plan.max_units if requested is None else min(requested, plan.max_units)
 
 
 def build_authorization(
     det_id: str, plan: QuantityPlan, units: int, settings: PolicySettings, restart: Restart | None = None
 ) -> Authorization:
     """The authorization claims need: id, J1323, the period, the units, and the labeled doses of
-    ``plan`` they cover (at most the contract's 60); a restart's step-up doses first (label 2.4)."""
-    schedule = list(plan.schedule)
-    if restart is not None and restart.doses_mg:
-        schedule = [*_restart_doses(plan, restart, settings), *schedule]
+    ``plan``, in date order (at most the contract's 60). A restart's doses are the plan's own first
+    doses (label 2.4); ``restart`` adds nothing and is accepted for callers that still pass it."""
+    del restart  # the plan holds the restart (policy.schedule)
     return build(
         Authorization,
         {
@@ -249,23 +245,9 @@ def build_authorization(
             "valid_from": plan.valid_from,
             "valid_through": plan.valid_through,
             "max_units": units,
-            "schedule": schedule[:60],
+            "schedule": list(plan.schedule[:60]),
         },
     )
-
-
-def _restart_doses(plan: QuantityPlan, restart: Restart, settings: PolicySettings) -> list[ScheduledDose]:
-    """The repeated step-up doses, on the period's first day and 3 days later (the label's day 1 and 4)."""
-    out = []
-    gap = label.STEP_UP_DOSES[1][0] - label.STEP_UP_DOSES[0][0]
-    for k, mg in enumerate(restart.doses_mg):
-        on = plan.valid_from + timedelta(days=k * gap)
-        units = label.STEP_UP_VIAL_MG if settings.step_up_whole_vial_billing else mg
-        day = max(1, (on - plan.therapy_start).days + 1)
-        out.append(
-            build(ScheduledDose, {"date": on, "therapy_day": day, "phase": "step_up", "dose_mg": mg, "units": units})
-        )
-    return out
 
 
 def evaluate(request: PARequest, now: datetime, settings: PolicySettings = DEFAULT_SETTINGS) -> PADetermination:
@@ -288,8 +270,7 @@ def evaluate(request: PARequest, now: datetime, settings: PolicySettings = DEFAU
 
     authorization = None
     if decision == "approved":
-        restart = facts.restart
-        authorization = build_authorization(det_id, plan, granted_units(request, plan, restart), settings, restart)
+        authorization = build_authorization(det_id, plan, granted_units(request, plan), settings)
     return build(
         PADetermination,
         {

@@ -66,6 +66,8 @@ def label_table() -> dict[str, object]:
         "adult_age_years": ADULT_AGE_YEARS,
         "first_trial_date": FIRST_TRIAL_DATE.isoformat(),
         "restart_after_delay": {k: [[n, list(d)] for n, d in v] for k, v in RESTART_AFTER_DELAY.items()},
+        "restart_32_to_76_days": dict(RESTART_32_TO_76_DAYS),
+        "min_gap_days": dict(MIN_GAP_DAYS),
     }
 
 
@@ -107,6 +109,38 @@ def restart_doses(last_dose: str, days_since: int) -> tuple[int, ...]:
         if days_since <= limit:
             return doses
     return RESTART_FROM_STEP_UP_1
+
+
+RESTART_32_TO_76_DAYS: Final[dict[str, int]] = {"step_up_1": 4, "step_up_2": 7, "treatment": 7}
+"""Label 2.4, a restart at step-up dose 2 (32 mg), by the last dose given: after step-up dose 1 (up to 14
+days), 76 mg 4 days after the 32 mg dose, as on the label's own grid (day 4, day 8; the 2023 table as
+Drugs.com reproduces it); after step-up dose 2 (more than 14 and up to 28 days) or after a 76 mg dose
+(more than 6 and up to 12 weeks), 76 mg one week after it. A restart at step-up dose 1 follows the grid:
+12 mg, 32 mg 3 days later, 76 mg 4 days after that (:data:`STEP_UP_DOSES`)."""
+
+MIN_GAP_DAYS: Final[dict[str, int]] = {"step_up_1": 2, "step_up_2": 3, "treatment": 6}
+"""The fewest days between the last dose given (by kind) and the next (label, 2024 text): dose 2 at
+least 2 days after dose 1, the first treatment dose at least 3 days after dose 2, weekly doses at
+least 6 days apart. A restart never comes sooner after the last dose."""
+
+
+def restart_sequence(last_dose: str, days_since: int) -> tuple[tuple[int, int], ...]:
+    """The doses of the restart after a delay of ``days_since`` days since ``last_dose``: (days after
+    the restart's first dose, mg), ending with its first 76 mg dose; ``()`` when the table resumes at
+    76 mg (no step-up dose again). The patient's schedule goes on from that 76 mg dose.
+
+    >>> restart_sequence("treatment", 42), restart_sequence("treatment", 43)
+    ((), ((0, 32), (7, 76)))
+    >>> restart_sequence("step_up_1", 10), restart_sequence("treatment", 85)
+    (((0, 32), (4, 76)), ((0, 12), (3, 32), (7, 76)))
+    """
+    doses = restart_doses(last_dose, days_since)
+    if not doses:
+        return ()
+    if doses == RESTART_FROM_STEP_UP_1:
+        first = STEP_UP_DOSES[0][0]
+        return tuple([(day - first, mg) for day, mg in STEP_UP_DOSES])
+    return ((0, doses[0]), (RESTART_32_TO_76_DAYS[last_dose], TREATMENT_DOSE_MG))
 
 
 def last_dose_kind(therapy_day: int) -> str:

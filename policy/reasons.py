@@ -1246,31 +1246,65 @@ def _derived(code: str, facts: Facts, lang: Lang) -> dict[str, str]:
                 lang,
             )
     if code == "quantity_labeled_maximum":
-        step = facts.get("step_up_doses_mg")
-        n = facts.get("treatment_doses")
-        dosing = facts.get("dosing")
-        how = _value("dosing", dosing, facts, lang) if isinstance(dosing, list) and dosing else ""
-        parts = []
-        if isinstance(step, list) and step:
-            mg = join([f"{x} mg" for x in step], lang)
-            parts.append(f"starting doses of {mg}" if lang == "en" else f"dosis iniciales de {mg}")
-        if isinstance(n, int) and n:
-            given = (f", given {how}" if lang == "en" else f", {how}") if how else ""
-            parts.append(f"{n} doses of 76 mg{given}" if lang == "en" else f"{n} dosis de 76 mg{given}")
-        text = (", then " if lang == "en" else ", y luego ").join(parts)
-        lead = "They are " if lang == "en" else "Incluyen "
-        out["dose_list"] = lead + text if text else ("No dose" if lang == "en" else "Ninguna dosis")
-        whole = facts.get("whole_vials_mg")
-        if isinstance(whole, list) and whole:
-            mg = join([f"{x} mg" for x in whole], lang)
-            out["vials"] = (
-                f" The plan counts the {mg} doses as full 44 mg vials."
-                if lang == "en"
-                else f" El plan cuenta las dosis de {mg} como viales completos de 44 mg."
-            )
-        else:
-            out["vials"] = ""
+        out["dose_list"] = _dose_list(facts, lang)
+        out["vials"] = _vials(facts, lang)
     return out  # fmt: skip
+
+
+def _dose_list(facts: Facts, lang: Lang) -> str:
+    """Every dose the labeled maximum counts, so the units add up from the sentence: the step-up doses
+    (a restart's, after a dosage delay, with the date of the last dose), then the 76 mg doses."""
+    en = lang == "en"
+    step = facts.get("step_up_doses_mg")
+    n = facts.get("treatment_doses")
+    dosing = facts.get("dosing")
+    restart = facts.get("restart_doses_mg")
+    last = facts.get("last_dose_date")
+    how = _value("dosing", dosing, facts, lang) if isinstance(dosing, list) and dosing else ""
+    parts = []
+    if isinstance(step, list) and step:
+        mg = join([f"{x} mg" for x in step], lang)
+        if restart:
+            parts.append(mg)
+        else:
+            parts.append(f"starting doses of {mg}" if en else f"dosis iniciales de {mg}")
+    if isinstance(n, int) and n:
+        given = (f", given {how}" if en else f", {how}") if how else ""
+        doses = ("1 dose" if en else "1 dosis") if n == 1 else (f"{n} doses" if en else f"{n} dosis")
+        parts.append(f"{doses} of 76 mg{given}" if en else f"{doses} de 76 mg{given}")
+    text = (", then " if en else ", y luego ").join(parts)
+    if not text:
+        return "No dose" if en else "Ninguna dosis"
+    lead = "They are " if en else "Incluyen "
+    if restart and isinstance(last, str):
+        when = format_date(last, lang)
+        lead = (
+            f"The last dose was on {when}, so the doses restart with "
+            if en
+            else f"La última dosis fue el {when}, así que se reinicia con "
+        )
+    elif restart:
+        lead = "The doses restart with " if en else "Se reinicia con "
+    return lead + text
+
+
+def _vials(facts: Facts, lang: Lang) -> str:
+    """The plan's whole-vial billing of the 12 mg and 32 mg doses, when it applies."""
+    whole = facts.get("whole_vials_mg")
+    if not isinstance(whole, list) or not whole:
+        return ""
+    mg = join([f"{x} mg" for x in whole], lang)
+    if len(whole) == 1:
+        return (
+            f" The plan counts the {mg} dose as a full 44 mg vial."
+            if lang == "en"
+            else f" El plan cuenta la dosis de {mg} como un vial completo de 44 mg."
+        )
+    return (
+        f" The plan counts the {mg} doses as full 44 mg vials."
+        if lang == "en"
+        else f" El plan cuenta las dosis de {mg} como viales completos de 44 mg."
+    )
 
 
 _CONTRADICTIONS: Final = (
@@ -1532,7 +1566,14 @@ _DERIVED_INPUTS: Final[dict[str, tuple[str, ...]]] = {
     "quantity_above_maximum": ("ask_last_dose",),
     "start_date_retroactive": ("allowed_days_before",),
     "prior_lines_met": ("agents", "agent_classes"),
-    "quantity_labeled_maximum": ("step_up_doses_mg", "treatment_doses", "whole_vials_mg", "dosing"),
+    "quantity_labeled_maximum": (
+        "step_up_doses_mg",
+        "treatment_doses",
+        "whole_vials_mg",
+        "dosing",
+        "restart_doses_mg",
+        "last_dose_date",
+    ),
 }
 _ALWAYS_READ: Final = ("automated", "response_since", "unrecognised_not_shown")
 

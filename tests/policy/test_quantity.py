@@ -8,12 +8,18 @@ non-responders weekly throughout. Every 76 mg dose is 76 units.
 
 from __future__ import annotations
 
+import json
+import re
 from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
 
 import pytest
 
-from policy import DEFAULT_SETTINGS
-from policy.schedule import add_months, authorization_period, labeled_doses
+from contracts import PADetermination, PARequest
+from policy import DEFAULT_SETTINGS, evaluate
+from policy.schedule import add_months, authorization_period, labeled_doses, quantity_plan
+from tests.policy import golden
 from tests.policy.factory import change, continuation, criterion, drop, initial, run, set_, strictly_valid
 
 
@@ -239,3 +245,250 @@ def test_labeled_doses_table() -> None:
     assert days[37:] == [337, 365, 393]  # every 4 weeks from week 49
     weekly = labeled_doses(1, 400, None, True, 0).doses
     assert [d.therapy_day for d in weekly][3:] == list(range(15, 401, 7))
+
+
+# --- restart after a dosage delay (label 2.4), inside the quantity plan (R37) ----------------------
+# The label's restart table (2023 text as Drugs.com reproduces it): after step-up dose 1, up to 14 days
+# restart at 32 mg and 76 mg 4 days later; after step-up dose 2, more than 14 and up to 28 days, or
+# after a 76 mg dose, more than 6 and up to 12 weeks, restart at 32 mg and 76 mg one week later;
+# beyond those, restart at step-up dose 1 (12 mg day 1, 32 mg day 4, 76 mg day 8). Then the
+# patient's schedule from that 76 mg dose. The 12 mg and 32 mg doses are 44-unit vials.
+
+
+def _rows(auth: object) -> list[tuple[date, int, str, int, int]]:
+    schedule = getattr(auth, "schedule")  # noqa: B009 - an Authorization
+    return [(d.date, d.therapy_day, d.phase, d.dose_mg, d.units) for d in schedule]
+
+
+def _check_layout(rows: list[tuple[date, int, str, int, int]], therapy_start: date) -> None:
+    """Date order, one dose a day, each therapy day counted from the recorded start, and no 12 mg or
+    32 mg dose after a 76 mg one."""
+    dates = [r[0] for r in rows]
+    assert dates == sorted(dates) and len(set(dates)) == len(dates), rows
+    assert all((r[0] - therapy_start).days + 1 == r[1] for r in rows), rows
+    first_76 = next((i for i, r in enumerate(rows) if r[3] == 76), len(rows))
+    assert all(r[3] == 76 for r in rows[first_76:]), rows
+
+
+def test_restart_after_6_to_12_weeks_replaces_the_first_doses() -> None:
+    # Therapy start 2026-06-15; period 2026-12-15..2027-06-14 = days 184..365; VGPR since 2026-08-01,
+    # held 2 months on 2026-10-01 (day 109): every 2 weeks from day 169, every 4 weeks from 337.
+    # Last 76 mg dose 2026-10-15 (day 123), 61 days before the period: > 42, <= 84 -> 32 mg, then
+    # 76 mg one week later:
+    #   restart        day 184 (2026-12-15) 32 mg = 44; day 191 (2026-12-22) 76 mg = 76     =  120
+    #   every 2 weeks  205, 219, 233, 247, 261, 275, 289, 303, 317, 331: 10 x 76            =  760
+    #   every 4 weeks  345 (>= 337; 345 + 28 = 373 > 365): 1 x 76                          =   76
+    #                                                                               total   =  956
+    # Moving the phase boundaries up to 3 days changes nothing: 331 stays every 2 weeks (< 334) and
+    # 345 every 4 weeks (>= 340). The old sum 988 + 44 = 1032 counted a 76 mg dose on day 184 too.
+    det = strictly_valid(run(change(continuation(), set_("continuation.last_dose_date", "2026-10-15"))))
+    auth = det.authorization
+    assert auth is not None and auth.max_units == 44 + 76 + 10 * 76 + 76 == 956
+    rows = _rows(auth)
+    _check_layout(rows, date(2026, 6, 15))
+    assert rows[:3] == [
+        (date(2026, 12, 15), 184, "step_up", 32, 44),
+        (date(2026, 12, 22), 191, "step_up", 76, 76),
+        (date(2027, 1, 5), 205, "every_2_weeks", 76, 76),
+    ]
+    assert [r[1] for r in rows if r[2] == "every_2_weeks"] == list(range(205, 332, 14))
+    assert rows[-1] == (date(2027, 5, 25), 345, "every_4_weeks", 76, 76)
+    assert sum(r[4] for r in rows) == 956
+    ql = criterion(det, "QL")
+    assert ql.facts is not None
+    assert (ql.facts["restart_doses_mg"], ql.facts["restart_units"], ql.facts["days_since_last_dose"]) == ([32], 44, 61)
+    assert (ql.facts["doses"], ql.facts["step_up_doses_mg"], ql.facts["treatment_doses"]) == (13, [32, 76], 11)
+    assert "restart 44 + 76 = 120; every 2 weeks 10 x 76 = 760; every 4 weeks 1 x 76 = 76; total 956" in ql.evidence
+    assert "the doses restart with 32 mg and 76 mg, then 11 doses of 76 mg" in ql.reason
+    assert "se reinicia con 32 mg y 76 mg, y luego 11 dosis de 76 mg" in (ql.reason_es or "")
+
+
+def test_restart_after_more_than_12_weeks_starts_at_step_up_dose_1() -> None:
+    # Last 76 mg dose 2026-09-01 (day 79), 105 days before the period (> 84): 12 mg day 184, 32 mg
+    # day 187, 76 mg day 191, then every 2 weeks 205..331 (10) and every 4 weeks 345:
+    #   44 + 44 + 76 + 11 x 76 = 164 + 836 = 1000
+    det = run(change(continuation(), set_("continuation.last_dose_date", "2026-09-01")))
+    auth = det.authorization
+    assert auth is not None and auth.max_units == 44 + 44 + 76 + 11 * 76 == 1000
+    rows = _rows(auth)
+    _check_layout(rows, date(2026, 6, 15))
+    assert rows[:4] == [
+        (date(2026, 12, 15), 184, "step_up", 12, 44),
+        (date(2026, 12, 18), 187, "step_up", 32, 44),
+        (date(2026, 12, 22), 191, "step_up", 76, 76),
+        (date(2027, 1, 5), 205, "every_2_weeks", 76, 76),
+    ]
+    assert "the 12 mg and 32 mg doses as full 44 mg vials" in criterion(det, "QL").reason
+
+
+def test_restart_within_6_weeks_keeps_the_layout_without_a_restart() -> None:
+    # 76 mg dose 42 days before the period: resume at 76 mg, the layout of a request without the date.
+    with_date = run(change(continuation(), set_("continuation.last_dose_date", "2026-11-03")))
+    without = run(continuation())
+    assert with_date.authorization is not None and without.authorization is not None
+    assert with_date.authorization.max_units == without.authorization.max_units == 988
+    assert _rows(with_date.authorization) == _rows(without.authorization)
+    assert "restart_doses_mg" not in (criterion(with_date, "QL").facts or {})
+
+
+def test_restart_after_step_up_dose_1_within_14_days_gives_76_mg_four_days_after_32_mg() -> None:
+    # Therapy start (12 mg) 2026-11-20, nothing since; period 2026-12-01..2027-05-31 = days 12..193,
+    # 11 days after the 12 mg dose (<= 14): 32 mg day 12, 76 mg day 16, weekly 23, 30, ..., 191
+    # ((191 - 23) / 7 + 1 = 25 doses; 198 > 193): 44 + 76 + 25 x 76 = 44 + 26 x 76 = 2020.
+    plan = quantity_plan(date(2026, 11, 20), date(2026, 12, 1), date(2027, 5, 31), None, True, 3, date(2026, 11, 20))
+    assert plan.max_units == 44 + 26 * 76 == 2020
+    rows = [(d.date, d.therapy_day, d.phase, d.dose_mg, d.units) for d in plan.schedule]
+    _check_layout(rows, date(2026, 11, 20))
+    assert rows[:3] == [
+        (date(2026, 12, 1), 12, "step_up", 32, 44),
+        (date(2026, 12, 5), 16, "step_up", 76, 76),
+        (date(2026, 12, 12), 23, "weekly", 76, 76),
+    ]
+    assert rows[-1][1] == 191 and len(rows) == 27
+
+
+def test_restart_after_step_up_dose_2_gives_76_mg_a_week_after_32_mg() -> None:
+    # 12 mg 2026-11-01 (day 1), 32 mg 2026-11-04 (day 4, the last dose); period 2026-11-27..2027-05-26
+    # = days 27..207, 23 days after step-up dose 2 (> 14, <= 28): 32 mg day 27, 76 mg day 34, weekly
+    # 41..202 ((202 - 41) / 7 + 1 = 24 doses; 209 > 207): 44 + 76 + 24 x 76 = 1944.
+    plan = quantity_plan(date(2026, 11, 1), date(2026, 11, 27), date(2027, 5, 26), None, True, 3, date(2026, 11, 4))
+    assert plan.max_units == 44 + 76 + 24 * 76 == 1944
+    rows = [(d.date, d.therapy_day, d.phase, d.dose_mg, d.units) for d in plan.schedule]
+    _check_layout(rows, date(2026, 11, 1))
+    assert rows[:3] == [
+        (date(2026, 11, 27), 27, "step_up", 32, 44),
+        (date(2026, 12, 4), 34, "step_up", 76, 76),
+        (date(2026, 12, 11), 41, "weekly", 76, 76),
+    ]
+    # 29 days after step-up dose 2 (> 28): restart at step-up dose 1. Period 2026-12-03..2027-06-02 =
+    # days 33..214: 12 mg day 33, 32 mg day 36, 76 mg day 40, weekly 47..208 ((208 - 47) / 7 + 1 = 24;
+    # 215 > 214): 44 + 44 + 76 + 24 x 76 = 164 + 1824 = 1988.
+    later = quantity_plan(date(2026, 11, 1), date(2026, 12, 3), date(2027, 6, 2), None, True, 3, date(2026, 11, 4))
+    assert [(d.therapy_day, d.dose_mg) for d in later.doses[:4]] == [(33, 12), (36, 32), (40, 76), (47, 76)]
+    assert later.max_units == 44 + 44 + 76 + 24 * 76 == 1988
+
+
+def test_restart_never_comes_sooner_than_the_labels_gap_after_the_last_dose() -> None:
+    # 12 mg on 2026-12-01, the period's first day too (0 days since it): the 32 mg dose comes at the
+    # earliest 2 days later (day 3), 76 mg 4 days after it (day 7), then weekly 14, 21, ..., 182
+    # (25 doses; period 2026-12-01..2027-05-31 = days 1..182): 44 + 26 x 76 = 2020.
+    plan = quantity_plan(date(2026, 12, 1), date(2026, 12, 1), date(2027, 5, 31), None, True, 3, date(2026, 12, 1))
+    assert [(d.therapy_day, d.dose_mg) for d in plan.doses[:3]] == [(3, 32), (7, 76), (14, 76)]
+    assert plan.max_units == 44 + 26 * 76 == 2020
+
+
+def test_restart_billed_at_dose_without_whole_vial_billing() -> None:
+    # The 6-to-12-weeks restart above with the 32 mg dose billed as 32 units: 32 + 76 + 11 x 76 = 944
+    det = run(
+        change(continuation(), set_("continuation.last_dose_date", "2026-10-15")),
+        settings=DEFAULT_SETTINGS.replace(step_up_whole_vial_billing=False),
+    )
+    assert det.authorization is not None and det.authorization.max_units == 32 + 12 * 76 == 944
+
+
+# --- therapy days on the recorded grid (R52) -------------------------------------------------------
+
+
+def test_continuation_schedule_counts_therapy_days_from_the_recorded_start() -> None:
+    # Therapy start 2026-06-15; period days 184..365; every 2 weeks from day 169, every 4 weeks from
+    # 337. The fullest layout moves the phase boundaries 2 days later (every 4 weeks from day 339):
+    # every 2 weeks 184, 198, ..., 338 (12 doses), every 4 weeks 352 (380 > 365): 13 x 76 = 988.
+    # Each dose keeps its own therapy day: 2026-12-15 is day 184 (not 182).
+    det = run(continuation())
+    auth = det.authorization
+    assert auth is not None and auth.max_units == 13 * 76 == 988
+    rows = _rows(auth)
+    _check_layout(rows, date(2026, 6, 15))
+    assert [r[1] for r in rows] == [*range(184, 339, 14), 352]
+    assert [r[2] for r in rows] == ["every_2_weeks"] * 12 + ["every_4_weeks"]
+    assert rows[0][:2] == (date(2026, 12, 15), 184)
+
+
+def test_every_approval_of_the_golden_and_adversarial_cases_lists_its_doses_in_order() -> None:
+    for det, data in _approvals():
+        auth = det.authorization
+        assert auth is not None
+        c = data.get("continuation")
+        # an initial request's therapy (step-up dose 1) starts on the first day of its period
+        start = date.fromisoformat(c["therapy_start_date"]) if c else auth.valid_from
+        _check_layout(_rows(auth), start)
+
+
+# --- every QL text's numbers add up (issue: the letter's arithmetic) --------------------------------
+
+
+def _approvals_and_pends() -> list[tuple[PADetermination, dict[str, Any]]]:
+    out = []
+    for case in golden.load():
+        out.append((golden.run(case).determination, case.request_data()))
+    for n in (3, 4):
+        for line in (Path(__file__).parent / "adversarial" / f"round{n}_cases.jsonl").open():
+            data = json.loads(line)["request"]
+            request = PARequest.model_validate_json(json.dumps(data))
+            out.append((evaluate(request, request.received_at), data))
+    return out
+
+
+def _approvals() -> list[tuple[PADetermination, dict[str, Any]]]:
+    return [(d, data) for d, data in _approvals_and_pends() if d.authorization is not None]
+
+
+def _units_from_facts(facts: dict[str, Any]) -> int:
+    """The units of the doses the facts name: step-up doses (44 units for those billed as a whole vial),
+    then 76 mg doses."""
+    whole = list(facts["whole_vials_mg"])
+    total = 0
+    for mg in facts["step_up_doses_mg"]:
+        if mg in whole:
+            whole.remove(mg)
+            total += 44
+        else:
+            total += mg
+    assert whole == [], facts
+    return total + 76 * facts["treatment_doses"]
+
+
+_NUMBER = r"(\d{1,3}(?:,\d{3})+|\d+)"
+
+
+def _int(text: str) -> int:
+    return int(text.replace(",", ""))
+
+
+def _units_from_text(text: str, lang: str) -> tuple[int, int, int]:
+    """(doses, units added up from the doses the sentence lists, units the sentence states)."""
+    en = lang == "en"
+    doses = _int(re.search((r"allows up to " if en else r"permite hasta ") + _NUMBER, text)[1])  # type: ignore[index]
+    lead = r"(?:starting doses of |restart with )" if en else r"(?:dosis iniciales de |reinicia con )"
+    listed = re.search(lead + r"(.*?)(?:, then |, y luego |\. )", text)
+    step = [int(mg) for mg in re.findall(r"(\d+) mg", listed[1])] if listed else []
+    n76 = re.search(_NUMBER + (r" doses? of 76 mg" if en else r" dosis de 76 mg"), text)
+    treatment = _int(n76[1]) if n76 else 0
+    vials = re.search(r"counts the (.*?) doses? as" if en else r"cuenta las? dosis de (.*?) como", text)
+    whole = [int(mg) for mg in re.findall(r"(\d+) mg", vials[1])] if vials else []
+    added = sum(44 if mg in whole else mg for mg in step) + 76 * treatment
+    stated = re.search((r"That is " if en else r"Son ") + _NUMBER, text)
+    assert stated is not None, text
+    assert len(step) + treatment == doses, text
+    return doses, added, _int(stated[1])
+
+
+def test_every_quantity_reason_adds_up() -> None:
+    seen: set[str] = set()
+    for det, _ in _approvals_and_pends():
+        ql = criterion(det, "QL")
+        if not ql.code or not ql.code.startswith("quantity_"):
+            continue
+        seen.add(ql.code)
+        facts = dict(ql.facts or {})
+        # the doses the facts name add up to the maximum, and the count of doses is theirs
+        assert _units_from_facts(facts) == facts["max_units"], (det.request_id, facts)
+        assert len(facts["step_up_doses_mg"]) + facts["treatment_doses"] == facts["doses"], facts
+        if ql.code == "quantity_labeled_maximum":
+            for text, lang in ((ql.reason, "en"), (ql.reason_es or "", "es")):
+                doses, added, stated = _units_from_text(text, lang)
+                assert (doses, added, stated) == (facts["doses"], facts["max_units"], facts["max_units"]), text
+        else:  # "... up to 27 doses (1988 units)" / "at most 1988 units, 27 doses"
+            numbers = [_int(n) for n in re.findall(_NUMBER, ql.reason)]
+            assert facts["max_units"] in numbers and facts["doses"] in numbers, ql.reason
+    assert seen == {"quantity_labeled_maximum", "quantity_within_maximum", "quantity_above_maximum"}
