@@ -231,3 +231,20 @@ def test_partial_approval_without_quantity_or_empty_request_is_not_a_valid_revie
     with pytest.raises(ValueError, match="at least one item"):
         _review("information_requested_by_nurse", pended, information_requested=[])
     assert set_  # (factory helpers imported for symmetry with the other policy tests)
+
+
+@pytest.mark.parametrize("name", ["denied_by_pharmacist", "partially_approved_by_physician", "approved_by_physician"])
+def test_golden_final_letters_promise_nothing_and_keep_english_out_of_spanish(name: str) -> None:
+    # issue #23 "How to show it": final texts checked as text, in both languages
+    request, pended = _pended()
+    final = strictly_valid(final_determination(request, pended, _review(name, pended)))
+    assert final.final is True
+    texts = [(c.reason, c.reason_es) for c in final.criteria]
+    if final.denied_portion is not None:
+        texts.append((final.denied_portion.summary, final.denied_portion.summary_es))
+    for en, es in texts:
+        assert es is not None and es != en
+        assert not FUTURE.search(en) and not FUTURE.search(es), (en, es)
+        assert not re.search(r"\b(the|and|was|were|approved|denied|reviewed)\b", es), es  # no English in Spanish
+    # the reviewer wrote no Spanish rationale: the Spanish field is empty and says why, never English
+    assert final.rationale_es is None and final.translation_needed == ["rationale_es"]
