@@ -1,5 +1,5 @@
 """The throughput baseline: the worker's own consumer, transactional producers and batch
-settings (``TransactionalProcessor``) and its runtime tuning, copying bytes without parsing or
+settings (``RequestProcessor`` on ``StageRuntime``, no store) and its runtime tuning, copying bytes without parsing or
 evaluating.
 
     python -m bench.passthrough   # configured by the same PA_* environment as the worker
@@ -11,9 +11,10 @@ import asyncio
 import signal
 
 from worker.config import load
+from worker.kafka import clients
 from worker.records import OutRecord, Published, Source
-from worker.runtime import tune_gc
-from worker.service import TransactionalProcessor
+from worker.runtime import StageRuntime, tune_gc
+from worker.stages.requests import RequestProcessor
 
 
 async def main() -> int:
@@ -28,7 +29,12 @@ async def main() -> int:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    proc = TransactionalProcessor(settings, copy, output_topics=(out_topic,))
+    proc = StageRuntime(
+        RequestProcessor(settings, copy, output_topics=(out_topic,)),
+        clients(settings),
+        batch_max_records=settings.batch_max_records,
+        batch_timeout_ms=settings.batch_timeout_ms,
+    )
     await proc.start()
     try:
         await proc.run(stop)

@@ -1,4 +1,6 @@
-"""Wiring of ``pa-worker run`` and ``pa-worker scheduler``: start, serve, stop within a bound."""
+"""Wiring of ``pa-worker run`` and ``pa-worker scheduler``: each stage's processor on a
+:class:`~worker.runtime.StageRuntime` with the Kafka clients of ``worker.kafka.clients`` (the one
+place they are chosen); start, serve, stop within a bound."""
 
 from __future__ import annotations
 
@@ -9,6 +11,7 @@ import gc
 import signal
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from aiokafka.errors import KafkaError
 
@@ -16,19 +19,19 @@ from policy import DEFAULT_SETTINGS, POLICY_ID
 from worker import __version__
 from worker import metrics as m
 from worker.config import Settings, policy_settings
-from worker.dedupe import Deduplicate
 from worker.handler import RequestHandler, Topics
 from worker.http import HealthServer
-from worker.kafka import ensure_topics, start_checked
+from worker.kafka import clients, ensure_topics, start_checked
 from worker.logs import get_logger
-from worker.reviews import ReviewStage, with_pend_inbox
-from worker.scheduler import ReauthScheduler
-from worker.service import TransactionalProcessor
+from worker.runtime import Clients, Processor, StageRuntime
+from worker.stages.reauth import ReauthProcessor
+from worker.stages.requests import RequestProcessor, with_pend_inbox
+from worker.stages.reviews import ReviewProcessor
 
 log = get_logger("pa_worker")
 
 Clock = Callable[[], datetime]
-Component = TransactionalProcessor | ReauthScheduler | ReviewStage
+Component = StageRuntime[Any]
 
 
 def request_handler(settings: Settings, clock: Clock | None = None) -> RequestHandler:
@@ -41,16 +44,17 @@ def request_handler(settings: Settings, clock: Clock | None = None) -> RequestHa
     )
 
 
-def request_processor(settings: Settings, clock: Clock) -> TransactionalProcessor:
+def request_processor(settings: Settings, clock: Clock) -> RequestProcessor:
     """``pa-worker run``'s request processor: handler (each determination with its pend inbox
-    record, ``worker.reviews``), then the deduplication stage, then one transaction per partition
+    record), then deduplication against the request index, then one transaction per partition
     batch; metrics once committed."""
     if settings.test_disable_request_dedupe:
         log.warning("request-id deduplication disabled: PA_TEST_DISABLE_REQUEST_DEDUPE is a test-only setting")
-    return TransactionalProcessor(
+    return RequestProcessor(
         settings,
         with_pend_inbox(request_handler(settings, clock).handle, settings.topic_pends, settings.topic_determinations),
-        stage=Deduplicate(settings.topic_request_index, drop=not settings.test_disable_request_dedupe),
+        index_topic=settings.topic_request_index,
+        drop=not settings.test_disable_request_dedupe,
         output_topics=(
             settings.topic_determinations,
             settings.topic_dlq,
@@ -59,6 +63,35 @@ def request_processor(settings: Settings, clock: Clock) -> TransactionalProcesso
         ),
         on_committed=m.record_committed,
     )
+
+
+def stages(
+    settings: Settings,
+    clock: Clock,
+    *,
+    requests: bool = True,
+    scheduler: bool = True,
+    reviews: bool = True,
+    kafka: Clients | None = None,
+) -> list[Component]:
+    """The stages to run, each on its runtime, with ``kafka``'s clients (aiokafka's by default)."""
+    kafka = kafka or clients(settings)
+    policy = policy_settings(settings)
+    processors: list[Processor[Any]] = [
+        *([request_processor(settings, clock)] if requests else []),
+        *([ReauthProcessor(settings, clock, policy)] if scheduler else []),
+        *([ReviewProcessor(settings, clock, policy)] if reviews else []),
+    ]
+    return [
+        StageRuntime(
+            p,
+            kafka,
+            batch_max_records=settings.batch_max_records,
+            batch_timeout_ms=settings.batch_timeout_ms,
+            clock=clock,
+        )
+        for p in processors
+    ]
 
 
 async def _start_with_retry(start: Callable[[], object], what: str, stop: asyncio.Event) -> bool:
@@ -104,22 +137,12 @@ async def serve(
         if created:
             log.info("topics created", topics=created)
 
-    processor = request_processor(settings, clock) if requests else None
-    sched = ReauthScheduler(settings, clock=clock, policy_settings=policy_settings(settings)) if scheduler else None
-    review_stage = ReviewStage(settings, clock=clock, policy_settings=policy_settings(settings)) if reviews else None
+    components = stages(settings, clock, requests=requests, scheduler=scheduler, reviews=reviews)
+    names = {"requests": "requests", "reauth": "reauth", "reviews": "review"}
 
     def readiness() -> tuple[bool, str]:
-        parts = []
-        ok = True
-        if processor is not None:
-            ok = ok and processor.ready
-            parts.append(f"requests partitions={processor.partitions}")
-        if sched is not None:
-            ok = ok and sched.ready
-            parts.append(f"reauth partitions={len(sched.parts)}")
-        if review_stage is not None:
-            ok = ok and review_stage.ready
-            parts.append(f"review partitions={len(review_stage.parts)}")
+        ok = all(c.ready for c in components)
+        parts = [f"{names[c.spec.role]} partitions={c.partitions}" for c in components]
         return ok, ("ready " if ok else "not ready ") + ", ".join(parts)
 
     m.READY.set_function(lambda: 1.0 if readiness()[0] else 0.0)
@@ -138,18 +161,17 @@ async def serve(
         reviews=reviews,
         gc_gen0_threshold=gc.get_threshold()[0],
     )
-    components: list[Component] = [c for c in (processor, sched, review_stage) if c is not None]
     started: list[Component] = []
     tasks: list[asyncio.Task[None]] = []
     status = 0
     try:
         for c in components:
-            if not await _start_with_retry(functools.partial(start_checked, settings, c.start), type(c).__name__, stop):
+            if not await _start_with_retry(functools.partial(start_checked, settings, c.start), c.spec.role, stop):
                 break
             started.append(c)
         if on_ready is not None:
             on_ready(port)
-        tasks = [asyncio.create_task(_supervise(c, stop), name=type(c).__name__) for c in started]
+        tasks = [asyncio.create_task(_supervise(c, stop), name=c.spec.role) for c in started]
         stopper = asyncio.create_task(stop.wait())
         done, _ = await asyncio.wait([*tasks, stopper], return_when=asyncio.FIRST_COMPLETED)
         for t in done:
@@ -176,7 +198,7 @@ async def _supervise(component: Component, stop: asyncio.Event) -> None:
         try:
             await component.run(stop)
         except KafkaError as exc:
-            log.warning("kafka error in loop; continuing", component=type(component).__name__, error=type(exc).__name__)
+            log.warning("kafka error in loop; continuing", component=component.spec.role, error=type(exc).__name__)
             await asyncio.sleep(1.0)
 
 
@@ -188,5 +210,5 @@ async def _shutdown(tasks: list[asyncio.Task[None]], started: list[Component], h
         try:
             await c.stop()
         except Exception as exc:
-            log.warning("stop failed", component=type(c).__name__, error=type(exc).__name__)
+            log.warning("stop failed", component=c.spec.role, error=type(exc).__name__)
     await http.stop()

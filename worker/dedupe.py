@@ -1,4 +1,4 @@
-"""Deduplication of requests: a stage of its own between the handler and the transaction.
+"""Deduplication of requests: the request processor's store and the rule it applies to a batch.
 
 A request submitted again with the same ``request_id`` and the same content has the same
 determination id: it publishes nothing (:class:`~worker.records.Duplicate`). Different content
@@ -10,10 +10,9 @@ transaction, and the in-memory index learns it only once that transaction has co
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 
-from worker.records import Duplicate, OutRecord, Published, Result
+from worker.records import Duplicate, Published, Result
 
 
 class RequestIndex:
@@ -35,53 +34,30 @@ class RequestIndex:
             self.seen.pop(key.decode(), None)
 
 
-@dataclass(frozen=True, slots=True)
-class StageOutput:
-    """What a stage makes of one batch's results."""
-
-    results: list[Result]
-    records: list[OutRecord]
-    """Records the stage adds to the batch's transaction (its changelog)."""
-    commit: Callable[[], None]
-    """Applies the stage's state change; called only after the transaction committed."""
-
-
-class Deduplicate:
-    """The deduplication stage over a partition's :class:`RequestIndex`.
+def deduplicate(
+    index: RequestIndex, results: Sequence[Result], *, drop: bool = True
+) -> tuple[list[Result], list[tuple[bytes, bytes]]]:
+    """One batch's results against ``index``: a repeat (in the index or earlier in the batch) with
+    the same determination id becomes a :class:`~worker.records.Duplicate`; returns the results
+    and the index records (request_id -> determination_id) of the new determinations, which the
+    request processor puts into the store. The index is not changed.
 
     ``drop=False`` (the test-only ``PA_TEST_DISABLE_REQUEST_DEDUPE``) still writes the index and
     never consults it, so fault tests see a replay as a duplicate publication."""
-
-    def __init__(self, index_topic: str, *, drop: bool = True) -> None:
-        self.changelog_topic = index_topic
-        self.drop = drop
-
-    def new_state(self) -> RequestIndex:
-        return RequestIndex()
-
-    def __call__(self, index: RequestIndex, partition: int, results: Sequence[Result]) -> StageOutput:
-        seen = index.seen
-        added: dict[str, str] = {}
-        out: list[Result] = []
-        records: list[OutRecord] = []
-        for result in results:
-            det = result.determination if isinstance(result, Published) else None
-            if det is None:
-                out.append(result)
-                continue
-            before = added.get(det.request_id) or seen.get(det.request_id)
-            if before == det.determination_id and self.drop:
-                out.append(Duplicate(det))
-                continue
-            added[det.request_id] = det.determination_id
+    seen = index.seen
+    added: dict[str, str] = {}
+    out: list[Result] = []
+    records: list[tuple[bytes, bytes]] = []
+    for result in results:
+        det = result.determination if isinstance(result, Published) else None
+        if det is None:
             out.append(result)
-            records.append(
-                OutRecord(
-                    self.changelog_topic,
-                    det.request_id.encode(),
-                    det.determination_id.encode(),
-                    [],
-                    partition=partition,
-                )
-            )
-        return StageOutput(out, records, lambda: seen.update(added))
+            continue
+        before = added.get(det.request_id) or seen.get(det.request_id)
+        if before == det.determination_id and drop:
+            out.append(Duplicate(det))
+            continue
+        added[det.request_id] = det.determination_id
+        out.append(result)
+        records.append((det.request_id.encode(), det.determination_id.encode()))
+    return out, records

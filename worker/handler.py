@@ -2,7 +2,7 @@
 
 No Kafka here, so the whole path is testable without a broker. ``handle`` returns
 :class:`~worker.records.Published` or :class:`~worker.records.DeadLettered`; deduplication is a
-stage of its own (``worker.dedupe``), and the processor (``worker.service``) wraps a batch of
+stage of its own (``worker.dedupe``), and the stage runtime (``worker.runtime``) wraps a batch of
 one partition's results in one transaction.
 """
 
@@ -11,16 +11,23 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 from pydantic import ValidationError
 
 from contracts import PADetermination, PARequest
 from contracts import channels as ch
-from contracts.channels import CE_SOURCE, DlqErrorClass
+from contracts.channels import DlqErrorClass
 from policy import PolicySettings, evaluate
 from worker.config import Settings
-from worker.records import DeadLettered, Headers, OutRecord, Published, Source, dead_letter, internal_error
+from worker.events import (
+    CE_TYPE_DETERMINATION,
+    CE_TYPE_REAUTH_DUE,
+    FieldError,
+    Rejection,
+    classify,
+    cloudevent_headers,
+)
+from worker.records import DeadLettered, OutRecord, Published, Source, dead_letter, internal_error
 
 __all__ = [
     "CE_TYPE_DETERMINATION",
@@ -36,9 +43,6 @@ __all__ = [
     "internal_error",
 ]
 
-CE_TYPE_DETERMINATION = ch.DETERMINATIONS.ce_type or ""
-CE_TYPE_REAUTH_DUE = ch.REAUTH_DUE.ce_type or ""
-
 
 FUTURE_TOLERANCE = timedelta(seconds=Settings.model_fields["future_received_at_tolerance_seconds"].default)
 """The default of ``PA_FUTURE_RECEIVED_AT_TOLERANCE_SECONDS``."""
@@ -53,21 +57,7 @@ class Topics:
     dlq: str = ch.DLQ.topic
     authorizations: str = ch.AUTHORIZATIONS.topic
     """Not written by the handler: the reauth scheduler is the only writer of the authorizations
-    topic (``worker.scheduler``). Kept so that the wiring naming the worker's topics stays as it is."""
-
-
-def cloudevent_headers(ce_id: str, ce_type: str, time: datetime, extra: Headers | None = None) -> Headers:
-    headers: Headers = [
-        ("ce_specversion", b"1.0"),
-        ("ce_id", ce_id.encode()),
-        ("ce_source", CE_SOURCE.encode()),
-        ("ce_type", ce_type.encode()),
-        ("ce_time", time.astimezone(UTC).isoformat().replace("+00:00", "Z").encode()),
-        ("content-type", b"application/json"),
-    ]
-    if extra:
-        headers.extend(extra)
-    return headers
+    topic (``worker.stages.reauth``). Kept so that the wiring naming the worker's topics stays as it is."""
 
 
 class RequestHandler:
@@ -136,28 +126,6 @@ class RequestHandler:
         return dead_letter(self.topics.dlq, key, value, source, error_class, message, fields)
 
 
-@dataclass(frozen=True, slots=True)
-class FieldError:
-    field: str
-    """Dotted path of the offending field; ``$`` is the whole message."""
-    message: str
-
-
-@dataclass(frozen=True, slots=True)
-class Rejection:
-    """Why a message is not a valid ``pa.request``: the DLQ error class of ``pa-worker run`` and
-    the error of ``pa-worker evaluate``. Messages never echo input values (they may hold patient
-    data): pydantic's ``msg`` does not."""
-
-    error_class: DlqErrorClass
-    message: str
-    """One readable line (the DLQ's ``pa_error_message``)."""
-    fields: tuple[str, ...] = ()
-    """Paths of the offending fields (the DLQ's ``pa_error_fields``); none when the bytes are not a message."""
-    errors: tuple[FieldError, ...] = ()
-    """Every problem found, field by field."""
-
-
 def decode_request(value: bytes | None, max_message_bytes: int) -> PARequest | Rejection:
     """The request in ``value``, or why it is rejected: the one decoder of ``run`` and ``evaluate``."""
     if not value:
@@ -190,27 +158,3 @@ def evaluation_time(request: PARequest, now: datetime, tolerance: timedelta) -> 
         "the future; check the sender's clock and UTC offset, then replay it"
     )
     return Rejection("received_in_future", message, ("received_at",), (FieldError("received_at", message),))
-
-
-def classify(exc: ValidationError) -> Rejection:
-    """The rejection of a request that failed validation."""
-    raw: list[Any] = exc.errors(include_url=False, include_input=False, include_context=False)
-    fields = [".".join(str(p) for p in e["loc"]) or "$" for e in raw]
-    invalid_json = next((e for e in raw if e["type"] == "json_invalid"), None)
-    if invalid_json is not None:
-        return Rejection(
-            "not_json", f"not valid JSON: {invalid_json['msg']}", (), (FieldError("$", invalid_json["msg"]),)
-        )
-    errors = tuple(FieldError(f, e["msg"]) for f, e in zip(fields, raw, strict=True))
-    if any(e["type"] == "model_type" and not e["loc"] for e in raw):
-        return Rejection("schema_invalid", "the message must be a JSON object", ("$",), errors)
-    if any(e["loc"] == ("schema_version",) and e["type"] != "missing" for e in raw):
-        return Rejection(
-            "unknown_schema_version",
-            "schema_version is not supported: this worker reads version '1'",
-            ("schema_version",),
-            errors,
-        )
-    parts = [f"{e.field}: {e.message}" for e in errors]
-    shown = "; ".join(parts[:10]) + (f"; and {len(parts) - 10} more" if len(parts) > 10 else "")
-    return Rejection("schema_invalid", shown, tuple(fields), errors)

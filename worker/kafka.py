@@ -1,15 +1,21 @@
-"""Small helpers around aiokafka: client settings, topic creation, key partitioning."""
+"""The adapter to aiokafka: client settings and factories (:func:`clients`), topic creation, key
+partitioning, and the rebalance listener.
+
+The only module that touches aiokafka's private API (``_client``, ``_coordinator``): aiokafka has
+no public call to refresh metadata now (:func:`refresh_metadata`), to ask the group for a rejoin
+(:func:`request_rejoin`), or to send a Metadata request naming topics (``_unauthorized``, which tells a
+missing topic from a forbidden one). Kept here, behind :class:`~worker.runtime.ports.Clients`, so
+an aiokafka upgrade that moves them breaks one file.
+"""
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import ssl
 from collections.abc import Awaitable, Callable, Sequence
-from functools import lru_cache
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import (
     KafkaError,
@@ -17,19 +23,9 @@ from aiokafka.errors import (
     TopicAlreadyExistsError,
     TopicAuthorizationFailedError,
 )
-from aiokafka.partitioner import murmur2
 
 from worker.config import Settings
-
-
-@lru_cache(maxsize=16384)
-def partition_for(key: bytes, partitions: int) -> int:
-    """Kafka's default key partitioning (murmur2, positive, modulo), as the Java client does.
-
-    Cached (aiokafka's murmur2 is pure Python): a member's determination and authorization
-    state share the key, and members come back."""
-    return int((murmur2(key) & 0x7FFFFFFF) % partitions)
-
+from worker.runtime.ports import Clients
 
 METADATA_MAX_AGE_MS = 30_000
 """How often the group consumers refresh cluster metadata: partitions added to a topic are
@@ -201,6 +197,18 @@ def request_rejoin(consumer: AIOKafkaConsumer) -> None:
         consumer._coordinator.request_rejoin()
 
 
+def clients(settings: Settings) -> Clients:
+    """aiokafka's clients for every stage (``worker.app`` wires them; the unit tests the fakes')."""
+    return Clients(
+        consumer=lambda group_id: AIOKafkaConsumer(**group_consumer_kwargs(settings, group_id)),
+        producer=lambda tid: AIOKafkaProducer(**producer_kwargs(settings), transactional_id=tid),
+        reader=lambda: changelog_reader(settings),
+        refresh=refresh_metadata,
+        rejoin=request_rejoin,
+        require_topics=require_topics,
+    )
+
+
 def producer_kwargs(settings: Settings) -> dict[str, Any]:
     return {
         **settings.kafka_kwargs(),
@@ -274,36 +282,3 @@ async def ensure_topics(settings: Settings) -> list[str]:
     finally:
         await admin.close()
     return created
-
-
-class PartitionListener(ConsumerRebalanceListener):  # type: ignore[misc]
-    """Takes partitions up and gives them back under the owner's lock.
-
-    The owner holds the lock while it processes a batch, so a revocation waits for the batch
-    in progress to commit or abort before the partition's producer is closed.
-    """
-
-    def __init__(
-        self,
-        lock: asyncio.Lock,
-        acquire: Callable[[TopicPartition], Awaitable[None]],
-        release: Callable[[TopicPartition], Awaitable[None]],
-        changed: Callable[[], None],
-    ) -> None:
-        self.lock = lock
-        self.acquire = acquire
-        self.release = release
-        self.changed = changed
-        self.joined = False
-        """True once the group has given this member an assignment (possibly empty)."""
-
-    async def on_partitions_revoked(self, revoked: Sequence[TopicPartition]) -> None:
-        async with self.lock:
-            await asyncio.gather(*(self.release(tp) for tp in revoked))
-        self.changed()
-
-    async def on_partitions_assigned(self, assigned: Sequence[TopicPartition]) -> None:
-        async with self.lock:
-            await asyncio.gather(*(self.acquire(tp) for tp in assigned))
-        self.joined = True
-        self.changed()

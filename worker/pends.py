@@ -1,6 +1,6 @@
 """The pend book: open pends, their decision clocks, and the reviews that close them.
 
-No Kafka and no clock: the review stage (``worker.reviews``) gives it records and the time.
+No Kafka and no clock: the review stage (``worker.stages.reviews``) gives it records and the time.
 
 One book per partition of ``pa.reviews.v1``. Its state is the review stage's store, whose
 changelog is ``pa.pend-store.v1`` (written only by the review stage): one :class:`PendState` per

@@ -32,8 +32,8 @@ from tests.kafkautil import (
     wait_for_count,
 )
 from worker import metrics as m
-from worker.app import serve
-from worker.scheduler import NotCoPartitioned, ReauthScheduler
+from worker.app import serve, stages
+from worker.runtime import NotCoPartitioned
 
 pytestmark = pytest.mark.kafka
 
@@ -286,7 +286,7 @@ async def test_start_fails_unless_the_authorizations_topic_is_co_partitioned(boo
         )
     finally:
         await admin.close()
-    scheduler = ReauthScheduler(settings)
+    (scheduler,) = stages(settings, lambda: datetime.now(UTC), requests=False, reviews=False)
     deadline = time.monotonic() + 30
     with pytest.raises(NotCoPartitioned, match=r"has 2 partitions, .* has 4"):
         while True:  # a KafkaError (topics not in the metadata yet) is retried, as serve() does

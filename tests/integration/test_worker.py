@@ -415,7 +415,7 @@ async def test_slow_commit_on_one_partition_holds_up_no_other(
     two batches, so its fetching is paused, and resumed once it drains. Exactly once in the end."""
     from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
-    from worker.kafka import partition_for
+    from worker.runtime import partition_for
 
     settings = settings_for(bootstrap, unique, topic_partitions=2, batch_max_records=10, scheduler_enabled=False)
     await create_topics(settings)

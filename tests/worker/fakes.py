@@ -23,6 +23,9 @@ from typing import Any
 from aiokafka import TopicPartition
 from aiokafka.errors import IllegalStateError, KafkaConnectionError, ProducerFenced
 
+from worker.kafka import TopicsMissing
+from worker.runtime import Clients
+
 
 @dataclass(frozen=True)
 class FakeRecord:
@@ -32,6 +35,7 @@ class FakeRecord:
     key: bytes | None
     value: bytes | None
     timestamp: int | None = None
+    headers: tuple[tuple[str, bytes], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -89,9 +93,11 @@ class FakeCluster:
     def topic(self, name: str, partitions: int) -> None:
         self.partitions[name] = partitions
 
-    def append(self, topic: str, partition: int, key: bytes | None, value: bytes | None) -> None:
+    def append(
+        self, topic: str, partition: int, key: bytes | None, value: bytes | None, headers: Iterable[Any] = ()
+    ) -> None:
         tp = TopicPartition(topic, partition)
-        self.log[tp].append(FakeRecord(topic, partition, len(self.log[tp]), key, value, 0))
+        self.log[tp].append(FakeRecord(topic, partition, len(self.log[tp]), key, value, 0, tuple(headers)))
         self.notify()
 
     def records(self, topic: str, partition: int) -> list[FakeRecord]:
@@ -126,12 +132,14 @@ class FakeCluster:
 class FakeBatch:
     def __init__(self, capacity: int = 3) -> None:
         self.records: list[tuple[bytes | None, bytes | None]] = []
+        self.headers: list[tuple[tuple[str, bytes], ...]] = []
         self.capacity = capacity
 
     def append(self, *, key: bytes | None, value: bytes | None, timestamp: int | None, headers: Any) -> object | None:
         if len(self.records) >= self.capacity:
             return None
         self.records.append((key, value))
+        self.headers.append(tuple(headers or ()))
         return object()
 
 
@@ -147,6 +155,7 @@ class FakeProducer:
         self.tid = transactional_id
         self.epoch = -1
         self.pending: list[tuple[str, int, bytes | None, bytes | None]] = []
+        self.pending_headers: list[tuple[tuple[str, bytes], ...]] = []
         self.offsets: dict[TopicPartition, int] = {}
         self.group: str | None = None
         self.in_txn = False
@@ -163,6 +172,7 @@ class FakeProducer:
     async def stop(self) -> None:
         self.stopped = True
         self.pending.clear()
+        self.pending_headers.clear()
         self.cluster.notify()
 
     def _check(self) -> None:
@@ -185,6 +195,7 @@ class FakeProducer:
     ) -> asyncio.Future[Any]:
         assert self.in_txn
         self.pending.append((topic, partition or 0, key, value))
+        self.pending_headers.append(tuple(headers or ()))
         return _done()
 
     def create_batch(self) -> FakeBatch:
@@ -193,6 +204,7 @@ class FakeProducer:
     async def send_batch(self, batch: FakeBatch, topic: str, *, partition: int) -> asyncio.Future[Any]:
         assert self.in_txn
         self.pending.extend((topic, partition, k, v) for k, v in batch.records)
+        self.pending_headers.extend(batch.headers)
         self.cluster.batches.append((topic, partition, len(batch.records)))
         return _done()
 
@@ -211,8 +223,8 @@ class FakeProducer:
         if self.cluster.fail_next_commit is not None:
             exc, self.cluster.fail_next_commit = self.cluster.fail_next_commit, None
             raise exc
-        for topic, partition, key, value in self.pending:
-            self.cluster.append(topic, partition, key, value)
+        for (topic, partition, key, value), headers in zip(self.pending, self.pending_headers, strict=True):
+            self.cluster.append(topic, partition, key, value, headers)
         for tp, offset in self.offsets.items():
             assert self.group is not None
             self.cluster.committed_offsets[(self.group, tp)] = offset
@@ -229,6 +241,7 @@ class FakeProducer:
 
     def _end(self) -> None:
         self.pending.clear()
+        self.pending_headers.clear()
         self.offsets = {}
         self.in_txn = False
 
@@ -241,10 +254,10 @@ class FakeReader:
         self.known = dict(cluster.partitions) if known is None else known
         self.assigned: list[TopicPartition] = []
         self.positions: dict[TopicPartition, int] = {}
-        self.stopped = False
+        self.started = self.stopped = False
 
     async def start(self) -> None:
-        pass
+        self.started = True
 
     async def stop(self) -> None:
         self.stopped = True
@@ -268,6 +281,12 @@ class FakeReader:
 
     async def position(self, partition: TopicPartition) -> int:
         return self.positions[partition]
+
+    def seek(self, partition: TopicPartition, offset: int) -> None:
+        self.positions[partition] = offset
+
+    async def beginning_offsets(self, partitions: list[TopicPartition]) -> dict[TopicPartition, int]:
+        return dict.fromkeys(partitions, 0)
 
     async def getmany(
         self, *partitions: TopicPartition, timeout_ms: int = 0, max_records: int | None = None
@@ -313,9 +332,12 @@ class FakeConsumer:
         self._coordinator = FakeCoordinator(cluster)
         self._turn = 0
         self.polls = 0
+        self.started = self.fail_start = False
 
     async def start(self) -> None:
-        pass
+        self.started = True
+        if self.fail_start:
+            raise KafkaConnectionError("Unable to bootstrap from [('127.0.0.1', 9599)]")
 
     async def stop(self) -> None:
         if not self.stopped and self.listener is not None and self.assignment:
@@ -326,6 +348,10 @@ class FakeConsumer:
 
     async def topics(self) -> set[str]:
         return set(self.cluster.partitions)
+
+    def partitions_for_topic(self, topic: str) -> set[int] | None:
+        n = self.cluster.partitions.get(topic)
+        return None if n is None else set(range(n))
 
     def subscribe(self, topics: Iterable[str] = (), pattern: str | None = None, listener: Any = None) -> None:
         self.subscribed, self.listener = list(topics), listener
@@ -405,3 +431,62 @@ class FakeConsumer:
 
 def connection_error() -> Exception:
     return KafkaConnectionError("broker gone")
+
+
+@dataclass
+class FakeKafka:
+    """The runtime's :class:`~worker.runtime.Clients` over a :class:`FakeCluster`, keeping every
+    client it made (the test plays the coordinator with ``consumers[-1].assign``)."""
+
+    cluster: FakeCluster
+    consumers: list[FakeConsumer] = field(default_factory=list)
+    producers: list[FakeProducer] = field(default_factory=list)
+    readers: list[FakeReader] = field(default_factory=list)
+    starts_fail: int = 0
+    """The next this many consumers fail to start (a broker that is not there)."""
+
+    def clients(self) -> Clients:
+        return Clients(
+            consumer=self._consumer,
+            producer=self._producer,
+            reader=self._reader,
+            refresh=_refresh,
+            rejoin=lambda consumer: consumer._coordinator.request_rejoin(),
+            require_topics=_require_topics,
+        )
+
+    def _consumer(self, group_id: str) -> FakeConsumer:
+        consumer = FakeConsumer(self.cluster, group_id)
+        if self.starts_fail:
+            self.starts_fail -= 1
+            consumer.fail_start = True
+        self.consumers.append(consumer)
+        return consumer
+
+    def _producer(self, tid: str) -> FakeProducer:
+        self.producers.append(FakeProducer(self.cluster, tid))
+        return self.producers[-1]
+
+    def _reader(self) -> FakeReader:
+        self.readers.append(FakeReader(self.cluster))
+        return self.readers[-1]
+
+    @property
+    def consumer(self) -> FakeConsumer:
+        return self.consumers[-1]
+
+    def unclosed(self) -> list[object]:
+        """Clients started and not stopped."""
+        return [c for c in [*self.consumers, *self.readers] if c.started and not c.stopped]
+
+
+async def _refresh(client: Any) -> None:
+    refresh = getattr(client, "refresh", None)
+    if refresh is not None:
+        await refresh()
+
+
+async def _require_topics(consumer: Any, topics: Iterable[str]) -> None:
+    missing = sorted(set(topics) - set(await consumer.topics()))
+    if missing:
+        raise TopicsMissing(f"topics not found: {', '.join(missing)}")

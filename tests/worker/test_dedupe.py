@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from policy import DEFAULT_SETTINGS
-from worker.dedupe import Deduplicate, RequestIndex
+from worker.dedupe import RequestIndex, deduplicate
 from worker.handler import RequestHandler, Source, Topics
 from worker.records import DeadLettered, Duplicate, Published, Result
 
@@ -27,46 +27,46 @@ def _corrected() -> bytes:
 
 
 def test_a_repeat_in_the_batch_or_in_the_index_is_a_duplicate() -> None:
-    stage, index = Deduplicate("pa.request-index.v1"), RequestIndex()
+    index = RequestIndex()
     first, again, bad = _handle(VALUE, 0), _handle(VALUE, 1), _handle(b"{", 2)
     assert isinstance(first, Published) and first.determination is not None
     results = [first, again, bad]
-    out = stage(index, 2, results)
-    assert out.results == [first, Duplicate(first.determination), bad]
+    out, records = deduplicate(index, results)
+    assert out == [first, Duplicate(first.determination), bad]
     assert results == [first, again, bad]  # the handler's output is not edited
-    (rec,) = out.records
-    assert (rec.topic, rec.partition, rec.key, rec.value) == (
-        "pa.request-index.v1",
-        2,
-        first.determination.request_id.encode(),
-        first.determination.determination_id.encode(),
-    )
-    assert len(index) == 0  # nothing learnt before the transaction commits
-    out.commit()
+    assert records == [(first.determination.request_id.encode(), first.determination.determination_id.encode())]
+    assert len(index) == 0  # nothing learnt before the transaction commits (the runtime applies it then)
+    for key, value in records:
+        index.apply(key, value)
     assert index.seen == {first.determination.request_id: first.determination.determination_id}
-    replay = stage(index, 2, [_handle(VALUE, 3)])
-    assert [type(r) for r in replay.results] == [Duplicate] and replay.records == []
+    replay, records = deduplicate(index, [_handle(VALUE, 3)])
+    assert [type(r) for r in replay] == [Duplicate] and records == []
+
+
+def _learn(index: RequestIndex, results: list[Result]) -> None:
+    for key, value in deduplicate(index, results)[1]:
+        index.apply(key, value)
 
 
 def test_a_correction_under_the_same_request_id_is_published_again() -> None:
-    stage, index = Deduplicate("idx"), RequestIndex()
-    stage(index, 0, [_handle(VALUE)]).commit()
+    index = RequestIndex()
+    _learn(index, [_handle(VALUE)])
     corrected = _handle(_corrected())
     assert isinstance(corrected, Published) and corrected.determination is not None
-    out = stage(index, 0, [corrected])
-    assert out.results == [corrected] and len(out.records) == 1
+    out, records = deduplicate(index, [corrected])
+    assert out == [corrected] and len(records) == 1
 
 
 def test_without_dropping_the_index_is_written_and_never_consulted() -> None:
-    stage, index = Deduplicate("idx", drop=False), RequestIndex()
-    stage(index, 0, [_handle(VALUE)]).commit()
-    out = stage(index, 0, [_handle(VALUE), _handle(VALUE)])
-    assert [type(r) for r in out.results] == [Published, Published] and len(out.records) == 2
+    index = RequestIndex()
+    _learn(index, [_handle(VALUE)])
+    out, records = deduplicate(index, [_handle(VALUE), _handle(VALUE)], drop=False)
+    assert [type(r) for r in out] == [Published, Published] and len(records) == 2
 
 
 def test_dead_letters_and_passthrough_records_pass_unchanged() -> None:
     bad = _handle(b"not json")
     assert isinstance(bad, DeadLettered)
     copied = Published(bad.records)  # no determination: bytes copied as they are
-    out = Deduplicate("idx")(RequestIndex(), 0, [bad, copied])
-    assert out.results == [bad, copied] and out.records == []
+    out, records = deduplicate(RequestIndex(), [bad, copied])
+    assert out == [bad, copied] and records == []

@@ -18,20 +18,23 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 
 from aiokafka import TopicPartition
 from aiokafka.errors import KafkaConnectionError
 
 from contracts import PADetermination
-from tests.worker.fakes import FakeCluster, FakeConsumer, FakeProducer, FakeReader
+from tests.worker.fakes import FakeCluster, FakeConsumer, FakeKafka
 from tests.worker.test_pend_book import _inbox, _pend
 from worker import metrics as m
-from worker import reviews
 from worker.config import Settings
 from worker.pends import NOTICE_KEY_PREFIX, PendBook
-from worker.reviews import ReviewStage
-from worker.runtime import ChangelogReader
+from worker.runtime import StageRuntime
+from worker.stages import reviews
+from worker.stages.reviews import ReviewProcessor
+
+ReviewStage = StageRuntime[PendBook]
+Consumer = FakeConsumer
 
 REVIEWS = Path(__file__).resolve().parents[2] / "contracts" / "examples" / "pa.review" / "valid"
 NOTICES = Path(__file__).resolve().parents[2] / "contracts" / "examples" / "pa.notice" / "valid"
@@ -46,54 +49,6 @@ TOPICS = {
     "topic_notices": "no",
     "topic_notices_dlq": "nod",
 }
-
-
-class _Client:
-    async def force_metadata_update(self) -> bool:
-        return True
-
-
-class _ReaderClient:
-    def __init__(self, reader: FakeReader) -> None:
-        self.reader = reader
-
-    async def force_metadata_update(self) -> bool:
-        await self.reader.refresh()
-        return True
-
-
-class Consumer(FakeConsumer):
-    """The group consumer, plus the partition counts the stage checks at start."""
-
-    _client = _Client()
-
-    def partitions_for_topic(self, topic: str) -> set[int] | None:
-        n = self.cluster.partitions.get(topic)
-        return None if n is None else set(range(n))
-
-
-class Reader(FakeReader):
-    """The group-less reader, plus what the inbox and notice reads use, and a metadata refresh."""
-
-    def __init__(self, cluster: FakeCluster) -> None:
-        super().__init__(cluster)
-        self._client = _ReaderClient(self)
-
-    def seek(self, partition: TopicPartition, offset: int) -> None:
-        self.positions[partition] = offset
-
-    async def beginning_offsets(self, partitions: list[TopicPartition]) -> dict[TopicPartition, int]:
-        return dict.fromkeys(partitions, 0)
-
-
-class Producer(FakeProducer):
-    """Keeps each record's headers (the fakes keep topic, partition, key and value)."""
-
-    sent: ClassVar[list[tuple[str, bytes | None, dict[str, bytes]]]] = []
-
-    async def send(self, topic: str, value: bytes | None = None, key: bytes | None = None, **kw: Any) -> Any:
-        Producer.sent.append((topic, value, dict(kw.get("headers") or [])))
-        return await super().send(topic, value, key, kw.get("partition"), None, kw.get("headers"))
 
 
 class Clock:
@@ -116,27 +71,19 @@ class Rig:
 
     async def start(self, **overrides: Any) -> tuple[ReviewStage, Consumer]:
         settings = self.settings.model_copy(update=overrides)
-        consumer = Consumer(self.cluster, settings.review_group_id)
-
-        async def restorer() -> ChangelogReader:
-            return ChangelogReader(Reader(self.cluster))
-
-        async def reader() -> Reader:
-            return Reader(self.cluster)
-
-        stage = ReviewStage(
-            settings,
+        kafka = FakeKafka(self.cluster)
+        stage = StageRuntime(
+            ReviewProcessor(settings, clock=self.clock),
+            kafka.clients(),
+            batch_max_records=settings.batch_max_records,
+            batch_timeout_ms=200,
             clock=self.clock,
-            consumer_factory=lambda: consumer,
-            producer_factory=lambda tid: Producer(self.cluster, tid),
-            restorer_factory=restorer,
-            reader_factory=reader,
         )
         await stage.start()
         stop = asyncio.Event()
         task = asyncio.create_task(stage.run(stop))
-        self.stages.append((stage, consumer, task, stop))
-        return stage, consumer
+        self.stages.append((stage, kafka.consumer, task, stop))
+        return stage, kafka.consumer
 
     async def take(self, consumer: Consumer, stage: ReviewStage) -> None:
         """The group assigns review partition 0 to ``consumer``; wait until restored."""
@@ -162,9 +109,7 @@ class Rig:
 
     def dead(self) -> list[tuple[bytes | None, str]]:
         """The notices DLQ: (original bytes, error class) of every committed record."""
-        committed = [r.value for r in self.cluster.records("nod", 0)]
-        classes = {v: h.get("pa_error_class", b"").decode() for t, v, h in Producer.sent if t == "nod"}
-        return [(v, classes[v]) for v in committed]
+        return [(r.value, dict(r.headers)["pa_error_class"].decode()) for r in self.cluster.records("nod", 0)]
 
 
 @asynccontextmanager
@@ -176,7 +121,6 @@ async def rig(notices_partitions: int | None = 1, dlq: bool = True) -> AsyncIter
         cluster.topic("no", notices_partitions)
     if dlq:
         cluster.topic("nod", 1)
-    Producer.sent = []
     r = Rig(cluster, Clock(datetime.fromisoformat("2026-11-27T16:00:00+00:00")))
     try:
         yield r
@@ -216,6 +160,12 @@ async def _decided(r: Rig) -> tuple[ReviewStage, Consumer, PADetermination, str]
     final = PADetermination.model_validate_json(r.cluster.records("de", 0)[0].value or b"")
     assert final.supersedes == pend.determination_id and final.final
     return stage, consumer, pend, final.determination_id
+
+
+def _notices_enabled(stage: ReviewStage) -> bool:
+    processor = stage.processor
+    assert isinstance(processor, ReviewProcessor)
+    return processor.notices_enabled
 
 
 def _count(result: str) -> float:
@@ -267,10 +217,10 @@ async def test_an_aborted_transaction_keeps_nothing_and_the_notices_are_taken_ag
         await r.cluster.wait_until(lambda: r.cluster.fail_next_commit is None)
         assert m.TRANSACTIONS.labels("aborted")._value.get() - aborted == 1
         await r.cluster.wait_until(lambda: r.book().notices_position == 2)
-        await r.cluster.wait_until(lambda: stage.parts[tp].ready)
+        await r.cluster.wait_until(lambda: stage.tasks[tp].running)
         assert [n.notice_id for n in r.book().notices[final_id].notices] == ["LTR-1"]
         assert r.dead() == [(b"{not json", "not_json")]
-        assert stage.parts[tp].book.notices == r.book().notices
+        assert stage.tasks[tp].ctx.store.notices == r.book().notices
         r.cluster.append("no", 0, key, _notice(final_id, pend, "LTR-1"))  # and sent again
         await r.cluster.wait_until(lambda: r.book().notices_position == 3)
         assert len(r.book().notices[final_id].notices) == 1
@@ -302,7 +252,7 @@ async def test_a_fenced_owner_gives_the_partition_up_and_the_new_owner_keeps_eac
         second, second_consumer = await r.start()
         await r.take(second_consumer, second)  # opens the same transactional id: the first is fenced
         r.cluster.append("no", 0, key, _notice(final_id, pend, "LTR-1"))
-        await r.cluster.wait_until(lambda: TopicPartition("rv", 0) not in first.parts)
+        await r.cluster.wait_until(lambda: TopicPartition("rv", 0) not in first.tasks)
         assert first_consumer._coordinator.rejoins >= 1  # it asks the group for a new assignment
         await r.cluster.wait_until(lambda: r.book().notices_position == 1)
         assert [n.notice_id for n in r.book().notices[final_id].notices] == ["LTR-1"]
@@ -316,7 +266,7 @@ async def test_a_final_decision_not_notified_by_its_deadline_is_counted_once() -
         await r.cluster.wait_until(lambda: r.book().notices_since is not None)
         r.clock.now = pend.decision_due_by + timedelta(minutes=1)
         await r.cluster.wait_until(lambda: final_id in r.book().notices and r.book().notices[final_id].overdue)
-        stage.refresh_gauges()
+        stage.assignment_changed()
         assert m.FINALS_NOT_NOTIFIED.labels("yes")._value.get() == 1
         # later ticks report nothing more; a late notice is the member's first, not timely
         late = m.MEMBER_NOTICES.labels(pend.priority, "no")._value.get()
@@ -325,7 +275,7 @@ async def test_a_final_decision_not_notified_by_its_deadline_is_counted_once() -
         await r.cluster.wait_until(lambda: r.book().notices_position == 1)
         assert m.NOTICE_DEADLINES_MISSED.labels(pend.priority)._value.get() - missed == 1
         assert m.MEMBER_NOTICES.labels(pend.priority, "no")._value.get() - late == 1
-        stage.refresh_gauges()
+        stage.assignment_changed()
         assert m.FINALS_NOT_NOTIFIED.labels("yes")._value.get() == 0
 
 
@@ -333,22 +283,22 @@ async def test_without_the_notice_topic_or_its_partitions_the_stage_still_decide
     for partitions, dlq in ((None, True), (2, True), (1, False)):
         async with rig(notices_partitions=partitions, dlq=dlq) as r:
             stage, _consumer, _pend_det, _final = await _decided(r)
-            assert stage.notices_enabled is False
+            assert _notices_enabled(stage) is False
             assert m.NOTICE_INTAKE._value.get() == 0
             assert r.book().notices_since is None
     async with rig() as r:
         stage, *_ = await _decided(r)
-        assert stage.notices_enabled is True and m.NOTICE_INTAKE._value.get() == 1
+        assert _notices_enabled(stage) is True and m.NOTICE_INTAKE._value.get() == 1
 
 
 async def test_a_notice_topic_created_later_is_taken_up_without_a_restart(monkeypatch: Any) -> None:
     monkeypatch.setattr(reviews, "NOTICE_RECHECK_SECONDS", 0.05)
     async with rig(notices_partitions=None, dlq=False) as r:
         stage, _consumer, pend, final_id = await _decided(r)
-        assert stage.notices_enabled is False
+        assert _notices_enabled(stage) is False
         r.cluster.topic("no", 1)
         r.cluster.topic("nod", 1)
         r.cluster.append("no", 0, pend.member_id.encode(), _notice(final_id, pend, "LTR-1"))
         await r.cluster.wait_until(lambda: r.book().notices_position == 1)
-        assert stage.notices_enabled is True and m.NOTICE_INTAKE._value.get() == 1
+        assert _notices_enabled(stage) is True and m.NOTICE_INTAKE._value.get() == 1
         assert [n.notice_id for n in r.book().notices[final_id].notices] == ["LTR-1"]

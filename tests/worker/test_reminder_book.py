@@ -21,7 +21,7 @@ from contracts import PADetermination
 from contracts.internal import AuthorizationState
 from worker.config import Settings
 from worker.reminders import Applied, Plan, ReminderBook, scheduled_state, state_record
-from worker.scheduler import ReauthScheduler
+from worker.stages.reauth import ReauthProcessor
 
 LEAD = 30
 DAY0 = date(2026, 1, 1)
@@ -323,9 +323,9 @@ class _Clock:
         return self.now
 
 
-def _scheduler(clock: _Clock) -> ReauthScheduler:
-    """The scheduler's own reading of "today", without a broker (nothing connects before start())."""
-    return ReauthScheduler(Settings(reauth_lead_days=LEAD), clock=clock)
+def _scheduler(clock: _Clock) -> ReauthProcessor:
+    """The scheduler's own reading of "today", without a broker."""
+    return ReauthProcessor(Settings(reauth_lead_days=LEAD), clock=clock)
 
 
 def test_a_reminder_falls_due_on_the_plans_local_date_not_the_utc_date() -> None:
@@ -365,22 +365,18 @@ def test_scheduled_state_and_the_next_due_gauge_use_the_plans_zone() -> None:
     from aiokafka import TopicPartition
 
     from worker import metrics as m
-    from worker.runtime import ChangelogStore
-    from worker.scheduler import _Partition
+    from worker.runtime import ChangelogStore, Context
 
     assert scheduled_state(_late_approval("A1", "m1", 180)) is not None
     assert scheduled_state(_late_approval("A1", "m1", 180)).approved_on == APPROVED_ON  # type: ignore[union-attr]
     clock = _Clock(LATE_EVENING.astimezone(UTC))
     sched = _scheduler(clock)
-    tp = TopicPartition(sched.topic, 0)
-    store = ChangelogStore(TopicPartition(sched.changelog_topic, 0), lambda: ReminderBook(LEAD, tz=sched.tz))
-    sched.parts[tp] = _Partition(tp, sched._writer(tp), store)
+    store = ChangelogStore(TopicPartition("auths", 0), lambda: ReminderBook(LEAD, tz=sched.tz))
     _take(store.state, [_late_approval("A1", "m1", 180)], sched.today())
     try:
-        sched.refresh_gauges()
+        sched.gauges([Context(TopicPartition("dets", 0), store, clock)])
         due = APPROVED_ON + timedelta(days=180 - LEAD)
         assert m.NEXT_REMINDER._value.get() == datetime.combine(due, dtime(0), AST).timestamp()  # 04:00 UTC
         assert m.REMINDERS_PENDING._value.get() == 1 and m.REMINDERS_DUE._value.get() == 0
     finally:
-        sched.parts.clear()
-        sched.refresh_gauges()
+        sched.gauges([])

@@ -1,16 +1,37 @@
-"""The exactly-once runtime every stage shares (request processor, reauth scheduler).
+"""The stage runtime: the one life cycle of every stage (request processor, reauth scheduler,
+review stage), in Kafka Streams' shape.
 
-- :mod:`worker.runtime.writer`: :class:`PartitionWriter`, one input partition's transactional
-  producer (``StreamsProducer``): transactions, fencing as :class:`PartitionLost`, abort,
-  backoff, their metrics and logs.
+- :mod:`worker.runtime.stage`: what a stage is: :class:`StageSpec` (input and group, store,
+  outputs, punctuation), :class:`Processor` (process a batch, punctuate) and :class:`Context`
+  (emit, store, put, now);
+- :mod:`worker.runtime.task`: :class:`StageRuntime` (``StreamTask`` and ``TaskManager``): one task
+  per assigned partition, assigned, restoring, running, revoked or fenced; readiness; the
+  co-partitioning check; punctuation;
+- :mod:`worker.runtime.writer`: :class:`PartitionWriter` (``StreamsProducer``): one partition's
+  transactional producer, fencing as :class:`PartitionLost`;
 - :mod:`worker.runtime.changelog`: :class:`ChangelogStore` and :class:`ChangelogReader`
-  (``StoreChangelogReader``): state restored in the stage's loop, not in the rebalance callback.
-- :mod:`worker.runtime.ports`: the slice of the Kafka client the runtime uses, as Protocols.
+  (``StoreChangelogReader``);
+- :mod:`worker.runtime.ports`: the slice of the Kafka client it uses, as Protocols, and
+  :class:`Clients`, the factories ``worker.app`` injects (aiokafka's: ``worker.kafka.clients``);
 - :mod:`worker.runtime.gc`: process-wide garbage-collector tuning.
 """
 
+from aiokafka import TopicPartition
+
 from worker.runtime.changelog import ChangelogMissing, ChangelogReader, ChangelogStore, read_range, read_to_end
 from worker.runtime.gc import tune_gc
+from worker.runtime.ports import Clients
+from worker.runtime.stage import (
+    Commit,
+    Context,
+    NotCoPartitioned,
+    Processor,
+    StageSpec,
+    StoreSpec,
+    TaskEvents,
+    copartition_problem,
+)
+from worker.runtime.task import StageRuntime, partition_for
 from worker.runtime.writer import (
     POLL_STALE_SECONDS,
     PartitionLost,
@@ -25,10 +46,22 @@ __all__ = [
     "ChangelogMissing",
     "ChangelogReader",
     "ChangelogStore",
+    "Clients",
+    "Commit",
+    "Context",
+    "NotCoPartitioned",
     "PartitionLost",
     "PartitionWriter",
+    "Processor",
+    "StageRuntime",
+    "StageSpec",
+    "StoreSpec",
+    "TaskEvents",
+    "TopicPartition",
     "Transaction",
     "TransactionAborted",
+    "copartition_problem",
+    "partition_for",
     "read_range",
     "read_to_end",
     "transactional_id",

@@ -9,7 +9,8 @@ broker (tests/faults).
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from aiokafka import TopicPartition
@@ -87,3 +88,36 @@ class ConsumerPort(Protocol):
     async def committed(self, partition: TopicPartition) -> int | None: ...
     async def beginning_offsets(self, partitions: list[TopicPartition]) -> Mapping[TopicPartition, int]: ...
     def last_stable_offset(self, partition: TopicPartition) -> int | None: ...
+
+
+class GroupConsumerPort(ConsumerPort, Protocol):
+    """The group consumer, with the partition counts of topics it does not subscribe to."""
+
+    def partitions_for_topic(self, topic: str) -> set[int] | None: ...
+
+
+class SideReaderPort(ReaderPort, Protocol):
+    """A started group-less read_committed consumer (changelogs, side inputs)."""
+
+    async def start(self) -> None: ...
+    async def stop(self) -> None: ...
+    async def beginning_offsets(self, partitions: list[TopicPartition]) -> Mapping[TopicPartition, int]: ...
+
+
+@dataclass(frozen=True)
+class Clients:
+    """How the runtime makes and steers its Kafka clients: aiokafka's from ``worker.kafka.clients``
+    (the one wiring place, ``worker.app``), the in-memory fakes' in the unit tests."""
+
+    consumer: Callable[[str], GroupConsumerPort]
+    """A group consumer of the given group (not started)."""
+    producer: Callable[[str], ProducerPort]
+    """A transactional producer with the given transactional id (not started)."""
+    reader: Callable[[], SideReaderPort]
+    """A group-less read_committed reader (not started)."""
+    refresh: Callable[[Any], Awaitable[None]]
+    """Fetch a client's cluster metadata now (partitions just added)."""
+    rejoin: Callable[[Any], None]
+    """Ask the group for a new assignment (a fenced task)."""
+    require_topics: Callable[[Any, Sequence[str]], Awaitable[None]]
+    """Raise a retriable error unless every topic exists (and may be described)."""
