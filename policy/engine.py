@@ -234,8 +234,15 @@ def build_authorization(
     det_id: str, plan: QuantityPlan, units: int, settings: PolicySettings, restart: Restart | None = None
 ) -> Authorization:
     """The authorization claims need: id, J1323, the period, the units, and the labeled doses of
-    ``plan``, in date order (at most the contract's 60). A restart's doses are the plan's own first
-    doses (label 2.4); ``restart`` adds nothing and is accepted for callers that still pass it."""
+    ``plan`` those units cover, in date order (at most the contract's 60).
+
+    Covered: :meth:`policy.schedule.QuantityPlan.covered`, the doses while their billed units, added
+    up, stay within ``units``. A dose only partly covered is not listed, nor any after it; the units
+    left over stay in ``max_units`` (R53): 1 unit lists no dose, 164 units the three step-up doses
+    (44 + 44 + 76), 1500 units of an initial period 20 doses (164 + 17 x 76 = 1456, 44 left over). The
+    same for a reviewer's partial approval, whose ``units`` are the reviewer's. A restart's doses are
+    the plan's own first doses (label 2.4); ``restart`` adds nothing and is accepted for callers that
+    still pass it."""
     del restart  # the plan holds the restart (policy.schedule)
     return build(
         Authorization,
@@ -245,7 +252,7 @@ def build_authorization(
             "valid_from": plan.valid_from,
             "valid_through": plan.valid_through,
             "max_units": units,
-            "schedule": list(plan.schedule[:60]),
+            "schedule": list(plan.covered(units)[:60]),
         },
     )
 

@@ -789,10 +789,10 @@ ENTRIES: Final[tuple[Entry, ...]] = (
         "QL",
         "not_met",
         "requested units above the labeled maximum",
-        "The request asks for {requested_units} billing units (1 unit = 1 mg). From {valid_from} to "
-        "{valid_through}, the FDA label's dosing allows at most {max_units} units, {doses} doses.",
-        "La solicitud pide {requested_units} unidades de facturación (1 unidad = 1 mg). Del {valid_from} al "
-        "{valid_through}, la etiqueta de la FDA permite como máximo {max_units} unidades, {doses} dosis.",
+        "The request asks for {requested_units_text} (1 unit = 1 mg). From {valid_from} to {valid_through}, "
+        "the FDA label's dosing allows at most {max_units_short}, {doses_text}.",
+        "La solicitud pide {requested_units_text} (1 unidad = 1 mg). Del {valid_from} al {valid_through}, la "
+        "etiqueta de la FDA permite como máximo {max_units_short}, {doses_text}.",
         ask=("{last_dose_ask}", "{last_dose_ask}"),
     ),
     _e(
@@ -800,21 +800,20 @@ ENTRIES: Final[tuple[Entry, ...]] = (
         "QL",
         "met",
         "requested units within the labeled maximum",
-        "The request asks for {requested_units} billing units (1 unit = 1 mg) from {valid_from} to "
-        "{valid_through}. That is within the FDA label's dosing of up to {doses} doses ({max_units} units).",
-        "La solicitud pide {requested_units} unidades de facturación (1 unidad = 1 mg) del {valid_from} al "
-        "{valid_through}. Eso está dentro de lo que permite la etiqueta de la FDA: hasta {doses} dosis "
-        "({max_units} unidades).",
+        "The request asks for {requested_units_text} (1 unit = 1 mg) from {valid_from} to {valid_through}. "
+        "That is within the FDA label's dosing of up to {doses_text} ({max_units_short}).",
+        "La solicitud pide {requested_units_text} (1 unidad = 1 mg) del {valid_from} al {valid_through}. Eso "
+        "está dentro de lo que permite la etiqueta de la FDA: hasta {doses_text} ({max_units_short}).",
     ),
     _e(
         "quantity_labeled_maximum",
         "QL",
         "met",
         "no quantity requested: the labeled maximum is authorized",
-        "From {valid_from} to {valid_through}, the FDA label allows up to {doses} doses. {dose_list}. That is "
-        "{max_units} billing units (1 unit = 1 mg).{vials}",
-        "Del {valid_from} al {valid_through}, la etiqueta de la FDA permite hasta {doses} dosis. {dose_list}. "
-        "Son {max_units} unidades de facturación (1 unidad = 1 mg).{vials}",
+        "From {valid_from} to {valid_through}, the FDA label allows up to {doses_text}. {dose_list}. That is "
+        "{max_units_text} (1 unit = 1 mg).{vials}",
+        "Del {valid_from} al {valid_through}, la etiqueta de la FDA permite hasta {doses_text}. {dose_list}. "
+        "Son {max_units_text} (1 unidad = 1 mg).{vials}",
     ),
     # --- issue #22: approvals only on what the request positively shows -------------------------------
     _e(
@@ -1245,10 +1244,44 @@ def _derived(code: str, facts: Facts, lang: Lang) -> dict[str, str]:
                 ],
                 lang,
             )
+    if code.startswith("quantity_"):
+        out.update(_quantities(facts, lang))
     if code == "quantity_labeled_maximum":
         out["dose_list"] = _dose_list(facts, lang)
         out["vials"] = _vials(facts, lang)
     return out  # fmt: skip
+
+
+def format_number(n: int) -> str:
+    """An integer as letters in Puerto Rico write it, in English and in Spanish alike: comma thousands
+    (the US convention, period decimals): ``1,988``."""
+    return f"{n:,}"
+
+
+def _counted(n: int, one: str, many: str) -> str:
+    return f"{format_number(n)} {one if n == 1 else many}"
+
+
+def _quantities(facts: Facts, lang: Lang) -> dict[str, str]:
+    """The quantity findings' numbers with their nouns: thousands separated, singular for 1 ("1 billing
+    unit", "1 unidad de facturación", "1 dose")."""
+    en = lang == "en"
+    out: dict[str, str] = {}
+    for key, one, many in (
+        ("requested_units", "billing unit", "billing units"),
+        ("max_units", "billing unit", "billing units"),
+    ):
+        value = facts.get(key)
+        if isinstance(value, int) and not isinstance(value, bool):
+            es_one, es_many = "unidad de facturación", "unidades de facturación"
+            out[f"{key}_text"] = _counted(value, one, many) if en else _counted(value, es_one, es_many)
+    units = facts.get("max_units")
+    if isinstance(units, int) and not isinstance(units, bool):
+        out["max_units_short"] = _counted(units, "unit", "units") if en else _counted(units, "unidad", "unidades")
+    doses = facts.get("doses")
+    if isinstance(doses, int) and not isinstance(doses, bool):
+        out["doses_text"] = _counted(doses, "dose", "doses") if en else _counted(doses, "dosis", "dosis")
+    return out
 
 
 def _dose_list(facts: Facts, lang: Lang) -> str:
@@ -1270,7 +1303,7 @@ def _dose_list(facts: Facts, lang: Lang) -> str:
             parts.append(f"starting doses of {mg}" if en else f"dosis iniciales de {mg}")
     if isinstance(n, int) and n:
         given = (f", given {how}" if en else f", {how}") if how else ""
-        doses = ("1 dose" if en else "1 dosis") if n == 1 else (f"{n} doses" if en else f"{n} dosis")
+        doses = _counted(n, "dose", "doses") if en else _counted(n, "dosis", "dosis")
         parts.append(f"{doses} of 76 mg{given}" if en else f"{doses} de 76 mg{given}")
     text = (", then " if en else ", y luego ").join(parts)
     if not text:
@@ -1563,10 +1596,13 @@ _DERIVED_INPUTS: Final[dict[str, tuple[str, ...]]] = {
     ),
     "prior_lines_not_read": ("uncertain_entries", "uncertain_lines"),
     "prior_lines_structure_unclear": ("unclear_lines",),
-    "quantity_above_maximum": ("ask_last_dose",),
+    "quantity_above_maximum": ("ask_last_dose", "requested_units", "max_units", "doses"),
+    "quantity_within_maximum": ("requested_units", "max_units", "doses"),
     "start_date_retroactive": ("allowed_days_before",),
     "prior_lines_met": ("agents", "agent_classes"),
     "quantity_labeled_maximum": (
+        "max_units",
+        "doses",
         "step_up_doses_mg",
         "treatment_doses",
         "whole_vials_mg",

@@ -10,17 +10,31 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from contracts import PADetermination, PARequest
+from contracts import PADetermination, PARequest, PAReview
 from policy import DEFAULT_SETTINGS, evaluate
+from policy.engine import facts_for
+from policy.review import final_determination
 from policy.schedule import add_months, authorization_period, labeled_doses, quantity_plan
 from tests.policy import golden
-from tests.policy.factory import change, continuation, criterion, drop, initial, run, set_, strictly_valid
+from tests.policy.factory import (
+    EXAMPLES,
+    change,
+    continuation,
+    criterion,
+    drop,
+    example,
+    initial,
+    parse,
+    run,
+    set_,
+    strictly_valid,
+)
 
 
 def _continuation_at(
@@ -67,7 +81,8 @@ def test_initial_six_month_period_from_day_1() -> None:
     assert [d.phase for d in auth.schedule].count("weekly") == 24
     ql = criterion(det, "QL")
     assert "up to 27 doses. They are starting doses of 12 mg, 32 mg and 76 mg, then 24 doses of 76 mg" in ql.reason
-    assert "That is 1988 billing units" in ql.reason
+    assert "That is 1,988 billing units (1 unit = 1 mg)" in ql.reason
+    assert "Son 1,988 unidades de facturación (1 unidad = 1 mg)" in (ql.reason_es or "")
     assert "step-up 44 + 44 + 76 = 164; weekly 24 x 76 = 1824; total 1988" in ql.evidence
     assert ql.facts is not None and (ql.facts["max_units"], ql.facts["doses"]) == (1988, 27)
 
@@ -203,16 +218,72 @@ def test_requested_units_above_the_maximum_is_not_met_with_the_arithmetic() -> N
     det = run(change(initial(), set_("drug.requested_units", 2100)))
     ql = criterion(det, "QL")
     assert ql.result == "not_met"
-    assert "asks for 2100 billing units" in ql.reason and "allows at most 1988 units, 27 doses" in ql.reason
+    assert "asks for 2,100 billing units" in ql.reason and "allows at most 1,988 units, 27 doses" in ql.reason
+    assert "pide 2,100 unidades de facturación" in (ql.reason_es or "")
+    assert "como máximo 1,988 unidades, 27 dosis" in (ql.reason_es or "")
     assert "requested_units 2100" in ql.evidence and "max_units 1988" in ql.evidence
     assert (det.decision, det.pend_reason, det.authorization) == ("pended", "clinical_review", None)
 
 
 def test_authorization_carries_the_requested_units_when_within_the_maximum() -> None:
-    det = run(change(initial(), set_("drug.requested_units", 1500)))
-    assert det.authorization is not None
-    assert det.authorization.max_units == 1500
-    assert sum(d.units for d in det.authorization.schedule) == 1988  # the labeled doses the units cover
+    # 1500 units of the 1988: the schedule lists the doses they cover, in date order: the step-up doses
+    # (164), then 76 mg doses while the total stays within 1500: 164 + 17 x 76 = 1456 (18 would be
+    # 1532). 20 doses, the last on day 15 + 16 x 7 = 127 (2027-04-06); 1500 - 1456 = 44 units name no
+    # dose (R53).
+    det = strictly_valid(run(change(initial(), set_("drug.requested_units", 1500))))
+    auth = det.authorization
+    assert auth is not None and auth.max_units == 1500
+    assert sum(d.units for d in auth.schedule) == 164 + 17 * 76 == 1456
+    assert len(auth.schedule) == 20
+    assert (auth.schedule[-1].date, auth.schedule[-1].therapy_day) == (date(2027, 4, 6), 127)
+    ql = criterion(det, "QL")
+    assert "asks for 1,500 billing units" in ql.reason and "up to 27 doses (1,988 units)" in ql.reason
+    assert "hasta 27 dosis (1,988 unidades)" in (ql.reason_es or "")
+
+
+def test_one_unit_covers_no_dose() -> None:
+    # 1 unit is within the maximum (QL met, approved for 1 unit, as asked); no dose is whole in it, so
+    # the schedule lists none. The sentence says "1 billing unit" (singular) in both languages.
+    det = strictly_valid(run(change(initial(), set_("drug.requested_units", 1))))
+    auth = det.authorization
+    assert auth is not None and (auth.max_units, auth.schedule) == (1, [])
+    ql = criterion(det, "QL")
+    assert ql.reason.startswith("The request asks for 1 billing unit (1 unit = 1 mg) from December 1, 2026")
+    assert (ql.reason_es or "").startswith("La solicitud pide 1 unidad de facturación (1 unidad = 1 mg)")
+
+
+def test_164_units_cover_the_three_step_up_doses() -> None:
+    # 44 (12 mg) + 44 (32 mg) + 76 (76 mg, day 8) = 164: exactly the step-up doses.
+    det = run(change(initial(), set_("drug.requested_units", 164)))
+    auth = det.authorization
+    assert auth is not None and auth.max_units == 164
+    assert [(d.date, d.therapy_day, d.dose_mg, d.units) for d in auth.schedule] == [
+        (date(2026, 12, 1), 1, 12, 44),
+        (date(2026, 12, 4), 4, 32, 44),
+        (date(2026, 12, 8), 8, 76, 76),
+    ]
+    # one unit fewer: the 76 mg dose of day 8 is only partly covered, so it is not listed
+    fewer = run(change(initial(), set_("drug.requested_units", 163)))
+    assert fewer.authorization is not None
+    assert [d.dose_mg for d in fewer.authorization.schedule] == [12, 32]
+
+
+def test_a_reviewers_partial_approval_lists_the_doses_its_units_cover() -> None:
+    # The pended example (initial, ECOG 3) approved by a physician for 900 units over 2026-12-01 ..
+    # 2027-02-28 (therapy days 1..90; labeled maximum 164 + 11 x 76 = 1000, weekly 15..85). 900 units
+    # cover the step-up doses and 9 weekly doses: 164 + 9 x 76 = 848 (10 would be 924), the last on day
+    # 15 + 8 x 7 = 71, 2027-02-09; 52 units name no dose.
+    data = example("pended_clinical_review_three_lines_ecog3")
+    pended = run(data)
+    review = json.loads((EXAMPLES / "pa.review" / "valid" / "partially_approved_by_physician.json").read_text())
+    review.update(determination_id=pended.determination_id, request_id=pended.request_id, member_id=pended.member_id)
+    review["approved"] = {"max_units": 900, "valid_from": "2026-12-01", "valid_through": "2027-02-28"}
+    final = strictly_valid(final_determination(parse(data), pended, PAReview.model_validate_json(json.dumps(review))))
+    auth = final.authorization
+    assert auth is not None and auth.max_units == 900
+    assert sum(d.units for d in auth.schedule) == 164 + 9 * 76 == 848
+    assert [d.therapy_day for d in auth.schedule] == [1, 4, 8, *range(15, 72, 7)]
+    assert auth.schedule[-1].date == date(2027, 2, 9)
 
 
 @pytest.mark.parametrize(
@@ -412,6 +483,26 @@ def test_every_approval_of_the_golden_and_adversarial_cases_lists_its_doses_in_o
         # an initial request's therapy (step-up dose 1) starts on the first day of its period
         start = date.fromisoformat(c["therapy_start_date"]) if c else auth.valid_from
         _check_layout(_rows(auth), start)
+
+
+def test_every_approval_lists_the_doses_its_units_cover_and_no_more() -> None:
+    """R53: the schedule is the labeled layout's doses in date order while their units, added up, stay
+    within max_units; the next dose of the layout, if any, would pass it."""
+    checked = 0
+    for case in golden.load():
+        outcome = golden.run(case)
+        auth = outcome.determination.authorization
+        if auth is None:
+            continue
+        request = parse(case.request_data())
+        now = datetime.fromisoformat(case.now) if case.now else request.received_at
+        layout = facts_for(request, now, case.policy_settings()).plan.schedule
+        covered = sum(d.units for d in auth.schedule)
+        assert list(auth.schedule) == list(layout[: len(auth.schedule)]) and covered <= auth.max_units, case.name
+        if len(auth.schedule) < len(layout):
+            assert covered + layout[len(auth.schedule)].units > auth.max_units, case.name
+            checked += 1
+    assert checked >= 2  # the golden cases hold approvals for fewer units than the maximum
 
 
 # --- every QL text's numbers add up (issue: the letter's arithmetic) --------------------------------
