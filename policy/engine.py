@@ -221,18 +221,14 @@ def _iso_date(text: str) -> date:
     return date.fromisoformat(text)
 
 
-def granted_units(request: PARequest, plan: QuantityPlan, restart: Restart | None = None) -> int:
+def granted_units(request: PARequest, plan: QuantityPlan) -> int:
     """The units an approval carries: ``requested_units`` when given (within the maximum), else the
-    labeled maximum of the period (which holds a restart's doses, label 2.4: ``restart`` adds nothing
-    and is accepted for callers that still pass it)."""
-    del restart  # the plan holds the restart (policy.schedule)
+    labeled maximum of the period (which holds a restart's doses, label 2.4)."""
     requested = request.drug.requested_units
     return plan.max_units if requested is None else min(requested, plan.max_units)
 
 
-def build_authorization(
-    det_id: str, plan: QuantityPlan, units: int, settings: PolicySettings, restart: Restart | None = None
-) -> Authorization:
+def build_authorization(det_id: str, plan: QuantityPlan, units: int, settings: PolicySettings) -> Authorization:
     """The authorization claims need: id, J1323, the period, the units, and the labeled doses of
     ``plan`` those units cover, in date order (at most the contract's 60).
 
@@ -241,9 +237,7 @@ def build_authorization(
     left over stay in ``max_units`` (R53): 1 unit lists no dose, 164 units the three step-up doses
     (44 + 44 + 76), 1500 units of an initial period 20 doses (164 + 17 x 76 = 1456, 44 left over). The
     same for a reviewer's partial approval, whose ``units`` are the reviewer's. A restart's doses are
-    the plan's own first doses (label 2.4); ``restart`` adds nothing and is accepted for callers that
-    still pass it."""
-    del restart  # the plan holds the restart (policy.schedule)
+    the plan's own first doses (label 2.4)."""
     return build(
         Authorization,
         {

@@ -201,7 +201,7 @@ def denied_portion(
     """What an approval did not grant of what the request asked, or ``None`` for a full approval.
 
     Asked: the request's ``requested_units`` (or, when it gave none, the labeled maximum of the
-    period, with a restart's step-up doses) over the period the engine read when it pended the
+    period, which holds a restart's step-up doses) over the period the engine read when it pended the
     request (its ``decided_at``). An approval of fewer units, or of a period that leaves days of the
     asked period uncovered, is a partial approval: adverse, with appeal rights (42 CFR 422.566,
     422.568(d))."""
@@ -209,7 +209,7 @@ def denied_portion(
     plan = facts.plan
     asked = request.drug.requested_units
     if asked is None:
-        asked = plan.max_units + (facts.restart.units if facts.restart is not None else 0)
+        asked = plan.max_units  # the plan holds a restart's doses (label 2.4)
     lo, hi = plan.valid_from, plan.valid_through
     covered_from, covered_through = max(lo, granted.valid_from), min(hi, granted.valid_through)
     covered = max(0, (covered_through - covered_from).days + 1)
@@ -249,7 +249,7 @@ def portion_both(v: dict[str, object]) -> tuple[str, str]:
         f"{d('granted_valid_from', 'es')} al {d('granted_valid_through', 'es')}. La solicitud pedía "
         f"{v['requested_units']:,} unidades del {d('requested_valid_from', 'es')} al "
         f"{d('requested_valid_through', 'es')}."
-    ).replace(",", ".")
+    )  # numbers as Puerto Rico writes them, in both languages: 1,988 (R54)
     parts_en, parts_es = [], []
     units, days = v["denied_units"], v["denied_days"]
     if units == 1:
@@ -257,7 +257,7 @@ def portion_both(v: dict[str, object]) -> tuple[str, str]:
         parts_es.append("No se aprobó 1 unidad.")
     elif units:
         parts_en.append(f"{units:,} units were not approved.")
-        parts_es.append(f"No se aprobaron {units:,} unidades.".replace(",", "."))
+        parts_es.append(f"No se aprobaron {units:,} unidades.")
     if days == 1:
         parts_en.append("1 day of the requested period was not approved.")
         parts_es.append("No se aprobó 1 día del período solicitado.")
@@ -271,7 +271,7 @@ def _authorization(request: PARequest, review: PAReview, det_id: str, settings: 
     facts = facts_for(request, review.decided_at, settings)
     plan = facts.plan
     if review.approved is None:
-        return build_authorization(det_id, plan, granted_units(request, plan, facts.restart), settings, facts.restart)
+        return build_authorization(det_id, plan, granted_units(request, plan), settings)
     # an initial request's therapy starts with the approved period; a continuation's is recorded
     therapy_start = plan.therapy_start if request.continuation is not None else review.approved.valid_from
     approved = quantity_plan(
@@ -281,5 +281,6 @@ def _authorization(request: PARequest, review: PAReview, det_id: str, settings: 
         plan.q2w_from,
         settings.step_up_whole_vial_billing,
         settings.dose_drift_days,
+        plan.last_dose,  # a continuation's restart after a delay, laid out in the reviewer's period too
     )
     return build_authorization(det_id, approved, review.approved.max_units, settings)

@@ -161,8 +161,9 @@ def check_sentence(text: str, facts: dict[str, Any], lang: str) -> None:
     for name in facts.get("unrecognised") or []:
         rest = rest.replace(str(name), " ")
     rest = re.sub(r"“[^”]*”", " ", rest)
-    for n in re.findall(r"(?<![\w.\-])(\d+)(?![\w.\-])", rest):
-        assert int(n) in numbers, (n, text, facts)
+    # a number may carry thousands separators as Puerto Rico writes them, in both languages ("1,988", R54)
+    for n in re.findall(r"(?<![\w.\-,])(\d{1,3}(?:,\d{3})+|\d+)(?![\w.\-]|,\d)", rest):
+        assert int(n.replace(",", "")) in numbers, (n, text, facts)
 
 
 def check_determination(det: PADetermination, settings: PolicySettings = DEFAULT_SETTINGS) -> None:

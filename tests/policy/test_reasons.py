@@ -103,7 +103,7 @@ def test_three_letters_in_both_languages() -> None:
     ql = next(c for c in approved.criteria if c.id == "QL")
     assert ql.reason == (
         "From December 1, 2026 to May 31, 2027, the FDA label allows up to 27 doses. They are starting doses of "
-        "12 mg, 32 mg and 76 mg, then 24 doses of 76 mg, given weekly. That is 1988 billing units (1 unit = 1 mg). "
+        "12 mg, 32 mg and 76 mg, then 24 doses of 76 mg, given weekly. That is 1,988 billing units (1 unit = 1 mg). "
         "The plan counts the 12 mg and 32 mg doses as full 44 mg vials."
     )
     # the whole-vial billing is the plan's rule (PolicySettings.step_up_whole_vial_billing): the citation says so

@@ -118,7 +118,7 @@ def test_partial_approval_carries_the_reviewers_units_and_dates() -> None:
     assert portion.summary.startswith("This is a partial approval. We approved 900 units from December 1, 2026")
     assert "1,088 units were not approved" in portion.summary
     assert portion.summary_es.startswith("Esta es una aprobación parcial. Aprobamos 900 unidades del 1 de diciembre")
-    assert "No se aprobaron 1.088 unidades" in portion.summary_es
+    assert "No se aprobaron 1,088 unidades" in portion.summary_es
     for c in final.criteria:
         if c.result != "met":
             assert c.reason.endswith("A physician (MD) reviewed the request and approved only part of it.")
