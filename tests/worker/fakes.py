@@ -88,6 +88,8 @@ class FakeCluster:
     transactions: list[CommittedTxn] = field(default_factory=list)
     batches: list[tuple[str, int, int]] = field(default_factory=list)
     """Every record batch sent (topic, partition, records), committed or not."""
+    hold_reads: asyncio.Event | None = None
+    """While set and not yet set: group-less readers (restores) wait before they read."""
     _changed: asyncio.Event | None = field(default=None, repr=False)
 
     def topic(self, name: str, partitions: int) -> None:
@@ -273,6 +275,8 @@ class FakeReader:
         return None if n is None else set(range(n))
 
     async def end_offsets(self, partitions: list[TopicPartition]) -> dict[TopicPartition, int]:
+        if self.cluster.hold_reads is not None:
+            await self.cluster.hold_reads.wait()
         return {tp: len(self.cluster.log[tp]) for tp in partitions}
 
     async def seek_to_beginning(self, *partitions: TopicPartition) -> None:
