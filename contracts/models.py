@@ -478,7 +478,14 @@ class Authorization(BaseModel):
 class PolicyRef(BaseModel):
     model_config = _OUT
     id: Literal["MP-RX-FP-120-24"]
-    version: ShortText
+    version: ShortText = Field(
+        description="The parameter set that decided: the version in effect on the request's local receipt date."
+    )
+    engine_version: ShortText | None = Field(
+        default=None,
+        description="Optional (added in v1): the engine code's version, apart from the parameter set, so a "
+        "replay can tell a change of code from a change of settings.",
+    )
 
 
 Credential = Literal["MD", "DO", "PharmD", "RPh", "RN", "NP", "PA"]

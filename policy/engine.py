@@ -53,6 +53,7 @@ from policy.ids import authorization_id, determination_id
 from policy.reasons import CATALOGUE, local_moment_both, request_text_both, send_both
 from policy.schedule import QuantityPlan, authorization_period, quantity_plan
 from policy.settings import DEFAULT_SETTINGS, POLICY_ID, PolicySettings, zone
+from policy.versions import ENGINE_VERSION
 
 _POLICY_REFS: dict[str, PolicyRef] = {}
 _ENGINE: Final = DecidedBy(kind="engine")
@@ -61,10 +62,11 @@ _HOURS: dict[int, timedelta] = {}
 
 
 def policy_ref(settings: PolicySettings) -> PolicyRef:
-    """``{"id": "MP-RX-FP-120-24", "version": settings.version}`` (one shared frozen instance)."""
+    """``{"id": "MP-RX-FP-120-24", "version": settings.version, "engine_version": ENGINE_VERSION}`` (one shared
+    frozen instance)."""
     ref = _POLICY_REFS.get(settings.version)
     if ref is None:
-        ref = PolicyRef(id=POLICY_ID, version=settings.version)
+        ref = PolicyRef(id=POLICY_ID, version=settings.version, engine_version=ENGINE_VERSION)
         _POLICY_REFS[settings.version] = ref
     return ref
 
