@@ -309,6 +309,10 @@ def bars(title: str, items: Sequence[tuple[str, int, str]], colour: str, fill: F
     return "".join(parts)
 
 
+def _finding(result: str, code: str) -> str:
+    return f"{result} ({code})" if code else result
+
+
 def _share_text(n: int, d: int) -> str:
     return f"{n:,} requests ({_pct(n, d)} of compared)"
 
@@ -368,11 +372,12 @@ def _section_criteria(result: ReplayResult, rows: Mapping[str, list[str]]) -> st
         "did). A criterion one side does not evaluate is 'absent'. Rows: the rows of policy/INTERPRETATION.md that "
         "name the finding code (the after code first)."
     )
+    shown = [[r[0], _finding(r[1], r[2]), _finding(r[3], r[4]), r[5], r[6]] for r in body]
     return (
         _note(note)
         + _table(
-            ["criterion", "before", "before code", "after", "after code", "requests", "INTERPRETATION rows"],
-            body,
+            ["criterion", "before", "after", "requests", "INTERPRETATION rows"],
+            shown,
             caption="Criteria whose results changed",
         )
         + bars(
@@ -387,13 +392,16 @@ def _section_criteria(result: ReplayResult, rows: Mapping[str, list[str]]) -> st
 
 def _section_drivers(result: ReplayResult, rows: Mapping[str, list[str]]) -> str:
     body = driver_rows(result, rows)
-    shown = [[f"{state_label(r[0])}{ARROW}{state_label(r[1])}", *r[2:]] for r in body]
+    shown = [
+        [f"{state_label(r[0])}{ARROW}{state_label(r[1])}", r[2], _finding(r[3], r[4]), _finding(r[5], r[6]), *r[7:]]
+        for r in body
+    ]
     return _note(
         "For the requests whose state changed: the criterion changes they carry, by transition. A request with two "
         "changed criteria is counted under each; the decision follows from all of them (any not_met pends for "
         "clinical review, else any missing pends for missing information, else it is approved)."
     ) + _table(
-        ["transition", "criterion", "before", "before code", "after", "after code", "requests", "INTERPRETATION rows"],
+        ["transition", "criterion", "before", "after", "requests", "INTERPRETATION rows"],
         shown,
         caption="Criterion changes of the requests whose state changed",
     )
