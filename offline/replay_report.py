@@ -313,8 +313,12 @@ def _finding(result: str, code: str) -> str:
     return f"{result} ({code})" if code else result
 
 
+def _requests(n: int) -> str:
+    return f"{n:,} request{'' if n == 1 else 's'}"
+
+
 def _share_text(n: int, d: int) -> str:
-    return f"{n:,} requests ({_pct(n, d)} of compared)"
+    return f"{_requests(n)} ({_pct(n, d)} of compared)"
 
 
 # --- sections ---------------------------------------------------------------------------------------
@@ -336,7 +340,7 @@ def _section_decisions(result: ReplayResult, rows: Mapping[str, list[str]]) -> s
             ["" if r[-1] == "changed" else "excluded" for r in body],
             caption="Decision transitions (unchanged rows in italics)",
         )
-        + bars("Decisions that changed", items, ORANGE, "cross", "No decision changed.")
+        + bars("Decisions that changed", items, ORANGE, "solid", "No decision changed.")
     )
 
 
@@ -366,7 +370,7 @@ def _section_pends(result: ReplayResult, rows: Mapping[str, list[str]]) -> str:
 
 def _section_criteria(result: ReplayResult, rows: Mapping[str, list[str]]) -> str:
     body = criteria_rows(result, rows)
-    items = [(describe_change((r[0], r[1], r[2], r[3], r[4])), int(r[5]), f"{int(r[5]):,} requests") for r in body]
+    items = [(describe_change((r[0], r[1], r[2], r[3], r[4])), int(r[5]), _requests(int(r[5]))) for r in body]
     note = (
         "Each criterion whose result or finding code differs, over every compared request (whatever the decision "
         "did). A criterion one side does not evaluate is 'absent'. Rows: the rows of policy/INTERPRETATION.md that "
@@ -381,7 +385,7 @@ def _section_criteria(result: ReplayResult, rows: Mapping[str, list[str]]) -> st
             caption="Criteria whose results changed",
         )
         + bars(
-            f"Criterion changes, the {min(CHART_ROWS, len(items))} most frequent",
+            f"Criterion changes (at most {CHART_ROWS}, the most frequent first)",
             items[:CHART_ROWS],
             BLUE,
             "solid",
@@ -411,7 +415,7 @@ def _section_units(result: ReplayResult, rows: Mapping[str, list[str]]) -> str:
     d = result.diff
     units = unit_rows(result)
     periods = period_rows(result)
-    items = [(f"{r[0]}{ARROW}{r[1]} units ({r[2]})", int(r[3]), f"{int(r[3]):,} requests") for r in units]
+    items = [(f"{r[0]}{ARROW}{r[1]} units ({r[2]})", int(r[3]), _requests(int(r[3]))) for r in units]
     return (
         _note(
             f"Requests approved on both sides: {d.approved_both:,}. Units are authorization.max_units (1 unit = 1 mg, "
@@ -420,10 +424,10 @@ def _section_units(result: ReplayResult, rows: Mapping[str, list[str]]) -> str:
         )
         + _table(["before units", "after units", "change", "requests"], units, caption="Unit changes")
         + bars(
-            f"Unit changes, the {min(CHART_ROWS, len(items))} most frequent",
+            f"Unit changes (at most {CHART_ROWS}, the most frequent first)",
             items[:CHART_ROWS],
             TEAL,
-            "diagonal",
+            "solid",
             "No unit change.",
         )
         + _table(

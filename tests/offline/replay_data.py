@@ -57,3 +57,43 @@ def version_file(path: Path, version: str, effective_from: str = "2026-12-01", *
         body.append(f"{name} = {json.dumps(value)}")
     path.write_text("\n".join(body) + "\n", encoding="utf-8")
     return path
+
+
+OLD = DEFAULT_SETTINGS.replace(version="2025-12-11.1", ecog_window_days=45, step_up_whole_vial_billing=False)
+"""An earlier parameter set, as a worker published it: a 45-day ECOG window, step-up doses billed at dose."""
+
+
+def published_case(tmp_path: Path) -> tuple[Path, Path]:
+    """Requests and published determinations of :data:`OLD` for the published comparison (see
+    tests/offline/test_replay.py::test_against_published_determinations_of_an_earlier_parameter_set)."""
+    p1 = request("initial_approved", "PUB-1")
+    p2 = request("initial_approved", "PUB-2", ecog__assessed_on="2026-10-18")
+    p3 = request("continuation_approved", "PUB-3")
+    p4 = request("initial_approved", "PUB-4")
+    p5 = request("initial_approved", "PUB-5")
+    reviewer = json.loads(determination_json(p3, OLD))
+    reviewer.update(decided_by={"kind": "reviewer", "reviewer_id": "RV-1", "credential": "MD"}, decision="denied")
+    reviewer.update(authorization=None, pend_reason=None)
+    no_criteria = json.loads(determination_json(p5, OLD))
+    del no_criteria["criteria"]
+    published = write_lines(
+        tmp_path / "published.jsonl",
+        [
+            determination_json(p1, OLD),  # line 1
+            determination_json(p1),  # line 2: a later duplicate, not compared
+            json.dumps(reviewer),  # line 3: a reviewer's, skipped
+            determination_json(p3, OLD),  # line 4
+            determination_json(p2, OLD),  # line 5
+            determination_json(p5, OLD),  # line 6: its request is not in the input
+            "{not json",  # line 7
+            json.dumps(no_criteria),  # line 8
+        ],
+    )
+    bad = request("initial_approved", "PUB-BAD")
+    bad["member"]["member_id"] = "MSECRET9876"
+    del bad["prescriber"]
+    requests = write_lines(
+        tmp_path / "requests.jsonl",
+        [line(p1), line(p2), line(p3), line(p4), "", line(bad), line(p2)],
+    )
+    return requests, published

@@ -11,7 +11,6 @@ step-up dose.
 from __future__ import annotations
 
 import csv
-import json
 import random
 from collections import Counter
 from pathlib import Path
@@ -29,7 +28,7 @@ from offline.replay import (
 from offline.report import request_hash
 from policy import DEFAULT_SETTINGS
 from policy.versions import DEFAULT_VERSIONS, parse_version_file
-from tests.offline.replay_data import determination_json, line, request, version_file, write_lines
+from tests.offline.replay_data import line, published_case, request, version_file, write_lines
 
 BASELINE = registry_choice(DEFAULT_VERSIONS, "the version in effect", False)
 NOW = f"{DEFAULT_SETTINGS.version} / 2026-12-05.1"
@@ -129,46 +128,9 @@ def test_from_its_effective_date_a_candidate_decides_by_the_san_juan_calendar(tm
 
 # --- against published determinations --------------------------------------------------------------
 
-OLD = DEFAULT_SETTINGS.replace(version="2025-12-11.1", ecog_window_days=45, step_up_whole_vial_billing=False)
-"""An earlier parameter set, as a worker published it: a 45-day ECOG window, step-up doses billed at dose."""
-
-
-def _published_case(tmp_path: Path) -> tuple[Path, Path]:
-    p1 = request("initial_approved", "PUB-1")
-    p2 = request("initial_approved", "PUB-2", ecog__assessed_on="2026-10-18")
-    p3 = request("continuation_approved", "PUB-3")
-    p4 = request("initial_approved", "PUB-4")
-    p5 = request("initial_approved", "PUB-5")
-    reviewer = json.loads(determination_json(p3, OLD))
-    reviewer.update(decided_by={"kind": "reviewer", "reviewer_id": "RV-1", "credential": "MD"}, decision="denied")
-    reviewer.update(authorization=None, pend_reason=None)
-    no_criteria = json.loads(determination_json(p5, OLD))
-    del no_criteria["criteria"]
-    published = write_lines(
-        tmp_path / "published.jsonl",
-        [
-            determination_json(p1, OLD),  # line 1
-            determination_json(p1),  # line 2: a later duplicate, not compared
-            json.dumps(reviewer),  # line 3: a reviewer's, skipped
-            determination_json(p3, OLD),  # line 4
-            determination_json(p2, OLD),  # line 5
-            determination_json(p5, OLD),  # line 6: its request is not in the input
-            "{not json",  # line 7
-            json.dumps(no_criteria),  # line 8
-        ],
-    )
-    bad = request("initial_approved", "PUB-BAD")
-    bad["member"]["member_id"] = "MSECRET9876"
-    del bad["prescriber"]
-    requests = write_lines(
-        tmp_path / "requests.jsonl",
-        [line(p1), line(p2), line(p3), line(p4), "", line(bad), line(p2)],
-    )
-    return requests, published
-
 
 def test_against_published_determinations_of_an_earlier_parameter_set(tmp_path: Path) -> None:
-    requests, published = _published_case(tmp_path)
+    requests, published = published_case(tmp_path)
     out = tmp_path / "out"
     result = replay_files(requests, Comparison(candidate_choice(None, "all", False)), published=published, out_dir=out)
     c, d = result.counts, result.diff
@@ -205,7 +167,7 @@ def test_against_published_determinations_of_an_earlier_parameter_set(tmp_path: 
 
 
 def test_the_join_gives_the_same_diff_for_any_bucket_count_and_input_order(tmp_path: Path) -> None:
-    requests, published = _published_case(tmp_path)
+    requests, published = published_case(tmp_path)
     comparison = Comparison(candidate_choice(None, "all", False))
     base = replay_files(requests, comparison, published=published).diff
     rng = random.Random(7)
@@ -273,7 +235,7 @@ def test_unreadable_lines_are_counted_and_named_never_fatal(tmp_path: Path) -> N
 
 
 def test_cli_writes_the_report_and_exits_by_what_it_read(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    requests, published = _published_case(tmp_path)
+    requests, published = published_case(tmp_path)
     out = tmp_path / "report"
     code = main(
         ["--requests", str(requests), "--published", str(published), "--out", str(out), "--no-allow-automated-denials"]
