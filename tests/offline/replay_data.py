@@ -5,11 +5,15 @@ from __future__ import annotations
 
 import copy
 import json
+import re
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from contracts import PARequest
 from policy import DEFAULT_SETTINGS, PolicySettings, evaluate
+from policy.evidence import local_date
+from policy.settings import zone
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "contracts" / "examples" / "valid"
@@ -97,3 +101,27 @@ def published_case(tmp_path: Path) -> tuple[Path, Path]:
         [line(p1), line(p2), line(p3), line(p4), "", line(bad), line(p2)],
     )
     return requests, published
+
+
+_DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+def moved(data: dict[str, Any], received_at: datetime) -> dict[str, Any]:
+    """``data`` received at ``received_at`` instead, every clinical date moved by the same number of local
+    days (dates of birth stay): the request means what it meant, received on another day."""
+    tz = zone(DEFAULT_SETTINGS.timezone)
+    old = datetime.fromisoformat(data["received_at"].replace("Z", "+00:00"))
+    days = (local_date(received_at, tz) - local_date(old, tz)).days
+
+    def shift(node: Any, key: str = "") -> Any:
+        if isinstance(node, dict):
+            return {k: shift(v, k) for k, v in node.items()}
+        if isinstance(node, list):
+            return [shift(v, key) for v in node]
+        if isinstance(node, str) and key != "date_of_birth" and _DAY.match(node):
+            return (date.fromisoformat(node) + timedelta(days=days)).isoformat()
+        return node
+
+    out: dict[str, Any] = shift(copy.deepcopy(data))
+    out["received_at"] = received_at.astimezone(UTC).isoformat().replace("+00:00", "Z")
+    return out
