@@ -75,8 +75,9 @@ import contextlib
 import csv
 import gzip
 import hashlib
-import json
+import marshal
 import shlex
+import struct
 import sys
 import tempfile
 import time
@@ -112,6 +113,8 @@ UNREADABLE_KEPT: Final = 50
 ABSENT: Final = "absent"
 """The result of a criterion one side does not have (another request type, or a criterion added)."""
 
+_LENGTH: Final = struct.Struct("<I")
+
 CRITERION_ORDER: Final = ("LOB", "A.i", "A.ii", "A.iii", "A.docs", "B.i", "B.docs.A", "B.docs.B", "QL")
 
 # --- what is compared ----------------------------------------------------------------------------
@@ -141,24 +144,23 @@ class Outcome:
         """``approved``, ``denied`` or ``pended/<pend reason>``."""
         return f"pended/{self.pend_reason}" if self.decision == "pended" else self.decision
 
-    def as_row(self) -> list[Any]:
-        return [
+    def as_row(self) -> tuple[Any, ...]:
+        """The fields as plain tuples, strings, ints and None (what :mod:`marshal` writes)."""
+        return (
             self.decision,
             self.pend_reason,
-            [list(c) for c in self.criteria],
+            self.criteria,
             self.units,
             self.valid_from,
             self.valid_through,
             self.version,
             self.engine,
-        ]
+        )
 
     @classmethod
     def from_row(cls, row: Sequence[Any]) -> Outcome:
         decision, reason, criteria, units, vfrom, vthrough, version, engine = row
-        return cls(
-            decision, reason, tuple((c[0], c[1], c[2]) for c in criteria), units, vfrom, vthrough, version, engine
-        )
+        return cls(decision, reason, tuple(tuple(c) for c in criteria), units, vfrom, vthrough, version, engine)
 
 
 def outcome_of(det: PADetermination, engine: str | None = ENGINE_VERSION) -> Outcome:
@@ -252,6 +254,8 @@ CriterionChange = tuple[str, str, str, str, str]
 
 def criterion_changes(before: Outcome, after: Outcome) -> list[CriterionChange]:
     """Every criterion whose result or finding code differs, in the policy's order."""
+    if before.criteria == after.criteria:
+        return []
     b, a = _criteria_map(before.criteria), _criteria_map(after.criteria)
     out: list[CriterionChange] = []
     for cid in sorted(b.keys() | a.keys(), key=_order):
@@ -544,7 +548,7 @@ class Replay:
         if self._writer is not None:
             self._writer.writerow(["side", "position", "reason"])
         self._tmp: tempfile.TemporaryDirectory[str] | None = None
-        self._files: dict[tuple[str, int], IO[str]] = {}
+        self._files: dict[tuple[str, int], IO[bytes]] = {}
         if comparison.kind == "published":
             self._tmp = tempfile.TemporaryDirectory(prefix="pa-replay-", dir=work_dir)
         self._started = datetime.now().astimezone()
@@ -585,7 +589,7 @@ class Replay:
         if before is not None:
             self.diff.add(before, after, decoded.request_type, hexd[:HASH_CHARS], position)
             return
-        self._spill("new", hexd, [hexd[:32], decoded.request_type, position, after.as_row()])
+        self._spill("new", hexd, (hexd[:32], decoded.request_type, position, after.as_row()))
 
     def add_published(self, position: str, value: bytes | None) -> None:
         """One published ``pa.determination`` record (published comparison only)."""
@@ -604,34 +608,38 @@ class Replay:
             self.counts.published_reviewer += 1
             return
         hexd = digest(view.request_id)
-        self._spill("pub", hexd, [hexd[:32], view.request_type, position, view.outcome().as_row()])
+        self._spill("pub", hexd, (hexd[:32], view.request_type, position, view.outcome().as_row()))
 
-    def _spill(self, side: str, hexd: str, row: list[Any]) -> None:
+    def _spill(self, side: str, hexd: str, row: tuple[Any, ...]) -> None:
+        """Append ``row`` to its bucket's file: a 4-byte length and the row in :mod:`marshal`'s format (the
+        files are this run's own, read back by :meth:`_bucket_rows` and deleted)."""
         bucket = int(hexd[:8], 16) % self.buckets
         f = self._files.get((side, bucket))
         if f is None:
             assert self._tmp is not None
-            path = Path(self._tmp.name) / f"{side}-{bucket:04d}.jsonl"
-            f = self._files[(side, bucket)] = path.open("a", encoding="utf-8", buffering=1 << 16)
-        f.write(json.dumps(row, separators=(",", ":")) + "\n")
+            path = Path(self._tmp.name) / f"{side}-{bucket:04d}.bin"
+            f = self._files[(side, bucket)] = path.open("ab", buffering=1 << 16)
+        data = marshal.dumps(row)
+        f.write(_LENGTH.pack(len(data)) + data)
 
     # the join
 
-    def _bucket_rows(self, side: str, bucket: int) -> Iterator[list[Any]]:
+    def _bucket_rows(self, side: str, bucket: int) -> Iterator[tuple[Any, ...]]:
         assert self._tmp is not None
-        path = Path(self._tmp.name) / f"{side}-{bucket:04d}.jsonl"
+        path = Path(self._tmp.name) / f"{side}-{bucket:04d}.bin"
         if not path.exists():
             return
-        with path.open(encoding="utf-8") as f:
-            for line in f:
-                yield json.loads(line)
+        with path.open("rb") as f:
+            while head := f.read(_LENGTH.size):
+                (size,) = _LENGTH.unpack(head)
+                yield marshal.loads(f.read(size))  # noqa: S302 (this run's own files, in its 0700 temporary directory)
 
     def _join(self) -> None:
         for f in self._files.values():
             f.close()
         self._files.clear()
         for bucket in range(self.buckets):
-            published: dict[str, list[Any]] = {}
+            published: dict[str, tuple[Any, ...]] = {}
             for row in self._bucket_rows("pub", bucket):
                 if row[0] in published:
                     self.counts.published_duplicate += 1
