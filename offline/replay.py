@@ -94,6 +94,7 @@ from contracts import PADetermination, PARequest
 from offline.evaluate import ERROR_KIND, MAX_MESSAGE_BYTES
 from offline.report import HASH_CHARS
 from policy import evaluate
+from policy.criteria import clear_memo
 from policy.settings import PolicySettings, zone
 from policy.versions import DEFAULT_VERSIONS, ENGINE_VERSION, PolicyVersion, VersionError, Versions, parse_version_file
 from worker.handler import Rejection, decode_request
@@ -489,6 +490,8 @@ class ReplayResult:
     cpu_seconds: float = 0.0
     command: str = ""
     started_at: datetime | None = None
+    cold: bool = False
+    """The engine's memo tables emptied before each evaluation (``--cold``)."""
 
     @property
     def unreadable_total(self) -> int:
@@ -532,6 +535,7 @@ class Replay:
         unreadable_out: IO[str] | None = None,
         max_message_bytes: int = MAX_MESSAGE_BYTES,
         command: str = "",
+        cold: bool = False,
     ) -> None:
         if buckets < 1:
             raise ValueError("buckets must be at least 1")
@@ -544,6 +548,7 @@ class Replay:
         self.unreadable: list[Unreadable] = []
         self.max_message_bytes = max_message_bytes
         self.command = command
+        self.cold = cold
         self._writer = csv.writer(unreadable_out) if unreadable_out is not None else None
         if self._writer is not None:
             self._writer.writerow(["side", "position", "reason"])
@@ -568,6 +573,8 @@ class Replay:
             self._writer.writerow([side, position, reason])
 
     def _evaluate(self, request: PARequest, choice: SettingsChoice) -> Outcome:
+        if self.cold:
+            clear_memo()
         at = request.received_at
         return outcome_of(evaluate(request, at, choice.pick(at)))
 
@@ -685,6 +692,7 @@ class Replay:
             cpu_seconds=time.process_time() - self._c0,
             command=self.command,
             started_at=self._started,
+            cold=self.cold,
         )
 
     def close(self) -> None:
@@ -731,6 +739,7 @@ def replay_files(
     examples: int = DEFAULT_EXAMPLES,
     work_dir: Path | None = None,
     command: str = "",
+    cold: bool = False,
 ) -> ReplayResult:
     """Replay a JSON Lines file of requests against a JSON Lines file of published determinations (or,
     without ``published``, against ``comparison.before``). With ``out_dir``, ``unreadable.csv`` is
@@ -751,6 +760,7 @@ def replay_files(
             work_dir=work_dir,
             unreadable_out=sink,
             command=command,
+            cold=cold,
         )
         try:
             if published is not None:
@@ -872,6 +882,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--work-dir", type=Path, default=None, help="where the temporary join files go")
     parser.add_argument(
+        "--cold",
+        action="store_true",
+        help="empty the engine's memo tables before each evaluation (slower): each request decided as if it "
+        "were the first, whatever was evaluated before it; a difference from a run without it is an engine defect",
+    )
+    parser.add_argument(
         "--interpretation",
         type=Path,
         default=None,
@@ -980,6 +996,7 @@ def run(args: argparse.Namespace, argv: Sequence[str] | None = None) -> int:
             work_dir=args.work_dir,
             unreadable_out=sink,
             command=command,
+            cold=args.cold,
         )
         try:
             if args.requests_topic is not None or args.published_topic is not None:

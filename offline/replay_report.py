@@ -201,6 +201,10 @@ def meta_rows(result: ReplayResult) -> list[tuple[str, str]]:
         ("after_versions_seen", "; ".join(f"{v}: {n}" for v, n in sorted(d.after_versions.items()))),
         ("engine_version", result.engine_version),
         ("evaluation_time", "each request's received_at"),
+        (
+            "memo_tables",
+            "emptied before each evaluation (--cold)" if result.cold else "kept across requests, as the worker's",
+        ),
         ("requests_source", result.requests_source),
         ("published_source", result.published_source or ""),
         ("requests_read", str(c.requests_read)),
@@ -474,8 +478,13 @@ def _section_method(result: ReplayResult, rows: Mapping[str, list[str]]) -> str:
         ),
         (
             "Evaluation",
-            "Each request is evaluated at its own received_at, with the settings version its side picks for it; "
-            "the published determinations were decided when the worker read them (a request without a requested "
+            "Each request is evaluated at its own received_at, with the settings version its side picks for it"
+            + (
+                ", the engine's memo tables emptied before each evaluation (--cold); "
+                if result.cold
+                else ", the engine's memo tables kept across requests as in the worker; "
+            )
+            + "the published determinations were decided when the worker read them (a request without a requested "
             "start date starts on its decision date: a late decision moves its period, not a policy change).",
         ),
         ("Inputs", inputs),

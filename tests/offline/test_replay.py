@@ -27,8 +27,9 @@ from offline.replay import (
 )
 from offline.report import request_hash
 from policy import DEFAULT_SETTINGS
+from policy.criteria import clear_memo
 from policy.versions import DEFAULT_VERSIONS, parse_version_file
-from tests.offline.replay_data import line, published_case, request, version_file, write_lines
+from tests.offline.replay_data import determination_json, line, published_case, request, version_file, write_lines
 
 BASELINE = registry_choice(DEFAULT_VERSIONS, "the version in effect", False)
 NOW = f"{DEFAULT_SETTINGS.version} / 2026-12-05.1"
@@ -325,3 +326,40 @@ def test_cli_refuses_what_it_cannot_do_naming_why(
     assert main([*args, "--out", str(out), "--no-allow-automated-denials"]) == 2
     assert message in capsys.readouterr().err
     assert not (out / "report.html").exists()
+
+
+# --- the engine's memo tables -----------------------------------------------------------------------
+
+
+def _order_case(tmp_path: Path) -> tuple[Path, Path]:
+    """Two first requests with the same receipt date, date of birth and treatment history: A asks to start
+    on 2026-09-15, before its fourth line ends (2026-10-01: R49, A.ii not met, and R3, retroactive); B on
+    2026-12-01 (golden initial-meets-every-criterion: approved). Published: each decided on its own."""
+    a = request("initial_approved", "ORDER-A", drug__requested_start_date="2026-09-15")
+    b = request("initial_approved", "ORDER-B")
+    published = []
+    for data in (a, b):
+        clear_memo()
+        published.append(determination_json(data))
+    return _requests(tmp_path, a, b), write_lines(tmp_path / "published.jsonl", published)
+
+
+def test_cold_decides_each_request_as_if_it_were_the_first(tmp_path: Path) -> None:
+    requests, published = _order_case(tmp_path)
+    clear_memo()
+    result = replay_files(requests, Comparison(candidate_choice(None, "all", False)), published=published, cold=True)
+    assert result.cold and result.diff.compared == 2 and result.diff.changed == 0
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="engine defect found by the replay of issue #26 item 4: criterion A.ii's memo key "
+    "(policy/criteria.py, A_II memo_key) leaves out the requested period's first day that R49 reads, so B "
+    "inherits A's prior_line_dates_contradict when evaluated after it in the same process; remove this mark "
+    "when the key holds the period's start",
+)
+def test_a_warm_replay_decides_as_a_cold_one(tmp_path: Path) -> None:
+    requests, published = _order_case(tmp_path)
+    clear_memo()
+    result = replay_files(requests, Comparison(candidate_choice(None, "all", False)), published=published)
+    assert result.diff.changed == 0, result.diff.states
