@@ -292,6 +292,11 @@ async def test_a_store_or_side_input_not_co_partitioned_refuses_to_start(case: C
     with pytest.raises(NotCoPartitioned, match=rf"{spec.store.changelog} has 3 partitions, {spec.input} has 2"):
         await rt.start()
     assert kafka.unclosed() == []
+    cluster.topic(spec.store.changelog, 0)
+    cluster.topic(spec.input, 0)  # equal, but zero: nothing to be co-partitioned
+    with pytest.raises(NotCoPartitioned, match=rf"{spec.input} has 0"):
+        await rt.start()
+    cluster.topic(spec.input, 2)
     cluster.topic(spec.store.changelog, 2)
     for side in spec.copartitioned:
         cluster.topic(side, 0)
