@@ -137,8 +137,8 @@ class Outcome:
     version: str
     """``policy.version``: the settings version that decided it."""
     engine: str | None
-    """The engine code's version (``policy.engine`` once determinations carry it; this code's
-    :data:`~policy.versions.ENGINE_VERSION` for the side evaluated here)."""
+    """The engine code's version (``policy.engine_version``; None in determinations of engines before it
+    was published)."""
 
     @property
     def state(self) -> str:
@@ -175,7 +175,7 @@ def outcome_of(det: PADetermination, engine: str | None = ENGINE_VERSION) -> Out
         None if auth is None else auth.valid_from.isoformat(),
         None if auth is None else auth.valid_through.isoformat(),
         det.policy.version,
-        getattr(det.policy, "engine", None) or engine,
+        det.policy.engine_version or engine,
     )
 
 
@@ -198,7 +198,7 @@ class _Authorization(_Loose):
 class _Policy(_Loose):
     id: str
     version: str = Field(max_length=60)
-    engine: str | None = Field(default=None, max_length=60)
+    engine_version: str | None = Field(default=None, max_length=60)
 
 
 class _DecidedBy(_Loose):
@@ -228,7 +228,7 @@ class PublishedView(_Loose):
             None if auth is None else auth.valid_from.isoformat(),
             None if auth is None else auth.valid_through.isoformat(),
             self.policy.version,
-            self.policy.engine,
+            self.policy.engine_version,
         )
 
 
@@ -325,8 +325,10 @@ class Diff:
 
     def add(self, before: Outcome, after: Outcome, request_type: str, request_hash: str, position: str) -> None:
         self.compared += 1
-        self.before_versions[before.version if before.engine is None else f"{before.version} / {before.engine}"] += 1
-        self.after_versions[after.version if after.engine is None else f"{after.version} / {after.engine}"] += 1
+        self.before_versions[
+            before.version if before.engine is None else f"{before.version} (engine {before.engine})"
+        ] += 1
+        self.after_versions[after.version if after.engine is None else f"{after.version} (engine {after.engine})"] += 1
         bs, as_ = before.state, after.state
         self.states[(request_type, bs, as_)] += 1
         changes = criterion_changes(before, after)

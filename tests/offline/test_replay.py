@@ -28,11 +28,11 @@ from offline.replay import (
 from offline.report import request_hash
 from policy import DEFAULT_SETTINGS
 from policy.criteria import clear_memo
-from policy.versions import DEFAULT_VERSIONS, parse_version_file
+from policy.versions import DEFAULT_VERSIONS, ENGINE_VERSION, parse_version_file
 from tests.offline.replay_data import determination_json, line, published_case, request, version_file, write_lines
 
 BASELINE = registry_choice(DEFAULT_VERSIONS, "the version in effect", False)
-NOW = f"{DEFAULT_SETTINGS.version} / 2026-12-05.1"
+NOW = f"{DEFAULT_SETTINGS.version} (engine {ENGINE_VERSION})"
 
 
 def _versions(tmp_path: Path, **fields: object) -> Comparison:
@@ -122,7 +122,7 @@ def test_from_its_effective_date_a_candidate_decides_by_the_san_juan_calendar(tm
     dated = replay_files(reqs, Comparison(candidate_choice(candidate, "from-effective-date", False), BASELINE)).diff
     assert dated.units == Counter({(1988, 1944): 1})
     assert [e.position for e in dated.examples[("units", "1988", "1944")]] == ["line 2"]
-    assert dated.after_versions == Counter({NOW: 1, "candidate-e / 2026-12-05.1": 1})
+    assert dated.after_versions == Counter({NOW: 1, f"candidate-e (engine {ENGINE_VERSION})": 1})
     every = replay_files(reqs, Comparison(candidate_choice(candidate, "all", False), BASELINE)).diff
     assert every.units == Counter({(1988, 1944): 2})
 
@@ -147,7 +147,7 @@ def test_against_published_determinations_of_an_earlier_parameter_set(tmp_path: 
     )
     assert d.units == Counter({(1944, 1988): 1})
     assert d.criteria == Counter({("A.iii", "met", "ecog_met", "missing", "ecog_not_current"): 1})
-    assert d.before_versions == Counter({"2025-12-11.1": 3})
+    assert d.before_versions == Counter({f"2025-12-11.1 (engine {ENGINE_VERSION})": 3})
     assert d.after_versions == Counter({NOW: 3})
     assert (c.requests_read, c.requests_unreadable, c.requests_evaluated) == (6, 1, 5)
     assert (c.requests_duplicate, c.requests_unpublished) == (1, 1)
