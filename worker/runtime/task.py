@@ -233,9 +233,8 @@ class StageRuntime(Generic[S]):
         """Leave the group and close every producer. Any open transaction is aborted by close."""
         for t in self.tasks.values():
             t.active = False  # a transaction in flight completes; no new one starts
-        if self._punctuation is not None and not self._punctuation.done():
-            self._punctuation.cancel()
-            with contextlib.suppress(BaseException):
+        if self._punctuation is not None:  # a punctuation in flight completes; no new one starts
+            with contextlib.suppress(Exception):
                 await self._punctuation
         if self.consumer is not None:
             try:
