@@ -45,11 +45,12 @@ Requests are read, evaluated and dropped one at a time: only counters and the bo
 kept. Against a *version*, each request is compared as it is read: constant memory. Against
 *published* determinations the two streams are joined by ``request_id`` with a hash-partitioned
 (grace) join: each side's compact summary (hashed id, decision, reason, criteria results and codes,
-units, period: about 0.3-0.6 KB on disk) is appended to one of ``buckets`` temporary files by the
-hash; at the end each bucket is joined on its own. Time: linear (every record is written and read
-once more). Disk: about 0.5 KB per request and per published determination. Memory: one bucket's
-published summaries, about (published determinations / ``buckets``) x 1 KB (200,000 determinations in
-64 buckets: ~3 MB), plus the examples. The first determination published for a ``request_id`` is
+units, period, as a :mod:`marshal` row: about 0.4 KB) is appended to one of ``buckets`` temporary
+files by the hash; at the end each bucket is joined on its own. Time: linear (every record is written
+and read once more). Disk: about 0.4 KB per request and per published determination. Memory: one
+bucket's published summaries, at most about (published determinations / ``buckets``) x 2 KB (200,000
+determinations in 64 buckets: ~6 MB), plus the examples. ``cold`` (``--cold``) empties the engine's
+memo tables before each evaluation: each request decided as if it were the first. The first determination published for a ``request_id`` is
 compared; later ones are counted as duplicates (the worker publishes one per ``request_id``); a
 request repeated in the input is compared once (the first).
 
