@@ -50,9 +50,10 @@ files by the hash; at the end each bucket is joined on its own. Time: linear (ev
 and read once more). Disk: about 0.4 KB per request and per published determination. Memory: one
 bucket's published summaries, at most about (published determinations / ``buckets``) x 2 KB (200,000
 determinations in 64 buckets: ~6 MB), plus the examples. ``cold`` (``--cold``) empties the engine's
-memo tables before each evaluation: each request decided as if it were the first. The first determination published for a ``request_id`` is
-compared; later ones are counted as duplicates (the worker publishes one per ``request_id``); a
-request repeated in the input is compared once (the first).
+memo tables before each evaluation: each request decided as if it were the first. The first
+determination published for a ``request_id`` is compared; later ones are counted as duplicates (the
+worker publishes one per ``request_id``); a request repeated in the input is compared once (the
+first).
 
 Bad input
 ---------

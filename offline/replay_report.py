@@ -538,6 +538,10 @@ RENDERERS: Final = {
 }
 
 
+def _seen(versions: Counter[str]) -> str:
+    return "; ".join(f"{v}: {n:,}" for v, n in sorted(versions.items())) or "none"
+
+
 def kpis(result: ReplayResult) -> list[tuple[str, str]]:
     d, c = result.diff, result.counts
     decisions = d.decisions()
@@ -581,8 +585,12 @@ def render_html(result: ReplayResult, rows: Mapping[str, list[str]] | None = Non
         f"<title>Replay: what changes</title><style>{_CSS}</style></head>"
         "<body><header><h1>Replay of prior authorization requests: what changes, policy MP-RX-FP-120-24 "
         "(Elrexfio, J1323)</h1>"
-        f'<p class="meta">Before: {e(result.before_label)}. After: {e(result.after_label)}. Requests: '
-        f"{e(result.requests_source)}; each evaluated at its own received_at.</p>"
+        f'<p class="meta">Before: {e(result.before_label)}'
+        f"{e(f' ({result.published_source})' if result.published_source else '')}. After: {e(result.after_label)}. "
+        f"Requests: {e(result.requests_source)}; each evaluated at its own received_at"
+        f"{', the memo tables emptied before each (--cold)' if result.cold else ''}.</p>"
+        f'<p class="meta">Parameter sets (engine) that decided: before {e(_seen(result.diff.before_versions))}; '
+        f"after {e(_seen(result.diff.after_versions))}.</p>"
         f'{banner}<div class="kpis">{kpi_html}</div></header><main>{body}</main></body></html>\n'
     )
 
