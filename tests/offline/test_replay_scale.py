@@ -21,6 +21,7 @@ import subprocess
 import sys
 import time
 from collections import Counter
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -136,7 +137,16 @@ def _evaluator_cpu_us(requests: Path, n: int = 5000) -> float:
     return 1e6 * (time.process_time() - c0) / done
 
 
-def test_200000_requests_streamed_in_bounded_memory(tmp_path: Path) -> None:
+@pytest.fixture
+def big_tmp(tmp_path: Path) -> Iterator[Path]:
+    """``tmp_path``, its 1.5 GB of input files deleted afterwards (pytest keeps the last runs' directories)."""
+    yield tmp_path
+    for path in tmp_path.rglob("*.jsonl"):
+        path.unlink()
+
+
+def test_200000_requests_streamed_in_bounded_memory(big_tmp: Path) -> None:
+    tmp_path = big_tmp
     shapes: list[tuple[str, str, Any, Any, str]] = []
     for base in VALID_EXAMPLES:
         for day in range(DAYS):
