@@ -985,6 +985,8 @@ A_II: Final = Criterion(
         f.received_on,
         f.request.request_type,
         f.request.member.date_of_birth,
+        # a first request's period start: a line ending after it is not prior to it (R49)
+        f.plan.valid_from if f.request.request_type == "initial" else None,
         tuple([(e.line, e.start_date, e.end_date, *e.regimen) for e in f.request.prior_lines]),
     ),
 )

@@ -351,13 +351,6 @@ def test_cold_decides_each_request_as_if_it_were_the_first(tmp_path: Path) -> No
     assert result.cold and result.diff.compared == 2 and result.diff.changed == 0
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="engine defect found by the replay of issue #26 item 4: criterion A.ii's memo key "
-    "(policy/criteria.py, A_II memo_key) leaves out the requested period's first day that R49 reads, so B "
-    "inherits A's prior_line_dates_contradict when evaluated after it in the same process; remove this mark "
-    "when the key holds the period's start",
-)
 def test_a_warm_replay_decides_as_a_cold_one(tmp_path: Path) -> None:
     requests, published = _order_case(tmp_path)
     clear_memo()

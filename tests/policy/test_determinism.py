@@ -82,3 +82,30 @@ def test_ids_carry_no_patient_identifiers() -> None:
     for identifier in ("M00012345", "Rosa", "Quinones", "1951", "1234567893"):
         assert identifier not in det.determination_id
         assert identifier not in det.authorization.authorization_id
+
+
+def test_a_result_remembered_for_one_request_is_never_handed_to_another_that_differs_in_its_start() -> None:
+    """The replay of issue #26 found A.ii's memo key missing the requested start that R49 reads: a request
+    inherited "line 4 ends after the new treatment would start" from an earlier one. Each request here is
+    evaluated warm after its twin, and must decide as it does alone."""
+    import copy
+    import json
+
+    from contracts import PARequest
+    from policy import evaluate
+    from policy.criteria import clear_memo
+    from tests.policy.factory import example
+
+    base = example("initial_approved")  # line 4 ends 2026-10-01
+    early = copy.deepcopy(base)
+    early["drug"]["requested_start_date"] = "2026-09-15"  # before line 4 ends: A.ii not met (R49)
+    early["received_at"] = base["received_at"]
+    for first, second in ((early, base), (base, early)):
+        clear_memo()
+        alone = evaluate(*(lambda r: (r, r.received_at))(PARequest.model_validate_json(json.dumps(second))))
+        clear_memo()
+        r1 = PARequest.model_validate_json(json.dumps(first))
+        evaluate(r1, r1.received_at)
+        r2 = PARequest.model_validate_json(json.dumps(second))
+        warm = evaluate(r2, r2.received_at)
+        assert [(c.id, c.result, c.code) for c in warm.criteria] == [(c.id, c.result, c.code) for c in alone.criteria]
