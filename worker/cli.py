@@ -80,6 +80,13 @@ def build_parser() -> argparse.ArgumentParser:
     con = sub.add_parser("contracts", help="export or check the JSON Schema and AsyncAPI files")
     con.add_argument("action", choices=["export", "check"])
     _add_report_parser(sub)
+    rp = sub.add_parser(
+        "replay",
+        add_help=False,  # offline.replay's own parser reads the options (and --help): imported only when run
+        help="what a policy version would decide differently: requests against published determinations "
+        "or a second version (HTML, CSV); pa-worker replay --help for its options",
+    )
+    rp.add_argument("options", nargs=argparse.REMAINDER)
     return parser
 
 
@@ -280,6 +287,11 @@ def _evaluate(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["replay"]:  # its options, --help included, are offline.replay's own
+        from offline.replay import main as replay_main
+
+        return replay_main(argv[1:])
     args = build_parser().parse_args(argv)
     if args.command == "evaluate":
         return _evaluate(args)
