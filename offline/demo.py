@@ -202,6 +202,7 @@ async def main_async() -> int:
             ]
             events = [e for e in events if e.authorization_id in auth_ids]
         loop = await _review_loop(bootstrap, settings, dets, clock)
+        replayed = _replay_summary([v for _, _, v in valid], [d.model_dump_json().encode() for d in dets])
         scraped = await asyncio.to_thread(_scrape, ports[0])
 
         table = Table(title="pa.determinations.v1", show_lines=True, expand=True)
@@ -282,6 +283,7 @@ async def main_async() -> int:
             and letter is not None
             and bool(letter.information_requests)
             and loop.ok
+            and replayed
         )
         hold = float(os.environ.get("DEMO_HOLD_SECONDS", "0"))
         if hold > 0:
@@ -303,6 +305,41 @@ async def main_async() -> int:
             if started_kafka:
                 _kafka("down")
                 console.print("Stopped the local Kafka broker.")
+
+
+CANDIDATE_VERSION = """\
+# a what-if for the P&T committee: step-up doses billed at the dose (12 and 32 units), not as whole
+# 44 mg vials, and an ECOG assessment accepted up to 90 days old instead of 30
+effective_from = 2026-12-15
+version = "demo-what-if"
+step_up_whole_vial_billing = false
+ecog_window_days = 90
+"""
+
+
+def _replay_summary(requests: list[bytes], published: list[bytes]) -> bool:
+    """``pa-worker replay`` on this run: the requests against the determinations just published, under a
+    candidate version (issue #26); prints its one-screen summary."""
+    from offline.replay import Comparison, candidate_choice, replay_files
+    from offline.replay_report import summary_text, write_outputs
+    from policy.versions import parse_version_file
+
+    work = ROOT / ".demo" / "replay"
+    work.mkdir(parents=True, exist_ok=True)
+    (work / "requests.jsonl").write_bytes(b"".join(r + b"\n" for r in requests))
+    (work / "published.jsonl").write_bytes(b"".join(d + b"\n" for d in published))
+    candidate = parse_version_file(CANDIDATE_VERSION, "toml")
+    result = replay_files(
+        work / "requests.jsonl",
+        Comparison(candidate_choice(candidate, "all")),
+        published=work / "published.jsonl",
+        out_dir=work / "out",
+    )
+    write_outputs(result, work / "out")
+    console.print("[bold]pa-worker replay[/]: what billing step-ups at the dose and a 90-day ECOG window would change")
+    console.print(summary_text(result), highlight=False)
+    console.print(f"Replay report written: {(work / 'out' / 'report.html').relative_to(ROOT)}")
+    return result.diff.compared == len(requests)
 
 
 def _local(ts: datetime) -> str:
