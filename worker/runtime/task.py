@@ -410,6 +410,7 @@ class StageRuntime(Generic[S]):
             await work
         except PartitionLost:
             task.retire()  # not taken up again until the group assigns it again
+            task.pause(self.consumer)  # nothing fetched for it meanwhile
             self.tasks.pop(task.tp, None)
             log.info(self.spec.events.released, topic=task.tp.topic, partition=task.tp.partition)
             if self.consumer is not None:
