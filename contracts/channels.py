@@ -161,6 +161,15 @@ NOTICES_DLQ = Channel(
     action="send",
     dead_letter_of="paNotices",
 )
+SHADOW_DETERMINATIONS = Channel(
+    "paShadowDeterminations",
+    "pa.determinations.shadow.v1",
+    "Shadow mode (issue #26): the determinations a candidate policy version would publish for the same "
+    "requests, in pa.determination's format, written only when a shadow version is configured, for SREs to "
+    "compare with pa.determinations.v1 before a rollout. No letter, claims or review system reads it. Key: member_id.",
+    setting="topic_shadow_determinations",
+    public=False,
+)
 AUTHORIZATIONS = Channel(
     "paAuthorizations",
     "pa.authorizations.v1",
@@ -206,6 +215,7 @@ CHANNELS: tuple[Channel, ...] = (
     REVIEWS_DLQ,
     NOTICES,
     NOTICES_DLQ,
+    SHADOW_DETERMINATIONS,
     AUTHORIZATIONS,
     REQUEST_INDEX,
     PENDS,

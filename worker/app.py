@@ -16,13 +16,15 @@ from typing import Any
 from aiokafka.errors import KafkaError
 
 from policy import DEFAULT_SETTINGS, POLICY_ID
+from policy.versions import VersionError
 from worker import __version__
 from worker import metrics as m
-from worker.config import Settings, policy_settings
+from worker.config import Settings, policy_settings, policy_versions, shadow_version
 from worker.handler import RequestHandler, Topics
 from worker.http import HealthServer
 from worker.kafka import clients, ensure_topics, start_checked
 from worker.logs import get_logger
+from worker.records import Published, Source
 from worker.runtime import Clients, Processor, StageRuntime
 from worker.stages.reauth import ReauthProcessor
 from worker.stages.requests import RequestProcessor, with_pend_inbox
@@ -36,7 +38,7 @@ Component = StageRuntime[Any]
 
 def request_handler(settings: Settings, clock: Clock | None = None) -> RequestHandler:
     return RequestHandler(
-        policy_settings(settings),
+        policy_versions(settings),
         Topics(settings.topic_determinations, settings.topic_dlq, settings.topic_authorizations),
         settings.max_message_bytes,
         clock=clock or (lambda: datetime.now(UTC)),
@@ -65,6 +67,34 @@ def request_processor(settings: Settings, clock: Clock) -> RequestProcessor:
     )
 
 
+def shadow_processor(settings: Settings, clock: Clock) -> RequestProcessor | None:
+    """Shadow mode (issue #26): every request decided again under the candidate version file, in its own
+    group, published to the shadow topic only (no dead letters, no index, no pend inbox: bad input is
+    the live stage's to report), so SREs compare live traffic before switching; ``None`` when off."""
+    candidate = shadow_version(settings)
+    if candidate is None:
+        return None
+    handler = RequestHandler(
+        candidate,
+        Topics(settings.topic_shadow_determinations, settings.topic_shadow_determinations),
+        settings.max_message_bytes,
+        clock=clock,
+        future_tolerance=timedelta(seconds=settings.future_received_at_tolerance_seconds),
+    )
+
+    def handle(key: bytes | None, value: bytes | None, source: Source) -> Published:
+        result = handler.handle(key, value, source)
+        return result if isinstance(result, Published) else Published(())
+
+    return RequestProcessor(
+        settings,
+        handle,
+        output_topics=(settings.topic_shadow_determinations,),
+        role="shadow",
+        group_id=settings.shadow_group_id,
+    )
+
+
 def stages(
     settings: Settings,
     clock: Clock,
@@ -77,8 +107,10 @@ def stages(
     """The stages to run, each on its runtime, with ``kafka``'s clients (aiokafka's by default)."""
     kafka = kafka or clients(settings)
     policy = policy_settings(settings)
+    shadow = shadow_processor(settings, clock) if requests else None
     processors: list[Processor[Any]] = [
         *([request_processor(settings, clock)] if requests else []),
+        *([shadow] if shadow is not None else []),
         *([ReauthProcessor(settings, clock, policy)] if scheduler else []),
         *([ReviewProcessor(settings, clock, policy)] if reviews else []),
     ]
@@ -137,8 +169,12 @@ async def serve(
         if created:
             log.info("topics created", topics=created)
 
-    components = stages(settings, clock, requests=requests, scheduler=scheduler, reviews=reviews)
-    names = {"requests": "requests", "reauth": "reauth", "reviews": "review"}
+    try:
+        components = stages(settings, clock, requests=requests, scheduler=scheduler, reviews=reviews)
+    except VersionError as exc:  # a policy version file that does not validate: nothing starts
+        log.error("policy version file refused", reason=str(exc))
+        return 2
+    names = {"requests": "requests", "shadow": "shadow", "reauth": "reauth", "reviews": "review"}
 
     def readiness() -> tuple[bool, str]:
         ok = all(c.ready for c in components)

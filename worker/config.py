@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ssl
+from pathlib import Path
 from typing import Any, Literal
 
 from aiokafka.errors import KafkaError
@@ -11,6 +12,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from contracts import channels as ch
 from policy import DEFAULT_SETTINGS, PolicySettings
+from policy.versions import DEFAULT_EFFECTIVE_FROM, PolicyVersion, VersionError, Versions, parse_version_file
 
 
 class Settings(BaseSettings):
@@ -142,6 +144,25 @@ class Settings(BaseSettings):
         description="Opt-in for automated 'denied'. Keep false for Medicare Advantage: a physician or other "
         "appropriate professional must review adverse decisions (42 CFR 422.566(d)).",
     )
+    policy_version_files: str = Field(
+        "",
+        description="Policy versions with effective dates beside the code's own (issue #26): TOML or JSON files "
+        "(policy/versions.py: effective_from, version, any PolicySettings field), comma-separated. The version in "
+        "effect on a request's local receipt date decides it. A file that does not validate stops the start, "
+        "naming the field.",
+    )
+    shadow_version_file: str | None = Field(
+        None,
+        description="Shadow mode (issue #26): a candidate version file; `pa-worker run` then also decides every "
+        "request under it, in its own group (GROUP_ID-shadow), and publishes to PA_TOPIC_SHADOW_DETERMINATIONS only: "
+        "no letter, claims or review system reads that topic; nothing else is written (no dead letters, index or "
+        "pend inbox).",
+    )
+    topic_shadow_determinations: str = Field(
+        ch.SHADOW_DETERMINATIONS.topic,
+        min_length=1,
+        description="Output of shadow mode: the candidate version's determinations, for SREs to compare.",
+    )
     reauth_lead_days: int = Field(
         DEFAULT_SETTINGS.reauth_lead_days,
         ge=0,
@@ -218,6 +239,7 @@ class Settings(BaseSettings):
             self.topic_pend_store,
             self.topic_notices,
             self.topic_notices_dlq,
+            self.topic_shadow_determinations,
         ]
         if len(set(topics)) != len(topics):
             raise ValueError("topic names must be distinct")
@@ -230,6 +252,10 @@ class Settings(BaseSettings):
     @property
     def review_group_id(self) -> str:
         return self.reviews_group_id or f"{self.group_id}-reviews"
+
+    @property
+    def shadow_group_id(self) -> str:
+        return f"{self.group_id}-shadow"
 
     def kafka_kwargs(self) -> dict[str, Any]:
         """Connection settings shared by every aiokafka client.
@@ -307,6 +333,41 @@ def _read_secret(var: str, path: str) -> str:
     if not value:
         raise SecretFileError(f"{var}: {path} is empty")
     return value
+
+
+def _version_file(path: str, settings: Settings) -> PolicyVersion:
+    fmt: Literal["toml", "json"] = "json" if path.endswith(".json") else "toml"
+    try:
+        content = Path(path).read_bytes()
+    except OSError as exc:
+        raise VersionError(f"{path}: {exc.strerror or exc}") from None
+    try:
+        version = parse_version_file(content, fmt)
+    except VersionError as exc:
+        raise VersionError(f"{path}: {exc}") from None
+    if settings.allow_automated_denials != version.settings.allow_automated_denials:
+        version = PolicyVersion(
+            version.effective_from, version.settings.replace(allow_automated_denials=settings.allow_automated_denials)
+        )
+    return version
+
+
+def policy_versions(settings: Settings) -> Versions:
+    """The versions ``pa-worker run`` decides with: the code's own (with the worker's automated-denial
+    switch, :func:`policy_settings`) and those of ``policy_version_files``, by effective date. Raises
+    :class:`policy.versions.VersionError` naming the file and the field."""
+    versions = Versions([PolicyVersion(DEFAULT_EFFECTIVE_FROM, policy_settings(settings))])
+    for path in filter(None, (p.strip() for p in settings.policy_version_files.split(","))):
+        versions = versions.with_candidate(_version_file(path, settings))
+    return versions
+
+
+def shadow_version(settings: Settings) -> Versions | None:
+    """Shadow mode's candidate, applied to every request whatever its effective date (a rollout
+    compares live traffic before switching), or ``None``."""
+    if settings.shadow_version_file is None:
+        return None
+    return Versions([_version_file(settings.shadow_version_file, settings)])
 
 
 def policy_settings(settings: Settings) -> PolicySettings:

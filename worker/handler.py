@@ -18,6 +18,7 @@ from contracts import PADetermination, PARequest
 from contracts import channels as ch
 from contracts.channels import DlqErrorClass
 from policy import PolicySettings, evaluate
+from policy.versions import Versions
 from worker.config import Settings
 from worker.events import (
     CE_TYPE_DETERMINATION,
@@ -65,13 +66,19 @@ class RequestHandler:
 
     def __init__(
         self,
-        settings: PolicySettings,
+        settings: PolicySettings | Versions,
         topics: Topics,
         max_message_bytes: int,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         future_tolerance: timedelta = FUTURE_TOLERANCE,
     ) -> None:
-        self.settings = settings
+        """``settings``: one parameter set, or the policy versions by effective date (the version in
+        effect on each request's local receipt date decides it, issue #26)."""
+        if isinstance(settings, Versions):
+            self.versions: Versions | None = settings if len(settings.versions) > 1 else None
+            self.settings = settings.versions[-1].settings
+        else:
+            self.versions, self.settings = None, settings
         self.topics = topics
         self.max_message_bytes = max_message_bytes
         self.clock = clock
@@ -86,7 +93,9 @@ class RequestHandler:
         if isinstance(at, Rejection):
             return self._dead(key, value or b"", source, at.error_class, at.message, at.fields)
         try:
-            determination = evaluate(request, at, self.settings)
+            versions = self.versions
+            settings = self.settings if versions is None else versions.for_receipt(request.received_at)
+            determination = evaluate(request, at, settings)
         except Exception as exc:  # an engine bug must not stop the partition
             return self._dead(
                 key,

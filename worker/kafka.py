@@ -227,6 +227,7 @@ def producer_kwargs(settings: Settings) -> dict[str, Any]:
 
 async def ensure_topics(settings: Settings) -> list[str]:
     """Create the worker's topics when missing; returns the names created."""
+    replication = settings.topic_replication_factor
     wanted = [
         NewTopic(settings.topic_requests, settings.topic_partitions, settings.topic_replication_factor),
         NewTopic(settings.topic_determinations, settings.topic_partitions, settings.topic_replication_factor),
@@ -256,6 +257,12 @@ async def ensure_topics(settings: Settings) -> list[str]:
         # the letter system's notices and their DLQ (issue #23): co-partitioned with the reviews
         NewTopic(settings.topic_notices, settings.topic_partitions, settings.topic_replication_factor),
         NewTopic(settings.topic_notices_dlq, settings.topic_partitions, settings.topic_replication_factor),
+        # shadow mode's output (issue #26), only when a shadow version is configured
+        *(
+            [NewTopic(settings.topic_shadow_determinations, settings.topic_partitions, replication)]
+            if settings.shadow_version_file is not None
+            else []
+        ),
         NewTopic(
             settings.topic_pends,
             settings.topic_partitions,

@@ -36,6 +36,8 @@ class RequestProcessor(Processor[RequestIndex]):
         drop: bool = True,
         output_topics: Sequence[str] = (),
         on_committed: Callable[[list[Result], float], None] | None = None,
+        role: str = "requests",
+        group_id: str | None = None,
     ) -> None:
         self.handle = handle
         self.dlq = settings.topic_dlq
@@ -43,12 +45,12 @@ class RequestProcessor(Processor[RequestIndex]):
         self.on_committed = on_committed
         store = StoreSpec(index_topic, RequestIndex, content_type=False) if index_topic is not None else None
         self.spec = StageSpec(
-            role="requests",
-            group_id=settings.group_id,
+            role=role,
+            group_id=group_id or settings.group_id,
             input=settings.topic_requests,
             outputs=tuple(output_topics),
             store=store,
-            batch_metrics=True,
+            batch_metrics=role == "requests",  # a shadow stage's batches are not the service's
         )
 
     async def process(self, ctx: Context[RequestIndex], records: Sequence[Any]) -> Commit:

@@ -64,7 +64,7 @@ awk '!/^[[:space:]]*(#|$)/' /pa/acls.txt | while read -r principal operation typ
 done
 # pa.notices.v1 has pa.reviews.v1's partition count (co-partitioned by member_id)
 for topic in pa.requests.v1 pa.determinations.v1 pa.reauth-due.v1 pa.requests.dlq.v1 pa.reviews.v1 \
-  pa.reviews.dlq.v1 pa.decision-clock.v1 pa.notices.v1 pa.notices.dlq.v1; do
+  pa.reviews.dlq.v1 pa.decision-clock.v1 pa.notices.v1 pa.notices.dlq.v1 pa.determinations.shadow.v1; do
   "$K/bin/kafka-topics.sh" --bootstrap-server kafka-secure:9192 --command-config /tmp/admin.properties \
     --create --if-not-exists --topic "$topic" --partitions 3 --replication-factor 1 >/dev/null
 done
