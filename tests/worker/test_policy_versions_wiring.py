@@ -57,7 +57,7 @@ def test_a_bad_version_file_names_the_file_and_the_field(tmp_path: Path) -> None
     path.write_text(CANDIDATE + "ecog_window_dayz = 45\n")
     with pytest.raises(VersionError, match=r"candidate\.toml: ecog_window_dayz"):
         policy_versions(Settings(policy_version_files=str(path)))
-    with pytest.raises(VersionError, match="missing.toml"):
+    with pytest.raises(VersionError, match=r"missing\.toml"):
         policy_versions(Settings(policy_version_files=str(tmp_path / "missing.toml")))
 
 
