@@ -112,7 +112,7 @@ def stages(
         *([request_processor(settings, clock)] if requests else []),
         *([shadow] if shadow is not None else []),
         *([ReauthProcessor(settings, clock, policy)] if scheduler else []),
-        *([ReviewProcessor(settings, clock, policy)] if reviews else []),
+        *([ReviewProcessor(settings, clock, policy_versions(settings))] if reviews else []),
     ]
     return [
         StageRuntime(

@@ -61,6 +61,7 @@ from contracts.internal import INBOX_POSITION_KEY, PendInboxRecord, PendState
 from contracts.models import NoticeChannel, NoticeKind, NoticeRecipient
 from policy import PolicySettings
 from policy.review import ReviewRejected, final_determination
+from policy.versions import Versions
 
 _STATE_JSON = PendState.__pydantic_serializer__
 _REVIEW_JSON = PAReview.__pydantic_serializer__
@@ -382,8 +383,9 @@ class PendBook:
 
     # -- reviews --------------------------------------------------------------------------------
 
-    def review(self, review: PAReview, now: datetime, settings: PolicySettings) -> ReviewResult:
-        """Apply ``review`` (see the module doc)."""
+    def review(self, review: PAReview, now: datetime, settings: PolicySettings | Versions) -> ReviewResult:
+        """Apply ``review`` (see the module doc). With policy versions, the one in effect on the pended
+        request's local receipt date decides the final determination, as it decided the pend (issue #26)."""
         state = self.states.get(review.determination_id)
         digest = review_digest(review)
         if state is None:
@@ -403,6 +405,8 @@ class PendBook:
             )
         assert state.pended is not None and state.request is not None
         try:
+            if isinstance(settings, Versions):
+                settings = settings.for_receipt(state.request.received_at)
             det = final_determination(state.request, state.pended, review, settings)
         except ReviewRejected as exc:
             error = exc.error_class

@@ -88,3 +88,31 @@ def test_shadow_mode_decides_every_request_with_the_candidate_and_writes_only_it
     assert {r.topic for r in result.records} == {"pa.determinations.shadow.v1"}
     # bad input is the live stage's to dead-letter: the shadow writes nothing for it
     assert shadow.handle(b"k", b"{not json", SOURCE) == Published(())
+
+
+def test_a_review_is_decided_under_the_version_that_decided_its_pend(tmp_path: Path) -> None:
+    from contracts import PARequest, PAReview
+    from policy import evaluate
+    from worker.pends import Decided, PendBook, inbox_record
+
+    path = tmp_path / "candidate.toml"
+    path.write_text(CANDIDATE.replace("2026-12-15", "2026-11-01"))  # in effect at the example's receipt
+    versions = policy_versions(Settings(policy_version_files=str(path)))
+    raw = json.dumps(example("pended_clinical_review_three_lines_ecog3")).encode()
+    request = PARequest.model_validate_json(raw)
+    pended = evaluate(request, request.received_at, versions.for_receipt(request.received_at))
+    assert pended.decision == "pended" and pended.policy.version == "2026-12-10.1"
+    book = PendBook()
+    book.take_inbox(0, inbox_record(pended, raw).model_dump_json().encode())
+    review = json.loads(
+        (
+            Path(__file__).resolve().parents[2] / "contracts/examples/pa.review/valid/approved_by_physician.json"
+        ).read_text()
+    )
+    review.update(determination_id=pended.determination_id, request_id=pended.request_id, member_id=pended.member_id)
+    result = book.review(PAReview.model_validate_json(json.dumps(review)), datetime(2026, 11, 28, tzinfo=UTC), versions)
+    assert isinstance(result, Decided)
+    final = result.determination
+    # the candidate bills step-up doses at the dose: 1944 units for 2026-12-01..2027-05-31, not 1988 (R20)
+    assert final.policy.version == "2026-12-10.1"
+    assert final.authorization is not None and final.authorization.max_units == 1944

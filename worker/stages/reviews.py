@@ -49,6 +49,7 @@ from typing import Any
 
 from contracts import PANotice, PAReview
 from policy import DEFAULT_SETTINGS, PolicySettings
+from policy.versions import Versions
 from worker import metrics as m
 from worker.config import Settings
 from worker.events import CE_TYPE_DECISION_CLOCK, CE_TYPE_DETERMINATION, cloudevent_headers, parse
@@ -109,7 +110,7 @@ class ReviewProcessor(Processor[PendBook]):
         self,
         settings: Settings,
         clock: Clock = lambda: datetime.now(UTC),
-        policy_settings: PolicySettings = DEFAULT_SETTINGS,
+        policy_settings: PolicySettings | Versions = DEFAULT_SETTINGS,
     ) -> None:
         self.settings = s = settings
         self.clock = clock
