@@ -36,6 +36,7 @@ from typing import Any, BinaryIO, TextIO
 
 from contracts.channels import DlqErrorClass
 from policy import PolicySettings, evaluate
+from policy.versions import Versions
 from worker.config import Settings
 from worker.handler import FUTURE_TOLERANCE, Rejection, decode_request, evaluation_time
 
@@ -142,7 +143,7 @@ def run_evaluate(
     err: TextIO,
     *,
     now: datetime | None,
-    settings: PolicySettings,
+    settings: PolicySettings | Versions,
     max_message_bytes: int = MAX_MESSAGE_BYTES,
     future_tolerance: timedelta = FUTURE_TOLERANCE,
 ) -> int:
@@ -171,7 +172,8 @@ def run_evaluate(
             err.write(_error(position, ERROR_KIND[at.error_class], details) + "\n")
             continue
         try:
-            determination = evaluate(request, at, settings)
+            chosen = settings.for_receipt(request.received_at) if isinstance(settings, Versions) else settings
+            determination = evaluate(request, at, chosen)
         except Exception as exc:  # an engine bug must not hide the other lines' results
             rejected = True
             message = f"policy evaluation failed: {type(exc).__name__}"

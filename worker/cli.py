@@ -253,13 +253,14 @@ def _report(args: argparse.Namespace) -> int:
 
 
 def _evaluate(args: argparse.Namespace) -> int:
-    """``pa-worker evaluate``: the policy settings ``pa-worker run`` would use (the environment, through
-    :func:`worker.config.policy_settings`), the command line's switch overriding the environment's."""
+    """``pa-worker evaluate``: the policy versions ``pa-worker run`` would use (the environment, through
+    :func:`worker.config.policy_versions`: the version files and the automated-denial switch), the command
+    line's switch overriding the environment's."""
     from datetime import timedelta
     from typing import BinaryIO
 
     from offline.evaluate import run_evaluate
-    from worker.config import load, policy_settings
+    from worker.config import load, policy_versions
 
     settings = load()
     if args.allow_automated_denials is not None:
@@ -271,7 +272,7 @@ def _evaluate(args: argparse.Namespace) -> int:
             sys.stdout,
             sys.stderr,
             now=args.now,
-            settings=policy_settings(settings),
+            settings=policy_versions(settings),
             max_message_bytes=settings.max_message_bytes,
             future_tolerance=timedelta(seconds=settings.future_received_at_tolerance_seconds),
         )

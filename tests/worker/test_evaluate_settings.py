@@ -88,8 +88,9 @@ def test_evaluate_passes_run_s_settings(monkeypatch: pytest.MonkeyPatch, capsys:
     monkeypatch.setattr(evaluate_module, "run_evaluate", spy)
     assert cli.main(["evaluate", str(OUT_OF_SCOPE)]) == 0
     expected: PolicySettings = policy_settings(load())
-    assert seen["settings"] == expected == request_handler(load()).settings
-    assert seen["settings"] != DEFAULT_SETTINGS and seen["settings"].allow_automated_denials
+    versions = seen["settings"]  # the policy versions run decides with (worker.config.policy_versions)
+    assert [v.settings for v in versions.versions] == [expected] and expected == request_handler(load()).settings
+    assert expected != DEFAULT_SETTINGS and expected.allow_automated_denials
     assert seen["max_message_bytes"] == 2048
     assert seen["future_tolerance"] == timedelta(seconds=60) == request_handler(load()).future_tolerance
 
