@@ -1,6 +1,6 @@
 """A clinical reviewer's decision applied to a pended determination: the final determination (issue
 #15, the pure part). Pure: no I/O, no clock; the Kafka stage that consumes ``pa.reviews.v1`` is
-``worker.reviews``.
+``worker.stages.reviews``.
 
 ``final_determination(request, pended, review, settings)`` returns the determination that
 supersedes ``pended``, or raises :class:`ReviewRejected` with a DLQ error class and a message that
