@@ -119,7 +119,7 @@ def final_determination(
     outcome = review.outcome
     if decision == "approved":
         authorization = _authorization(request, review, det_id, settings)
-        portion = denied_portion(request, pended, authorization, settings)
+        portion = denied_portion(request, review, authorization, settings)
         outcome = "approved" if portion is None else "partially_approved"
         if portion is not None and review.reviewer.credential not in settings.adverse_review_credentials:
             # an approval of less than was asked is adverse, whatever the review calls it
@@ -196,16 +196,18 @@ def _final_criteria(pended: PADetermination, outcome: str, credential: str) -> l
 
 
 def denied_portion(
-    request: PARequest, pended: PADetermination, granted: Authorization, settings: PolicySettings
+    request: PARequest, review: PAReview, granted: Authorization, settings: PolicySettings
 ) -> DeniedPortion | None:
     """What an approval did not grant of what the request asked, or ``None`` for a full approval.
 
     Asked: the request's ``requested_units`` (or, when it gave none, the labeled maximum of the
-    period, which holds a restart's step-up doses) over the period the engine read when it pended the
-    request (its ``decided_at``). An approval of fewer units, or of a period that leaves days of the
-    asked period uncovered, is a partial approval: adverse, with appeal rights (42 CFR 422.566,
-    422.568(d))."""
-    facts = facts_for(request, pended.decided_at, settings)
+    period, which holds a restart's step-up doses) over the period the request asks for, read at the
+    review's time as the engine would read it then: a requested start as given; without one, from the
+    day of the decision (as the full approval's own period is), so a review two days after the pend
+    is not a "partial approval" of two days. An approval of fewer units, or of a period that leaves
+    days of the asked period uncovered, is a partial approval: adverse, with appeal rights (42 CFR
+    422.566, 422.568(d))."""
+    facts = facts_for(request, review.decided_at, settings)
     plan = facts.plan
     asked = request.drug.requested_units
     if asked is None:

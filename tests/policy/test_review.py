@@ -14,7 +14,7 @@ import pytest
 
 from contracts import PADetermination, PAReview
 from policy.review import ReviewRejected, final_determination
-from tests.policy.factory import change, example, parse, run, set_, strictly_valid
+from tests.policy.factory import change, drop, example, parse, run, set_, strictly_valid
 
 FUTURE = re.compile(r"will decide|will review|decidirá|tomará la decisión|revisará", re.IGNORECASE)
 """Words that promise a decision to come: true on a pend, never on a final determination."""
@@ -248,3 +248,16 @@ def test_golden_final_letters_promise_nothing_and_keep_english_out_of_spanish(na
         assert not re.search(r"\b(the|and|was|were|approved|denied|reviewed)\b", es), es  # no English in Spanish
     # the reviewer wrote no Spanish rationale: the Spanish field is empty and says why, never English
     assert final.rationale_es is None and final.translation_needed == ["rationale_es"]
+
+
+def test_a_review_days_after_a_pend_without_a_requested_start_is_a_full_approval() -> None:
+    # no requested start: the request asks for the period from the decision on; a nurse approving it two
+    # days after the pend grants exactly that (from the review's day), nothing denied, no adverse notice
+    data = change(example("pended_clinical_review_three_lines_ecog3"), drop("drug.requested_start_date"))
+    request = parse(data)
+    pended = run(data)
+    review = _review("approved_by_physician", pended, reviewer={"id": "RN-1", "credential": "RN"})
+    review = review.model_copy(update={"decided_at": review.decided_at.replace(day=29)})
+    final = strictly_valid(final_determination(request, pended, review))
+    assert (final.decision, final.adverse, final.denied_portion) == ("approved", False, None)
+    assert final.authorization is not None and final.authorization.valid_from.isoformat() == "2026-11-29"
