@@ -112,35 +112,29 @@ def decision_rows(result: ReplayResult) -> list[list[str]]:
     by_type: Counter[tuple[str, str, str]] = Counter()
     for (rtype, b, a), n in d.states.items():
         by_type[(rtype, b.split("/")[0], a.split("/")[0])] += n
-    pairs = d.decisions()
-    ordered = sorted(pairs.items(), key=lambda kv: (kv[0][0] == kv[0][1], -kv[1], kv[0]))
-    return [
-        [
-            b,
-            a,
-            str(n),
-            _pct(n, d.compared),
-            str(by_type[("initial", b, a)]),
-            str(by_type[("continuation", b, a)]),
-            "changed" if b != a else "unchanged",
-        ]
-        for (b, a), n in ordered
-    ]
+    return _transition_rows(d.decisions().items(), by_type, d.compared)
 
 
 def state_rows(result: ReplayResult) -> list[list[str]]:
     """Transitions where either side is pended (the pend reasons), changed first."""
     d = result.diff
     by_type: Counter[tuple[str, str, str]] = d.states
-    pairs = d.state_pairs()
-    shown = [(k, n) for k, n in pairs.items() if k[0].startswith("pended") or k[1].startswith("pended")]
-    ordered = sorted(shown, key=lambda kv: (kv[0][0] == kv[0][1], -kv[1], kv[0]))
+    shown = [(k, n) for k, n in d.state_pairs().items() if k[0].startswith("pended") or k[1].startswith("pended")]
+    return _transition_rows(shown, by_type, d.compared)
+
+
+def _transition_rows(
+    pairs: Iterable[tuple[tuple[str, str], int]], by_type: Counter[tuple[str, str, str]], compared: int
+) -> list[list[str]]:
+    """One row per (before, after) transition, changed first, then by count: the count, its share of the
+    compared requests, the counts by request type, and whether it changed."""
+    ordered = sorted(pairs, key=lambda kv: (kv[0][0] == kv[0][1], -kv[1], kv[0]))
     return [
         [
             b,
             a,
             str(n),
-            _pct(n, d.compared),
+            _pct(n, compared),
             str(by_type[("initial", b, a)]),
             str(by_type[("continuation", b, a)]),
             "changed" if b != a else "unchanged",

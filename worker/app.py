@@ -16,7 +16,7 @@ from typing import Any
 from aiokafka.errors import KafkaError
 
 from policy import DEFAULT_SETTINGS, POLICY_ID
-from policy.versions import VersionError
+from policy.versions import VersionError, Versions
 from worker import __version__
 from worker import metrics as m
 from worker.config import Settings, policy_settings, policy_versions, shadow_version
@@ -36,10 +36,13 @@ Clock = Callable[[], datetime]
 Component = StageRuntime[Any]
 
 
-def request_handler(settings: Settings, clock: Clock | None = None) -> RequestHandler:
+def request_handler(
+    settings: Settings, clock: Clock | None = None, *, versions: Versions | None = None, topics: Topics | None = None
+) -> RequestHandler:
+    """The request handler of ``settings`` (the live one by default: its policy versions and topics)."""
     return RequestHandler(
-        policy_versions(settings),
-        Topics(settings.topic_determinations, settings.topic_dlq, settings.topic_authorizations),
+        versions or policy_versions(settings),
+        topics or Topics(settings.topic_determinations, settings.topic_dlq, settings.topic_authorizations),
         settings.max_message_bytes,
         clock=clock or (lambda: datetime.now(UTC)),
         future_tolerance=timedelta(seconds=settings.future_received_at_tolerance_seconds),
@@ -74,13 +77,8 @@ def shadow_processor(settings: Settings, clock: Clock) -> RequestProcessor | Non
     candidate = shadow_version(settings)
     if candidate is None:
         return None
-    handler = RequestHandler(
-        candidate,
-        Topics(settings.topic_shadow_determinations, settings.topic_shadow_determinations),
-        settings.max_message_bytes,
-        clock=clock,
-        future_tolerance=timedelta(seconds=settings.future_received_at_tolerance_seconds),
-    )
+    shadow_topic = settings.topic_shadow_determinations
+    handler = request_handler(settings, clock, versions=candidate, topics=Topics(shadow_topic, shadow_topic))
 
     def handle(key: bytes | None, value: bytes | None, source: Source) -> Published:
         result = handler.handle(key, value, source)
