@@ -21,6 +21,7 @@ from collections import defaultdict
 from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
+from functools import lru_cache
 from typing import Final, NamedTuple
 
 from contracts import CriterionResult, Document, PARequest
@@ -29,7 +30,7 @@ from policy import label
 from policy._build import build
 from policy.agents import CLASS_ORDER, CLASS_SHORT, fold
 from policy.evidence import currency
-from policy.lines import EntryReading, LinesReading, read_lines
+from policy.lines import EntryReading, LinesReading, lines_key, read_lines, read_regimen
 from policy.reasons import ENTRIES, FactValue, citation_both, quoted_entry, render_both
 from policy.schedule import QuantityPlan, add_months
 from policy.settings import PolicySettings, line_of_business_code
@@ -474,8 +475,21 @@ _KIND_NOTES: Final[dict[str, str]] = {
 def _entry_evidence(e: EntryReading, reading: LinesReading, joined: Mapping[int, str]) -> str:
     """``"line 3: Dara-KRd (daratumumab, carfilzomib, lenalidomide, dexamethasone) [anti-CD38/PI/IMiD]"``,
     with what the entry was read as and how it was counted."""
+    notes = []
+    if e.kind != "therapy":
+        notes.append(_KIND_NOTES[e.kind])
+    if e.start is not None and e.line in reading.future_lines:
+        notes.append("starts after receipt: not a prior line")
+    if e.line in joined:
+        notes.append(_JOIN_NOTES[joined[e.line]])
+    return f"line {e.line}: " + _shown(e.items) + (f" ({'; '.join(notes)})" if notes else "")
+
+
+@lru_cache(maxsize=8192)
+def _shown(items: tuple[str, ...]) -> str:
+    """An entry's items as the evidence shows them: each with the agents and classes it was read as."""
     shown = []
-    for name, r in zip(e.items, e.readings, strict=True):
+    for name, r in zip(items, read_regimen(items)[0], strict=True):
         text = " ".join(name.split())
         if r.unread:
             text += " (not read)"
@@ -484,14 +498,7 @@ def _entry_evidence(e: EntryReading, reading: LinesReading, joined: Mapping[int,
         if r.classes:
             text += f" [{'/'.join(CLASS_SHORT[c] for c in CLASS_ORDER if c in r.classes)}]"
         shown.append(text)
-    notes = []
-    if e.kind != "therapy":
-        notes.append(_KIND_NOTES[e.kind])
-    if e.start is not None and e.line in reading.future_lines:
-        notes.append("starts after receipt: not a prior line")
-    if e.line in joined:
-        notes.append(_JOIN_NOTES[joined[e.line]])
-    return f"line {e.line}: " + ", ".join(shown) + (f" ({'; '.join(notes)})" if notes else "")
+    return ", ".join(shown)
 
 
 # --- A.iii ---------------------------------------------------------------------------------------
@@ -982,12 +989,15 @@ A_II: Final = Criterion(
     ),
     check=check_a_ii,
     memo_key=lambda f: (
-        f.received_on,
         f.request.request_type,
-        f.request.member.date_of_birth,
-        # a first request's period start: a line ending after it is not prior to it (R49)
-        f.plan.valid_from if f.request.request_type == "initial" else None,
-        tuple([(e.line, e.start_date, e.end_date, *e.regimen) for e in f.request.prior_lines]),
+        # dates as days from receipt (lines_key); a first request's period start: a line ending after
+        # it is not prior to it (R49)
+        lines_key(
+            f.request.prior_lines,
+            f.received_on,
+            f.request.member.date_of_birth,
+            f.plan.valid_from if f.request.request_type == "initial" else None,
+        ),
     ),
 )
 A_III: Final = Criterion(

@@ -28,9 +28,10 @@ request positively shows.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Hashable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
+from functools import lru_cache
 from typing import Final, Literal
 
 from contracts.models import PriorLine
@@ -123,19 +124,47 @@ def _kind(readings: Sequence[AgentReading]) -> Kind:
 
 
 def read_entry(position: int, entry: PriorLine) -> EntryReading:
-    readings = tuple(read_agent(name) for name in entry.regimen)
+    regimen = tuple(entry.regimen)
+    readings, kind, agents, roles = read_regimen(regimen)
+    return EntryReading(position, entry.line, entry.start_date, entry.end_date, regimen, readings, kind, agents, roles)
+
+
+@lru_cache(maxsize=8192)
+def read_regimen(
+    regimen: tuple[str, ...],
+) -> tuple[tuple[AgentReading, ...], Kind, tuple[str, ...], frozenset[Role]]:
+    """What an entry's names alone say (dates aside): each item's reading, the entry's kind, its agents
+    (in order, no repeats) and roles. Memoized: regimens repeat across requests ("VRd", "Dara-Rd")."""
+    readings = tuple(read_agent(name) for name in regimen)
     agents = tuple(dict.fromkeys(a for r in readings for a in r.agents))
     roles = frozenset(role for r in readings for role in r.roles)
-    return EntryReading(
-        position,
-        entry.line,
-        entry.start_date,
-        entry.end_date,
-        tuple(entry.regimen),
-        readings,
-        _kind(readings),
-        agents,
-        roles,
+    return readings, _kind(readings), agents, roles
+
+
+def lines_key(
+    lines: Sequence[PriorLine], received_on: date, born_on: date | None, therapy_from: date | None = None
+) -> Hashable:
+    """Every input :func:`read_lines` reads, with each date as its distance in days from ``received_on``.
+
+    :func:`read_lines` compares dates with each other and measures the gaps between them, and never
+    reads a date in any other way, nor prints one: two requests whose prior lines differ only by a
+    shift of every date (and of the receipt and treatment start with them) read alike. The date of
+    birth enters only through the comparisons :func:`read_lines` makes with it (a line dated before
+    it, a birth date after receipt), so members of different ages share a key. A change to
+    :func:`read_lines` that reads a date otherwise must change this key with it
+    (``tests/policy/test_lines.py`` pins both)."""
+
+    def days(d: date | None) -> int | None:
+        return None if d is None else (d - received_on).days
+
+    if born_on is None or born_on > received_on:
+        born: tuple[bool, ...] | None = None
+    else:  # as read_lines reads it: an entry with a date before the birth
+        born = tuple([any(d is not None and d < born_on for d in (e.start_date, e.end_date)) for e in lines])
+    return (
+        days(therapy_from),
+        born,
+        tuple([(e.line, days(e.start_date), days(e.end_date), *e.regimen) for e in lines]),
     )
 
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import re
-from datetime import timedelta
+from datetime import date, datetime, timedelta
+from typing import Any
 
 from policy import DEFAULT_SETTINGS
 from policy.criteria import clear_memo
@@ -109,3 +111,63 @@ def test_a_result_remembered_for_one_request_is_never_handed_to_another_that_dif
         r2 = PARequest.model_validate_json(json.dumps(second))
         warm = evaluate(r2, r2.received_at)
         assert [(c.id, c.result, c.code) for c in warm.criteria] == [(c.id, c.result, c.code) for c in alone.criteria]
+
+
+def _shifted(data: dict[str, Any], days: int) -> dict[str, Any]:
+    """``data`` with the receipt, the requested start and every prior-line date moved by ``days``."""
+    import copy
+
+    out = copy.deepcopy(data)
+    out["received_at"] = (datetime.fromisoformat(out["received_at"]) + timedelta(days=days)).isoformat()
+    if out["drug"].get("requested_start_date"):
+        start = date.fromisoformat(out["drug"]["requested_start_date"]) + timedelta(days=days)
+        out["drug"]["requested_start_date"] = start.isoformat()
+    for line in out["prior_lines"]:
+        for k in ("start_date", "end_date"):
+            if line.get(k):
+                line[k] = (date.fromisoformat(line[k]) + timedelta(days=days)).isoformat()
+    return out
+
+
+def test_a_ii_is_shared_between_requests_whose_prior_lines_differ_by_a_shift_of_every_date() -> None:
+    """A.ii's memo key holds each date as days from receipt (``policy.lines.lines_key``): its finding reads
+    dates only against each other. A request shifted by 400 days gets, warm, A.ii's result as it would
+    alone, and the two requests' A.ii results are the same."""
+    from contracts import PARequest
+    from policy import evaluate
+    from tests.policy.factory import example
+
+    base = example("initial_approved")
+    shifted = _shifted(base, 400)
+    clear_memo()
+    r = PARequest.model_validate_json(json.dumps(shifted))
+    alone = evaluate(r, r.received_at).criteria[2]
+    clear_memo()
+    b = PARequest.model_validate_json(json.dumps(base))
+    first = evaluate(b, b.received_at).criteria[2]
+    warm = evaluate(r, r.received_at).criteria[2]
+    assert first.id == warm.id == "A.ii" and first.result == "met"
+    assert warm.model_dump() == alone.model_dump() == first.model_dump()
+
+
+def test_a_ii_is_not_shared_when_a_shift_crosses_the_member_s_birth_date() -> None:
+    """The date of birth is in the key through the comparisons read_lines makes: a line dated before the
+    member's birth (a contradiction, R35) is never handed the result of a line dated after it."""
+    from contracts import PARequest
+    from policy import evaluate
+    from tests.policy.factory import example
+
+    base = example("initial_approved")
+    born = date.fromisoformat(base["member"]["date_of_birth"])
+    first_start = min(date.fromisoformat(x["start_date"]) for x in base["prior_lines"])
+    # move the lines (and the receipt) back until the first line starts a day before the member's birth
+    early = _shifted(base, -((first_start - born).days + 1))
+    clear_memo()
+    e = PARequest.model_validate_json(json.dumps(early))
+    alone = evaluate(e, e.received_at).criteria[2]
+    assert alone.result == "not_met" and alone.code == "prior_line_dates_contradict"
+    clear_memo()
+    b = PARequest.model_validate_json(json.dumps(base))
+    evaluate(b, b.received_at)
+    warm = evaluate(e, e.received_at).criteria[2]
+    assert warm.model_dump() == alone.model_dump()
