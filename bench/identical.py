@@ -4,10 +4,11 @@
     .venv/bin/python bench/identical.py --check  /tmp/identical.jsonl.gz   # after it
 
 ``--record`` builds a corpus and writes, for each request, its JSON bytes, the evaluation times
-and settings it is evaluated at, and the determination bytes (``PADetermination``'s pydantic
-``to_json``, what the worker publishes) for each. ``--check`` re-evaluates the stored requests with
-the engine of the working tree, twice (in order, then in reverse order with the memo tables warm
-and filled differently), and fails on the first determination that differs by one byte.
+and settings it is evaluated at, and the determination bytes (``contracts.codec.determination_json``,
+what the worker publishes: pydantic's ``to_json`` of ``PADetermination``) for each. ``--check``
+re-evaluates the stored requests with the engine of the working tree, twice (in order, then in
+reverse order with the memo tables warm and filled differently), and fails on the first
+determination that differs by one byte.
 
 The corpus: the offline bench's stream (``bench/offline.py`` ``variants``), requests drawn with a
 fixed seed from the hypothesis strategies of ``tests/strategies.py`` (``approvable_request_dicts``
@@ -32,7 +33,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from contracts import PADetermination, PARequest  # noqa: E402
+from contracts import PARequest  # noqa: E402
+from contracts.codec import determination_json  # noqa: E402
 from policy import DEFAULT_SETTINGS, PolicySettings, evaluate  # noqa: E402
 
 SETTINGS: dict[str, PolicySettings] = {
@@ -97,7 +99,7 @@ def _settings(name: str) -> PolicySettings:
 
 
 def determinations(request_bytes: bytes, at: list[tuple[str, str]]) -> list[str]:
-    dump = PADetermination.__pydantic_serializer__.to_json
+    dump = determination_json  # what the worker publishes (contracts/codec.py)
     try:
         request = PARequest.model_validate_json(request_bytes)
     except Exception as e:  # a drawn request the contract refuses: recorded as such

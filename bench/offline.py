@@ -3,7 +3,7 @@
     .venv/bin/python bench/offline.py [--seconds 2] [--rounds 3] [--variants 5000] [--profile | --stages]
 
 Per request: ``PARequest.model_validate_json(bytes)`` -> ``evaluate(request, received_at)`` ->
-the determination's JSON bytes (pydantic's ``to_json``, what the worker publishes). The input is
+the determination's JSON bytes (``contracts.codec.determination_json``, what the worker publishes). The input is
 a realistic mix built from ``contracts/examples/valid``: a two-week stream of requests
 (``received_at`` spread over 14 days, every clinical date moved with it), each with a new
 request id, member id and document ids, jittered ECOG, document, start and therapy dates, one of
@@ -41,7 +41,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from contracts import PADetermination, PARequest  # noqa: E402
+from contracts import PARequest  # noqa: E402
+from contracts.codec import determination_json  # noqa: E402
 from policy import DEFAULT_SETTINGS, evaluate  # noqa: E402
 from policy.criteria import CONTINUATION_CRITERIA, INITIAL_CRITERIA  # noqa: E402
 from policy.engine import facts_for  # noqa: E402
@@ -153,7 +154,7 @@ class Round:
 def run(payloads: list[bytes], seconds: float) -> Round:
     """Parse + evaluate + serialize, cycling through ``payloads``, for at least ``seconds`` of wall time."""
     validate = PARequest.model_validate_json
-    dump = PADetermination.__pydantic_serializer__.to_json  # the worker's bytes
+    dump = determination_json  # the worker's bytes (contracts/codec.py)
     settings = DEFAULT_SETTINGS
     outcomes: Counter[str] = Counter()
     done = 0
@@ -176,7 +177,7 @@ def run(payloads: list[bytes], seconds: float) -> Round:
 def stages(payloads: list[bytes]) -> list[tuple[str, float]]:
     """Microseconds per request of each stage on its own, best of five passes over ``payloads``."""
     validate = PARequest.model_validate_json
-    dump = PADetermination.__pydantic_serializer__.to_json
+    dump = determination_json
     requests = [validate(p) for p in payloads]
     determinations = [evaluate(r, r.received_at) for r in requests]
 

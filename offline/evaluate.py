@@ -35,6 +35,7 @@ from datetime import datetime, timedelta
 from typing import Any, BinaryIO, TextIO
 
 from contracts.channels import DlqErrorClass
+from contracts.codec import determination_json
 from policy import PolicySettings, evaluate
 from policy.versions import Versions
 from worker.config import Settings
@@ -179,5 +180,5 @@ def run_evaluate(
             message = f"policy evaluation failed: {type(exc).__name__}"
             err.write(_error(position, "evaluation_error", [{"field": "$", "message": message}]) + "\n")
             continue
-        out.write(determination.model_dump_json() + "\n")
+        out.write(determination_json(determination).decode() + "\n")
     return 1 if rejected else 0

@@ -25,6 +25,7 @@ from functools import lru_cache
 from typing import Final, NamedTuple
 
 from contracts import CriterionResult, Document, PARequest
+from contracts.codec import share
 from contracts.models import CriterionId, CriterionOutcome, DocumentType
 from policy import label
 from policy._build import build
@@ -160,6 +161,7 @@ class Criterion:
         found = table.get(key)
         if found is None:
             found = self._evaluate(facts)
+            share(found[0])  # handed to every determination of this key: its JSON is computed once
             if len(table) >= MEMO_LIMIT:
                 table.clear()
             table[key] = found
