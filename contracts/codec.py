@@ -42,7 +42,11 @@ _set = object.__setattr__
 def share(result: CriterionResult) -> CriterionResult:
     """Note that ``result`` is handed to many determinations: its JSON is then computed once."""
     key = id(result)
-    _SHARED[key] = (weakref.ref(result, lambda _, key=key: _SHARED.pop(key, None)), None)
+
+    def forget(_: weakref.ref[CriterionResult]) -> None:
+        _SHARED.pop(key, None)
+
+    _SHARED[key] = (weakref.ref(result, forget), None)
     return result
 
 
