@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import Any, Final, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
@@ -25,14 +25,23 @@ CE_TYPE_DECISION_CLOCK = ch.DECISION_CLOCK.ce_type or ""
 M = TypeVar("M", bound=BaseModel)
 
 
+_SPECVERSION: Final = ("ce_specversion", b"1.0")
+_SOURCE: Final = ("ce_source", CE_SOURCE.encode())
+_JSON: Final = ("content-type", b"application/json")
+_TYPES: dict[str, tuple[str, bytes]] = {}
+
+
 def cloudevent_headers(ce_id: str, ce_type: str, time: datetime, extra: Headers | None = None) -> Headers:
+    kind = _TYPES.get(ce_type)
+    if kind is None:
+        kind = _TYPES[ce_type] = ("ce_type", ce_type.encode())
     headers: Headers = [
-        ("ce_specversion", b"1.0"),
+        _SPECVERSION,
         ("ce_id", ce_id.encode()),
-        ("ce_source", CE_SOURCE.encode()),
-        ("ce_type", ce_type.encode()),
+        _SOURCE,
+        kind,
         ("ce_time", time.astimezone(UTC).isoformat().replace("+00:00", "Z").encode()),
-        ("content-type", b"application/json"),
+        _JSON,
     ]
     if extra:
         headers.extend(extra)

@@ -10,6 +10,7 @@ import platform
 from collections import Counter as CounterOf
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info, disable_created_metrics
 
@@ -323,36 +324,55 @@ def precreate_labels() -> None:
         FINALS_NOT_NOTIFIED.labels(past_due)
 
 
+_CHILDREN: dict[tuple[object, tuple[str, ...]], Any] = {}
+
+
+def child(metric: Any, *labels: str) -> Any:
+    """``metric.labels(*labels)``, looked up once: ``labels()`` takes a lock and builds its key on
+    every call, and the request path would call it several times per request. Children are never
+    removed from these metrics, so a cached child stays the registry's."""
+    key = (metric, labels)
+    found = _CHILDREN.get(key)
+    if found is None:
+        found = _CHILDREN[key] = metric.labels(*labels)
+    return found
+
+
 def record_committed(results: Sequence[Result], committed_at: float) -> None:
     """Metrics of a committed batch of the request processor: only after commit, so counts equal
-    what downstream sees."""
+    what downstream sees. Counts are added once per batch and label set; each latency is observed."""
     now = datetime.fromtimestamp(committed_at, UTC)
     counts: CounterOf[tuple[str, str, str, str, str]] = CounterOf()
+    finals: CounterOf[str] = CounterOf()
+    late: CounterOf[str] = CounterOf()
     dlq: CounterOf[str] = CounterOf()
+    duplicates = 0
     for result in results:
-        match result:
-            case Published(determination=det) if det is not None:
-                counts[
-                    (
-                        det.decision,
-                        det.pend_reason or "none",
-                        det.request_type,
-                        det.priority,
-                        lob_label(det.line_of_business),
-                    )
-                ] += 1
-                waited = max(0.0, (now - det.received_at).total_seconds())
-                DECISION_LATENCY.labels(det.priority).observe(waited)
-                if det.decision != "pended":  # the engine's own final answer
-                    FINAL_DECISIONS.labels(det.decision, "engine", "none").inc()
-                    TIME_TO_FINAL.labels(det.priority, "engine").observe(waited)
-                if now > det.decision_due_by:
-                    PAST_DEADLINE.labels(det.priority).inc()
-            case DeadLettered(error_class=rejected):
-                dlq[rejected] += 1
-            case Duplicate():
-                DUPLICATES.inc()
-    for labels, n in counts.items():
-        DETERMINATIONS.labels(*labels).inc(n)
+        if isinstance(result, Published):
+            det = result.determination
+            if det is None:
+                continue
+            priority = det.priority
+            decision = det.decision
+            counts[(decision, det.pend_reason or "none", det.request_type, priority, det.line_of_business)] += 1
+            waited = max(0.0, (now - det.received_at).total_seconds())
+            child(DECISION_LATENCY, priority).observe(waited)
+            if decision != "pended":  # the engine's own final answer
+                finals[decision] += 1
+                child(TIME_TO_FINAL, priority, "engine").observe(waited)
+            if now > det.decision_due_by:
+                late[priority] += 1
+        elif isinstance(result, DeadLettered):
+            dlq[result.error_class] += 1
+        elif isinstance(result, Duplicate):
+            duplicates += 1
+    for (decided, reason, kind, prio, lob), n in counts.items():
+        child(DETERMINATIONS, decided, reason, kind, prio, lob_label(lob)).inc(n)
+    for decided, n in finals.items():
+        child(FINAL_DECISIONS, decided, "engine", "none").inc(n)
+    for prio, n in late.items():
+        child(PAST_DEADLINE, prio).inc(n)
     for label, n in dlq.items():
-        DLQ.labels(label).inc(n)
+        child(DLQ, label).inc(n)
+    if duplicates:
+        DUPLICATES.inc(duplicates)

@@ -490,10 +490,13 @@ class StageRuntime(Generic[S]):
         """``records``, then the store's puts, into the open transaction: one record batch per
         output topic-partition (``create_batch``/``send_batch``: no future per record), in order."""
         groups: dict[tuple[str, int], list[tuple[bytes | None, bytes | None, Sequence[tuple[str, bytes]]]]] = {}
+        counts: dict[str, int] = {}  # partition counts, asked once per topic and batch
         for rec in records:
             partition = rec.partition
             if partition is None:
-                n = await txn.partitions(rec.topic)
+                n = counts.get(rec.topic)
+                if n is None:
+                    n = counts[rec.topic] = await txn.partitions(rec.topic)
                 key = rec.partition_key if rec.partition_key is not None else rec.key
                 partition = task.tp.partition % n if key is None else partition_for(key, n)
             group = groups.get((rec.topic, partition))
