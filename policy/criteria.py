@@ -101,11 +101,9 @@ class Facts:
     the day after the current authorization ends)."""
     restart: Restart | None = field(default=None)
     """A continuation's restart after a dosage delay (label 2.4), when it gives ``last_dose_date``."""
-
-    @property
-    def automated(self) -> bool:
-        """An unmet criterion is denied without a person (never on a Medicare Advantage line)."""
-        return self.settings.denies_automatically(self.request.line_of_business)
+    automated: bool = field(default=False)
+    """An unmet criterion is denied without a person (never on a Medicare Advantage line):
+    ``settings.denies_automatically(request.line_of_business)``, computed once by ``facts_for``."""
 
 
 class Restart(NamedTuple):

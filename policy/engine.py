@@ -131,7 +131,8 @@ def facts_for(request: PARequest, now: datetime, settings: PolicySettings = DEFA
         settings.dose_drift_days,
         None if continuation is None else continuation.last_dose_date,
     )
-    return Facts(request, settings, received_on, decided_on, plan, requested, _restart(plan, settings))
+    automated = settings.denies_automatically(request.line_of_business)
+    return Facts(request, settings, received_on, decided_on, plan, requested, _restart(plan, settings), automated)
 
 
 _ONE_DAY: Final = timedelta(days=1)

@@ -152,20 +152,28 @@ def lines_key(
     birth enters only through the comparisons :func:`read_lines` makes with it (a line dated before
     it, a birth date after receipt), so members of different ages share a key. A change to
     :func:`read_lines` that reads a date otherwise must change this key with it
-    (``tests/policy/test_lines.py`` pins both)."""
-
-    def days(d: date | None) -> int | None:
-        return None if d is None else (d - received_on).days
-
-    if born_on is None or born_on > received_on:
-        born: tuple[bool, ...] | None = None
-    else:  # as read_lines reads it: an entry with a date before the birth
+    (``tests/policy/test_determinism.py`` pins both)."""
+    rows = []
+    earliest = date.max
+    for e in lines:
+        start, end = e.start_date, e.end_date
+        if start is not None and start < earliest:
+            earliest = start
+        if end is not None and end < earliest:
+            earliest = end
+        rows.append(
+            (
+                e.line,
+                None if start is None else (start - received_on).days,
+                None if end is None else (end - received_on).days,
+                *e.regimen,
+            )
+        )
+    born: tuple[bool, ...] | None = None
+    if born_on is not None and born_on <= received_on and earliest < born_on:
+        # as read_lines reads it: which entries have a date before the birth (none: no tuple)
         born = tuple([any(d is not None and d < born_on for d in (e.start_date, e.end_date)) for e in lines])
-    return (
-        days(therapy_from),
-        born,
-        tuple([(e.line, days(e.start_date), days(e.end_date), *e.regimen) for e in lines]),
-    )
+    return (None if therapy_from is None else (therapy_from - received_on).days, born, tuple(rows))
 
 
 class _Groups:

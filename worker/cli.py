@@ -261,8 +261,10 @@ def _evaluate(args: argparse.Namespace) -> int:
 
     from offline.evaluate import run_evaluate
     from worker.config import load, policy_versions
+    from worker.runtime import tune_gc
 
     settings = load()
+    tune_gc(settings.gc_gen0_threshold)  # as `pa-worker run` does (worker/runtime/gc.py)
     if args.allow_automated_denials is not None:
         settings = settings.model_copy(update={"allow_automated_denials": args.allow_automated_denials})
 
