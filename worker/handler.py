@@ -50,7 +50,6 @@ FUTURE_TOLERANCE = timedelta(seconds=Settings.model_fields["future_received_at_t
 """The default of ``PA_FUTURE_RECEIVED_AT_TOLERANCE_SECONDS``."""
 
 
-
 @dataclass(frozen=True, slots=True)
 class Topics:
     determinations: str = ch.DETERMINATIONS.topic
