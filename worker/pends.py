@@ -54,6 +54,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Literal
 
+import pydantic_core
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from contracts import PADecisionClock, PADetermination, PANotice, PARequest, PAReview
@@ -66,6 +67,9 @@ from policy.versions import Versions
 _STATE_JSON = PendState.__pydantic_serializer__
 _REVIEW_JSON = PAReview.__pydantic_serializer__
 _INBOX_JSON = PendInboxRecord.__pydantic_serializer__
+_plain_json = pydantic_core.to_json
+"""The inbox head from plain values: the same bytes as ``_INBOX_JSON`` for these value types, without
+building and validating a model per request."""
 
 Threshold = Literal["warning", "breach"]
 ReviewErrorClass = Literal[
@@ -151,7 +155,16 @@ def inbox_value(det: PADetermination, det_json: bytes, request_json: bytes | Non
     determination as published and ``request_json`` the request as received (both parsed or
     written by the contract's models already), so the request processor's hot path neither
     parses the request again nor serializes the determination twice."""
-    head = _INBOX_JSON.to_json(_inbox_head(det), exclude={"pended", "request"})
+    head = _plain_json(
+        {  # PendInboxRecord's fields in its order, without pended and request (tests/worker/test_pend_book.py)
+            "schema_version": "1",
+            "determination_id": det.determination_id,
+            "request_id": det.request_id,
+            "member_id": det.member_id,
+            "decision": det.decision,
+            "decided_at": det.decided_at,
+        }
+    )
     if det.decision != "pended" or request_json is None:
         return head
     return b"".join((head[:-1], b',"pended":', det_json, b',"request":', request_json.strip(), b"}"))

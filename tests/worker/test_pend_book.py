@@ -266,3 +266,19 @@ def test_the_spliced_inbox_value_is_the_inbox_record() -> None:
     small = inbox_value(approved, approved.model_dump_json().encode(), json.dumps(example("initial_approved")).encode())
     assert PendInboxRecord.model_validate_json(small) == inbox_record(approved, None)
     assert b'"request":' not in small and b'"pended":' not in small
+
+
+def test_the_inbox_head_is_the_model_s_bytes() -> None:
+    """The head of an inbox record is written from plain values: the bytes PendInboxRecord's own
+    serializer writes, for a pend, an approval and a decision time with a fraction of a second."""
+    from datetime import timedelta
+
+    from contracts.internal import PendInboxRecord
+
+    _, pended = _pend()
+    approved = run(example("initial_approved"))
+    odd = approved.model_copy(update={"decided_at": approved.decided_at + timedelta(microseconds=120)})
+    for det in (pended, approved, odd):
+        want = PendInboxRecord.__pydantic_serializer__.to_json(inbox_record(det, None), exclude={"pended", "request"})
+        got = inbox_value(det, b"{}", None)
+        assert got == want
