@@ -66,7 +66,7 @@ def request_processor(settings: Settings, clock: Clock) -> RequestProcessor:
             settings.topic_authorizations,
             settings.topic_pends,
         ),
-        on_committed=m.record_committed,
+        on_committed=m.committed_metrics,
     )
 
 

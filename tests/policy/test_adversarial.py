@@ -1,7 +1,9 @@
-"""The adversarial rounds of issues #22 and #23 (DEVELOPERS.md rule 3): 84 and 68 requests written by
-readers of the policy, the label and ``shared/domain.md`` only (never the code), each with the outcome
-those sources fix. Every case whose outcome is fixed must come out as written, except the two where the team's
-reading differs, each recorded in ``policy/INTERPRETATION.md`` (round of 2026-12-05) with its reason.
+"""The adversarial rounds of issues #22, #23 and #25 (DEVELOPERS.md rule 3): 84, 68 and 58 requests written
+by readers of the policy, the label and ``shared/domain.md`` only (never the code), each with the outcome
+those sources fix. Round 5 (issue #25, whose engine remembers more between requests) is written in
+families of requests that differ in one fact, evaluated one after the other with the memo tables warm.
+Every case whose outcome is fixed must come out as written, except the two where the team's reading
+differs, each recorded in ``policy/INTERPRETATION.md`` (round of 2026-12-05) with its reason.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from policy import evaluate
 
 ROUNDS = {
     n: [json.loads(line) for line in (Path(__file__).parent / "adversarial" / f"round{n}_cases.jsonl").open()]
-    for n in (3, 4)
+    for n in (3, 4, 5)
 }
 CASES = [c for cases in ROUNDS.values() for c in cases]
 DIFFERENT_READING = {
@@ -28,6 +30,9 @@ DIFFERENT_READING = {
     # round 3, unfixed: R32 (numbers and dates in opposite orders pend), R11 (same regimen after a gap: new line)
     "line-numbers-reversed-against-dates": ("pended", "clinical_review"),
     "same-regimen-after-treatment-free-gap": ("approved", None),
+    # round 5, unfixed: one document id on a note and an imaging study of different dates; entries are read as
+    # the documents they describe (policy/INTERPRETATION.md, round of issue #25)
+    "same-id-on-note-and-imaging": ("approved", None),
 }
 
 
@@ -55,3 +60,23 @@ def test_each_fixed_case_comes_out_as_the_sources_say(case: dict[str, Any]) -> N
     assert (det.decision, det.pend_reason) == want, (unmet, case["rationale"])
     if det.decision == "approved" and expected.get("max_units") and case["name"] not in DIFFERENT_READING:
         assert det.authorization is not None and det.authorization.max_units == expected["max_units"]
+
+
+def test_round_5_decides_alike_cold_and_warm_in_either_order() -> None:
+    """Each request of round 5 gives the same bytes evaluated alone (memo tables cleared) and evaluated
+    after its family, the file in order, then reversed: what the engine remembers between requests
+    never changes an outcome (issue #25)."""
+    from contracts.codec import determination_json
+    from policy.criteria import clear_memo
+
+    def bytes_of(case: dict[str, Any]) -> bytes:
+        request = PARequest.model_validate_json(json.dumps(case["request"]))
+        return determination_json(evaluate(request, request.received_at))
+
+    alone = {}
+    for case in ROUNDS[5]:
+        clear_memo()
+        alone[case["name"]] = bytes_of(case)
+    for order in (ROUNDS[5], ROUNDS[5][::-1]):
+        for case in order:
+            assert bytes_of(case) == alone[case["name"]], case["name"]

@@ -478,6 +478,8 @@ class StageRuntime(Generic[S]):
         ctx = task.ctx
         async with task.writer.transaction(offsets) as txn:
             await self._send_all(txn, task, ctx.emitted)
+            # the producer's batches hold the bytes now; an abort starts the batch over from its input
+            ctx.emitted.clear()
         if task.store is not None:
             state = task.store.state
             for key, value in ctx.puts:

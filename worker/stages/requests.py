@@ -35,7 +35,7 @@ class RequestProcessor(Processor[RequestIndex]):
         index_topic: str | None = None,
         drop: bool = True,
         output_topics: Sequence[str] = (),
-        on_committed: Callable[[list[Result], float], None] | None = None,
+        on_committed: Callable[[Sequence[Result]], Callable[[float], None]] | None = None,
         role: str = "requests",
         group_id: str | None = None,
     ) -> None:
@@ -68,10 +68,10 @@ class RequestProcessor(Processor[RequestIndex]):
                 ctx.put(key, value)
         for result in results:
             ctx.emit(*result.records)
-        on_committed = self.on_committed
-        if on_committed is None:
+        if self.on_committed is None:
             return None
-        return lambda: on_committed(results, time.time())
+        record = self.on_committed(results)  # a summary: the results themselves are freed after the send
+        return lambda: record(time.time())
 
 
 def with_pend_inbox(handle: Handle, topic: str, determinations_topic: str) -> Handle:
