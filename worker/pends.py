@@ -66,10 +66,9 @@ from policy.versions import Versions
 
 _STATE_JSON = PendState.__pydantic_serializer__
 _REVIEW_JSON = PAReview.__pydantic_serializer__
-_INBOX_JSON = PendInboxRecord.__pydantic_serializer__
 _plain_json = pydantic_core.to_json
-"""The inbox head from plain values: the same bytes as ``_INBOX_JSON`` for these value types, without
-building and validating a model per request."""
+"""The inbox head from plain values: the same bytes as ``PendInboxRecord``'s serializer for these value
+types, without building and validating a model per request."""
 
 Threshold = Literal["warning", "breach"]
 ReviewErrorClass = Literal[
