@@ -157,6 +157,13 @@ def run_evaluate(
     ``PA_FUTURE_RECEIVED_AT_TOLERANCE_SECONDS``); without, each request's ``received_at``."""
     if now is not None and now.utcoffset() is None:
         raise ValueError("now must be timezone-aware")
+    if isinstance(settings, Versions) and len(settings.versions) == 1:
+        settings = settings.versions[0].settings  # one version: no choice to make per request
+    # the determinations' bytes go to the stream's binary buffer when it has one (stdout): the same
+    # bytes without decoding them to text and encoding them back
+    buffer: BinaryIO | None = getattr(out, "buffer", None)
+    if buffer is not None:
+        out.flush()
     rejected = False
     for position, document in _documents(infile):
         decoded = decode_request(document, max_message_bytes)
@@ -180,5 +187,8 @@ def run_evaluate(
             message = f"policy evaluation failed: {type(exc).__name__}"
             err.write(_error(position, "evaluation_error", [{"field": "$", "message": message}]) + "\n")
             continue
-        out.write(determination_json(determination).decode() + "\n")
+        if buffer is not None:
+            buffer.write(determination_json(determination) + b"\n")
+        else:
+            out.write(determination_json(determination).decode() + "\n")
     return 1 if rejected else 0
