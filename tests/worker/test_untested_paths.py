@@ -49,6 +49,26 @@ def test_past_deadline_counted_only_when_committed_after_the_due_time() -> None:
     assert m.PAST_DEADLINE.labels("expedited")._value.get() - before == 1
 
 
+def test_a_batch_s_metrics_keep_neither_its_determinations_nor_its_records_until_commit() -> None:
+    """``committed_metrics`` reads what it needs when the batch is processed: the determinations and the
+    records' bytes are freed before the commit returns (issue #25: six batches of 500 in flight held tens
+    of MB), and the figures are recorded only at commit."""
+    import gc
+    import weakref
+
+    committed = datetime(2026, 11, 30, 12, tzinfo=UTC)
+    late = _published("expedited", committed - timedelta(hours=30), committed - timedelta(hours=6))
+    det_ref = weakref.ref(late.determination)  # held by the result, so by anything holding the result
+    before = m.PAST_DEADLINE.labels("expedited")._value.get()
+    record = m.committed_metrics([late])
+    del late
+    gc.collect()
+    assert det_ref() is None
+    assert m.PAST_DEADLINE.labels("expedited")._value.get() == before  # nothing counted before the commit
+    record(committed.timestamp())
+    assert m.PAST_DEADLINE.labels("expedited")._value.get() - before == 1
+
+
 @pytest.mark.parametrize(
     ("allow", "decision", "pend_reason"), [(False, "pended", "clinical_review"), (True, "denied", None)]
 )
