@@ -26,6 +26,7 @@ from typing import Final
 
 import pydantic_core
 
+from contracts._build import build
 from contracts.models import CriterionResult, PADetermination
 
 __all__ = ["criterion_json", "determination_json", "share"]
@@ -36,7 +37,6 @@ _EMPTY: Final = b'"criteria":[]'
 _SHARED: dict[int, tuple[weakref.ref[CriterionResult], bytes | None]] = {}
 """The shared results, by identity: each entry lives exactly as long as its result (a weak reference
 whose callback removes it), so the table is bounded by the engine's own memo tables."""
-_set = object.__setattr__
 
 
 def share(result: CriterionResult) -> CriterionResult:
@@ -68,10 +68,5 @@ def determination_json(det: PADetermination) -> bytes:
     criteria = det.criteria
     if not criteria:
         return _DUMP(det)
-    shell = PADetermination.__new__(PADetermination)
-    _set(shell, "__dict__", {**det.__dict__, "criteria": []})
-    _set(shell, "__pydantic_fields_set__", det.__pydantic_fields_set__)
-    _set(shell, "__pydantic_extra__", None)
-    _set(shell, "__pydantic_private__", None)
-    out = _DUMP(shell)
+    out = _DUMP(build(PADetermination, {**det.__dict__, "criteria": []}))
     return out.replace(_EMPTY, b'"criteria":[' + b",".join([criterion_json(c) for c in criteria]) + b"]", 1)

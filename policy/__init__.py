@@ -20,7 +20,7 @@ the requested drug is not a prior line; Spanish names and regimen abbreviations 
 that are not are named; the quantity limit covers weekly dosing until a response is documented,
 every 4 weeks 24 weeks after every 2 weeks began, and 3 days of dose-date drift.
 
-* Hot path: outbound models are built without re-validation (:mod:`policy._build`), criterion
+* Hot path: outbound models are built without re-validation (:mod:`contracts._build`), criterion
   results that depend on a few inputs are memoized and shared (bounded tables), schedules are
   cached per period. The tests validate every output strictly and compare cold and warm runs.
 """

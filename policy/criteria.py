@@ -25,10 +25,10 @@ from functools import lru_cache
 from typing import Final, NamedTuple
 
 from contracts import CriterionResult, Document, PARequest
+from contracts._build import build
 from contracts.codec import share
 from contracts.models import CriterionId, CriterionOutcome, DocumentType
 from policy import label
-from policy._build import build
 from policy.agents import CLASS_ORDER, CLASS_SHORT, fold
 from policy.evidence import currency
 from policy.lines import EntryReading, LinesReading, lines_key, read_lines, read_regimen

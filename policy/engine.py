@@ -25,7 +25,7 @@ Decision
   ``denied`` when ``settings.allow_automated_denials`` is on; ``not_met`` wins over ``missing``;
 * otherwise (only ``met`` and ``missing``): ``pended`` / ``missing_information``.
 
-Outbound models are built without re-validation (:func:`policy._build.build`: this is the hot
+Outbound models are built without re-validation (:func:`contracts._build.build`: this is the hot
 path and the values are the engine's own); the tests validate every kind of output strictly
 against the contract.
 """
@@ -44,9 +44,9 @@ from contracts import (
     PARequest,
     PolicyRef,
 )
+from contracts._build import build
 from contracts.models import DecidedBy, Decision, PendReason
 from policy import label
-from policy._build import build
 from policy.criteria import CONTINUATION_CRITERIA, INITIAL_CRITERIA, Facts, Restart, q2w_from
 from policy.evidence import local_date
 from policy.ids import authorization_id, determination_id

@@ -58,8 +58,8 @@ from contracts import (
     PARequest,
     PAReview,
 )
+from contracts._build import build
 from contracts.models import DecidedBy
-from policy._build import build
 from policy.engine import build_authorization, facts_for, granted_units, information_needed_by
 from policy.reasons import Lang, final_both, format_date, local_moment_both, request_text_both
 from policy.schedule import quantity_plan

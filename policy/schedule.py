@@ -84,8 +84,8 @@ from functools import lru_cache
 from typing import Final, Literal
 
 from contracts import ScheduledDose
+from contracts._build import build
 from policy import label
-from policy._build import build
 
 Phase = Literal["step_up", "weekly", "every_2_weeks", "every_4_weeks"]
 

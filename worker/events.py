@@ -16,7 +16,7 @@ from pydantic import BaseModel, ValidationError
 
 from contracts import channels as ch
 from contracts.channels import CE_SOURCE, DlqErrorClass
-from worker.records import DeadLettered, Headers, Source, dead_letter
+from worker.records import JSON_CONTENT, DeadLettered, Headers, Source, dead_letter
 
 CE_TYPE_DETERMINATION = ch.DETERMINATIONS.ce_type or ""
 CE_TYPE_REAUTH_DUE = ch.REAUTH_DUE.ce_type or ""
@@ -27,7 +27,6 @@ M = TypeVar("M", bound=BaseModel)
 
 _SPECVERSION: Final = ("ce_specversion", b"1.0")
 _SOURCE: Final = ("ce_source", CE_SOURCE.encode())
-_JSON: Final = ("content-type", b"application/json")
 _TYPES: dict[str, tuple[str, bytes]] = {}
 
 
@@ -41,7 +40,7 @@ def cloudevent_headers(ce_id: str, ce_type: str, time: datetime, extra: Headers 
         _SOURCE,
         kind,
         ("ce_time", time.astimezone(UTC).isoformat().replace("+00:00", "Z").encode()),
-        _JSON,
+        JSON_CONTENT,
     ]
     if extra:
         headers.extend(extra)

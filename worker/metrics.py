@@ -394,8 +394,3 @@ def committed_metrics(results: Sequence[Result]) -> Callable[[float], None]:
             DUPLICATES.inc(duplicates)
 
     return record
-
-
-def record_committed(results: Sequence[Result], committed_at: float) -> None:
-    """Metrics of a committed batch of the request processor (:func:`committed_metrics` at once)."""
-    committed_metrics(results)(committed_at)

@@ -17,6 +17,8 @@ from contracts import PADetermination
 from contracts.channels import DlqErrorClass
 
 Headers = list[tuple[str, bytes]]
+JSON_CONTENT: tuple[str, bytes] = ("content-type", b"application/json")
+"""The header of every JSON record the worker writes."""
 MAX_ERROR_MESSAGE = 1000
 
 

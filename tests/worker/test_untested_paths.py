@@ -45,7 +45,7 @@ def test_past_deadline_counted_only_when_committed_after_the_due_time() -> None:
     late = _published("expedited", committed - timedelta(hours=30), committed - timedelta(hours=6))
     on_time = _published("expedited", committed - timedelta(hours=1), committed + timedelta(hours=23))
     before = m.PAST_DEADLINE.labels("expedited")._value.get()
-    m.record_committed([late, on_time], committed.timestamp())
+    m.committed_metrics([late, on_time])(committed.timestamp())
     assert m.PAST_DEADLINE.labels("expedited")._value.get() - before == 1
 
 

@@ -37,7 +37,7 @@ from aiokafka.partitioner import murmur2
 
 from worker import metrics as m
 from worker.logs import get_logger
-from worker.records import OutRecord
+from worker.records import JSON_CONTENT, OutRecord
 from worker.runtime.changelog import ChangelogReader, ChangelogStore
 from worker.runtime.ports import Clients, GroupConsumerPort, SideReaderPort
 from worker.runtime.stage import Commit, Context, NotCoPartitioned, Processor, S, copartition_problem
@@ -45,7 +45,7 @@ from worker.runtime.writer import POLL_STALE_SECONDS, PartitionLost, PartitionWr
 
 log = get_logger("pa_worker.runtime")
 
-_JSON = [("content-type", b"application/json")]
+_JSON = [JSON_CONTENT]
 
 
 @lru_cache(maxsize=16384)

@@ -17,7 +17,7 @@ from typing import Any
 from worker.config import Settings
 from worker.dedupe import RequestIndex, deduplicate
 from worker.pends import inbox_value
-from worker.records import OutRecord, Published, Result, Source, internal_error
+from worker.records import JSON_CONTENT, OutRecord, Published, Result, Source, internal_error
 from worker.runtime.stage import Commit, Context, Processor, StageSpec, StoreSpec
 
 Handle = Callable[[bytes | None, bytes | None, Source], Result]
@@ -92,7 +92,7 @@ def with_pend_inbox(handle: Handle, topic: str, determinations_topic: str) -> Ha
                 topic,
                 det.determination_id.encode(),
                 inbox_value(det, det_json, value),
-                [("content-type", b"application/json")],
+                [JSON_CONTENT],
                 partition_key=det.member_id.encode(),
             )
             return Published((*result.records, extra), det)

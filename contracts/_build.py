@@ -6,9 +6,11 @@ defaults); the engine builds eight or more models per request. :func:`build` doe
 ``__dict__``, ``__pydantic_fields_set__``, ``__pydantic_extra__`` and ``__pydantic_private__``, the
 same four slots ``model_construct`` fills (pydantic v2's documented ``model_construct`` behaviour).
 
-Only for values this package built itself, with every field given. The tests validate strictly
-every kind of determination the engine produces (``PADetermination.model_validate_json`` of its
-dump), so a wrong type here fails the tests, never silently the wire.
+Only for values the caller built itself, with every field given: the policy engine's outbound
+models, and :mod:`contracts.codec`'s copy of a determination with its criteria left out. The tests
+validate strictly every kind of determination the engine produces
+(``PADetermination.model_validate_json`` of its dump), so a wrong type here fails the tests, never
+silently the wire.
 """
 
 from __future__ import annotations
