@@ -16,7 +16,7 @@ import csv
 import html
 import re
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Final
 
@@ -323,46 +323,52 @@ def _share_text(n: int, d: int) -> str:
 
 
 def _section_decisions(result: ReplayResult, rows: Mapping[str, list[str]]) -> str:
-    d = result.diff
-    body = decision_rows(result)
-    changed = [r for r in body if r[-1] == "changed"][:CHART_ROWS]
-    items = [(f"{r[0]}{ARROW}{r[1]}", int(r[2]), _share_text(int(r[2]), d.compared)) for r in changed]
-    return (
-        _note(
-            f"Each of the {d.compared:,} compared requests by its decision before ({result.before_label}) and after "
-            f"({result.after_label}). Initial and continuation requests are counted apart."
-        )
-        + _table(
-            ["before", "after", "requests", "share of compared", "initial", "continuation", ""],
-            body,
-            ["" if r[-1] == "changed" else "excluded" for r in body],
-            caption="Decision transitions (unchanged rows in italics)",
-        )
-        + bars("Decisions that changed", items, ORANGE, "solid", "No decision changed.")
+    return _transitions(
+        result,
+        decision_rows(result),
+        str,
+        f"Each of the {result.diff.compared:,} compared requests by its decision before ({result.before_label}) and "
+        f"after ({result.after_label}). Initial and continuation requests are counted apart.",
+        "Decision transitions (unchanged rows in italics)",
+        ("Decisions that changed", ORANGE, "solid", "No decision changed."),
     )
 
 
 def _section_pends(result: ReplayResult, rows: Mapping[str, list[str]]) -> str:
-    d = result.diff
-    body = state_rows(result)
-    shown = [[state_label(r[0]), state_label(r[1]), *r[2:]] for r in body]
+    return _transitions(
+        result,
+        state_rows(result),
+        state_label,
+        "A request's state is approved, denied, pended for clinical review or pended for missing information. "
+        "Every transition where either side is pended, with the pend reason.",
+        "Pend-reason transitions (unchanged rows in italics)",
+        ("Pend states that changed", PURPLE, "vertical", "No pend state changed."),
+    )
+
+
+def _transitions(
+    result: ReplayResult,
+    body: list[list[str]],
+    label: Callable[[str], str],
+    note: str,
+    caption: str,
+    chart: tuple[str, str, Fill, str],
+) -> str:
+    """A transition table (before, after, requests, share, initial, continuation, changed) with a bar
+    chart of the rows that changed: the decisions' section and the pend states' section."""
+    compared = result.diff.compared
     changed = [r for r in body if r[-1] == "changed"][:CHART_ROWS]
-    items = [
-        (f"{state_label(r[0])}{ARROW}{state_label(r[1])}", int(r[2]), _share_text(int(r[2]), d.compared))
-        for r in changed
-    ]
+    items = [(f"{label(r[0])}{ARROW}{label(r[1])}", int(r[2]), _share_text(int(r[2]), compared)) for r in changed]
+    title, colour, style, empty = chart
     return (
-        _note(
-            "A request's state is approved, denied, pended for clinical review or pended for missing information. "
-            "Every transition where either side is pended, with the pend reason."
-        )
+        _note(note)
         + _table(
             ["before", "after", "requests", "share of compared", "initial", "continuation", ""],
-            shown,
+            [[label(r[0]), label(r[1]), *r[2:]] for r in body],
             ["" if r[-1] == "changed" else "excluded" for r in body],
-            caption="Pend-reason transitions (unchanged rows in italics)",
+            caption=caption,
         )
-        + bars("Pend states that changed", items, PURPLE, "vertical", "No pend state changed.")
+        + bars(title, items, colour, style, empty)
     )
 
 
