@@ -48,6 +48,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench import evaluate_stream  # noqa: E402
+from bench.offline import PYDANTIC_FLOOR  # noqa: E402
 from tests.broker import kafka_broker  # noqa: E402
 from tests.kafkautil import create_topics, encode, env_for, make_requests, settings_for  # noqa: E402
 
@@ -237,6 +238,22 @@ def offline() -> float:
     return float(match.group(1).replace(",", ""))
 
 
+def pydantic_floor() -> float:
+    """Microseconds per request that pydantic takes whatever the engine does: parse, the id's canonical
+    JSON and serialize (``bench/offline.py --stages``, :data:`bench.offline.PYDANTIC_FLOOR`)."""
+    out = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "offline.py"), "--stages"],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=ROOT,
+    )
+    match = re.search(re.escape(PYDANTIC_FLOOR) + r"\s+([\d.]+) us", out.stdout)
+    if not match:
+        raise RuntimeError(f"bench/offline.py --stages printed no floor:\n{out.stdout}")
+    return float(match.group(1))
+
+
 IDENTICAL_RECORD = Path(os.environ.get("BENCH_IDENTICAL_RECORD", str(ROOT / ".bench" / "identical.jsonl.gz")))
 """``bench/identical.py --record`` of the tree the outputs must match (issue #25: the tree when it began,
 745d1a7); the row says so when there is none."""
@@ -299,6 +316,7 @@ async def main() -> int:
             lats[name] = lat = await latency(bootstrap, uuid.uuid4().hex[:8], rate, seconds, cmd)
             console.print(f"latency, {name}: p50 {lat[len(lat) // 2] * 1000:.1f} ms, max {lat[-1] * 1000:.1f} ms")
         off = offline()
+        floor = pydantic_floor()
     console.print("pa-worker evaluate on JSON Lines...")
     evals = [
         evaluate_stream.run(n) for n in (int(x) for x in os.environ.get("BENCH_EVAL_LINES", "20000,100000").split(","))
@@ -327,7 +345,11 @@ async def main() -> int:
     )
     table.add_row("offline evaluator, bench mix, one core (requests/s per CPU second)", f"{off:,.0f}", ">= 20,000")
     table.add_row("  the same per request (us): parse, evaluate, serialize", f"{1e6 / off:.1f}", "<= 50")
+    table.add_row("  of which pydantic alone (us): parse, the id's canonical JSON, serialize", f"{floor:.1f}", "")
     table.add_row("worker CPU per request, process (us)", f"{wk.cpu_us:.0f}", "<= 100")
+    beyond = wk.cpu_us - 1e6 / off
+    table.add_row("  of which beyond the offline evaluator's work (us): Kafka, records, metrics", f"{beyond:.0f}", "")
+    table.add_row("  so left of 100 us for parse, evaluate, serialize (us)", f"{100 - beyond:.0f}", "")
     table.add_row("worker peak RSS, throughput run (MB)", f"{wk.rss_mb:.0f}", "< 150")
     table.add_row(f"worker p99 / passthrough p99 @ {rate}/s", f"{p99 / pt_p99:.2f}", "<= 1.5, 3 runs in a row")
     table.add_row("outputs (bench/identical.py)", same, "byte-identical")
