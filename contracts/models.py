@@ -240,6 +240,9 @@ FindingCode = Literal[
     "renewal_start_before_receipt",
     "diagnosis_code_contradicts_status",
     "current_authorization_before_therapy",
+    "supporting_documents_id_conflict",
+    "oncology_note_id_conflict",
+    "objective_measures_id_conflict",
 ]
 """Stable codes of the criterion findings (policy/REASONS.md documents each); new codes may be added in v1."""
 

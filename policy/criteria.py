@@ -559,11 +559,47 @@ class DocShape(NamedTuple):
 DatedTypes = tuple[tuple[DocumentType, date], ...]
 """Each document's type and date, in request order: all a document check reads besides the ids."""
 
+Conflicts = tuple[frozenset[int], tuple[DatedTypes, ...]]
+"""What a document check may not read (R55): the positions, among the documents it reads, of the
+entries whose id another entry gives with a different type or date; and every such group of entries
+(types and dates, in request order), to name them."""
 
-def _read(f: Facts, types: frozenset[str]) -> tuple[DatedTypes, list[Document]]:
-    """The documents of ``types``, in request order, and their types and dates."""
-    documents = [d for d in f.request.documents if d.type in types]
-    return tuple([(d.type, d.date) for d in documents]), documents
+_NO_CONFLICTS: Final[Conflicts] = (frozenset(), ())
+
+_CONFLICTS_NAMED: Final = 2
+"""How many of the entries not read (R55) a sentence names; the rest it counts (the evidence lists every one)."""
+
+_NOT_READ: Final = " (its id is also on an entry with another type or date: not read)"
+
+
+def id_conflicts(documents: Sequence[Document]) -> tuple[tuple[Document, ...], ...]:
+    """R55: the entries that share a document id but not its type and date, one group per id, in
+    the order the ids first appear. One document has one type and one date: the engine cannot tell
+    which entry of such a group is right, so none of them completes a criterion. The same entry
+    given twice (same id, type and date) is not a conflict."""
+    if len(documents) < 2:
+        return ()
+    ids = [d.id for d in documents]
+    if len(set(ids)) == len(ids):
+        return ()
+    groups: dict[str, list[Document]] = {}
+    for d in documents:
+        groups.setdefault(d.id, []).append(d)
+    return tuple(tuple(g) for g in groups.values() if len({(d.type, d.date) for d in g}) > 1)
+
+
+def _read(f: Facts, types: frozenset[str]) -> tuple[DatedTypes, list[Document], Conflicts]:
+    """The documents of ``types``, in request order, their types and dates, and what of them
+    may not be read (:func:`id_conflicts`)."""
+    everything = f.request.documents
+    documents = [d for d in everything if d.type in types]
+    docs = tuple([(d.type, d.date) for d in documents])
+    groups = id_conflicts(everything)
+    if not groups:
+        return docs, documents, _NO_CONFLICTS
+    shared = {d.id for g in groups for d in g}
+    unread = frozenset([i for i, d in enumerate(documents) if d.id in shared])
+    return docs, documents, (unread, tuple([tuple([(d.type, d.date) for d in g]) for g in groups]))
 
 
 def _document_shape(
@@ -573,11 +609,15 @@ def _document_shape(
     window: int,
     prefix: str,
     not_before: date | None = None,
+    conflicts: Conflicts = _NO_CONFLICTS,
 ) -> DocShape:
     """``<prefix>_current`` when a document of ``types`` is current (the most recent is named),
-    else ``_before_therapy_start`` (current, but older than ``not_before``: a continuation's note or
-    imaging from before Elrexfio began cannot show the response to it), ``_not_current`` (stale),
-    ``_future_dated`` or ``_missing``."""
+    else ``_id_conflict`` (a document of ``types`` was sent, but its id is also on an entry with
+    another type or date: not read, R55), ``_before_therapy_start`` (current, but older than
+    ``not_before``: a continuation's note or imaging from before Elrexfio began cannot show the
+    response to it), ``_not_current`` (stale), ``_future_dated`` or ``_missing``. Entries not read
+    never complete the check; a current finding lists them after the documents it rests on."""
+    unread, groups = conflicts
     floor = _floor(received_on, window)
     if not_before is not None and not_before.isoformat() > floor and not_before <= received_on:
         floor = not_before.isoformat()
@@ -590,15 +630,33 @@ def _document_shape(
     early: list[tuple[date, int, int, str, str]] = []
     stale: list[tuple[date, int, int, str, str]] = []
     future: list[tuple[date, int, int, str, str]] = []
+    not_read: list[tuple[date, int, int, str, str]] = []
     for i, (kind, on) in enumerate(docs):
         if kind not in types:
             continue
         age = (received_on - on).days  # policy.evidence.currency, inline: future < 0, current <= window
+        if i in unread:
+            not_read.append((on, i, age, _DOC_PREFIX[kind], f" dated {on.isoformat()}{_NOT_READ}"))
+            continue
         item = (on, i, age, _DOC_PREFIX[kind], f" dated {on.isoformat()}")
         if 0 <= age <= window and not_before is not None and on < not_before:
             early.append(item)
             continue
         (future if age < 0 else current if age <= window else stale).append(item)
+    unread_evidence = tuple([(x[3], x[1], x[4]) for x in not_read])
+    if not current and not_read:
+        # each group's distinct types and dates (an entry given twice alike is named once); ids: the evidence
+        named = [e for g in groups if any(k in types for k, _ in g) for e in dict.fromkeys(g)][:20]
+        facts["conflicting_types"] = [kind for kind, _ in named]
+        facts["conflicting_dates"] = [on.isoformat() for _, on in named]
+        if len(named) > _CONFLICTS_NAMED:
+            facts["conflicting_not_named"] = len(named) - _CONFLICTS_NAMED
+        ids = tuple([x[1] for x in not_read][:20])
+        later = [(x[3], x[1], f"{x[4]} (before therapy start)") for x in early]
+        later += [(x[3], x[1], f"{x[4]} (stale)") for x in stale] + [
+            (x[3], x[1], f"{x[4]} (future-dated)") for x in future
+        ]
+        return DocShape("missing", f"{prefix}_id_conflict", facts, ids, (*unread_evidence, *later))
     if not current and early:
         latest = max(early, key=lambda x: x[0])
         assert not_before is not None
@@ -610,7 +668,9 @@ def _document_shape(
         latest = max(current, key=lambda x: x[0])
         facts.update(dated=_iso(latest[0]), age_days=latest[2])
         ids = tuple([c[1] for c in current][:20])
-        return DocShape("met", f"{prefix}_current", facts, ids, tuple([(c[3], c[1], c[4]) for c in current]))
+        return DocShape(
+            "met", f"{prefix}_current", facts, ids, (*[(c[3], c[1], c[4]) for c in current], *unread_evidence)
+        )
     evidence = [(x[3], x[1], f"{x[4]} (stale)") for x in stale] + [
         (x[3], x[1], f"{x[4]} (future-dated)") for x in future
     ]
@@ -627,8 +687,10 @@ def _document_shape(
     return DocShape("missing", f"{prefix}_missing", facts, None, tuple(evidence))
 
 
-def _a_docs_shape(docs: DatedTypes, received_on: date, window: int) -> DocShape:
-    found = _document_shape(docs, received_on, SUPPORTING_DOCUMENTS, window, "supporting_documents")
+def _a_docs_shape(docs: DatedTypes, received_on: date, window: int, conflicts: Conflicts = _NO_CONFLICTS) -> DocShape:
+    found = _document_shape(
+        docs, received_on, SUPPORTING_DOCUMENTS, window, "supporting_documents", conflicts=conflicts
+    )
     if found.code == "supporting_documents_missing":
         others = [(i, on) for i, (kind, on) in enumerate(docs) if kind == "other"]
         if others:
@@ -644,9 +706,9 @@ _B_DOCS_B_READS: Final = frozenset(OBJECTIVE_MEASURES)
 
 
 def _a_docs(f: Facts) -> tuple[Hashable, list[Document], Callable[[], DocShape]]:
-    (docs, documents), received_on = _read(f, _A_DOCS_READS), f.received_on
+    (docs, documents, conflicts), received_on = _read(f, _A_DOCS_READS), f.received_on
     window = f.settings.supporting_docs_window_days
-    return (received_on, docs), documents, lambda: _a_docs_shape(docs, received_on, window)
+    return (received_on, docs, conflicts), documents, lambda: _a_docs_shape(docs, received_on, window, conflicts)
 
 
 def _therapy_start(f: Facts) -> date | None:
@@ -655,22 +717,22 @@ def _therapy_start(f: Facts) -> date | None:
 
 
 def _b_docs_a(f: Facts) -> tuple[Hashable, list[Document], Callable[[], DocShape]]:
-    (docs, documents), received_on = _read(f, _B_DOCS_A_READS), f.received_on
+    (docs, documents, conflicts), received_on = _read(f, _B_DOCS_A_READS), f.received_on
     window, start = f.settings.oncology_note_window_days, _therapy_start(f)
     return (
-        (received_on, start, docs),
+        (received_on, start, docs, conflicts),
         documents,
-        lambda: _document_shape(docs, received_on, ("oncology_note",), window, "oncology_note", start),
+        lambda: _document_shape(docs, received_on, ("oncology_note",), window, "oncology_note", start, conflicts),
     )
 
 
 def _b_docs_b(f: Facts) -> tuple[Hashable, list[Document], Callable[[], DocShape]]:
-    (docs, documents), received_on = _read(f, _B_DOCS_B_READS), f.received_on
+    (docs, documents, conflicts), received_on = _read(f, _B_DOCS_B_READS), f.received_on
     window, start = f.settings.objective_measures_window_days, _therapy_start(f)
     return (
-        (received_on, start, docs),
+        (received_on, start, docs, conflicts),
         documents,
-        lambda: _document_shape(docs, received_on, OBJECTIVE_MEASURES, window, "objective_measures", start),
+        lambda: _document_shape(docs, received_on, OBJECTIVE_MEASURES, window, "objective_measures", start, conflicts),
     )
 
 

@@ -132,6 +132,15 @@ WORDS: Final[dict[str, dict[str, tuple[str, str]]]] = {
         "every_2_weeks": ("every 2 weeks", "cada 2 semanas"),
         "every_4_weeks": ("every 4 weeks", "cada 4 semanas"),
     },
+    "document": {
+        # one entry of the request's documents, as a letter names it before "dated ..." / "con fecha del ..."
+        "chart_notes": ("office notes", "notas de consulta"),
+        "lab_results": ("lab results", "resultados de laboratorio"),
+        "pathology_report": ("a pathology report", "un informe de patología"),
+        "imaging": ("an imaging study", "un estudio de imagen"),
+        "oncology_note": ("an oncology note", "una nota de oncología"),
+        "other": ("a document of no stated type", "un documento sin tipo indicado"),
+    },
 }
 
 
@@ -392,6 +401,38 @@ def _document_entries() -> list[Entry]:
                 ask,
             ),
         ]
+    return out
+
+
+def _id_conflict_entries() -> list[Entry]:
+    """Documents whose id another entry gives with a different type or date (R55): not read."""
+    out: list[Entry] = []
+    for prefix, w in _DOCS.items():
+        cid: CriterionId = w["cid"]  # type: ignore[assignment]
+        policy = CITES[cid]
+        out.append(
+            _e(
+                f"{prefix}_id_conflict",
+                cid,
+                "missing",
+                "documents of this kind sent under an id another entry gives with a different type or date",
+                "Entries that share one document ID give different types or dates: {conflict_text}. We could not "
+                "read them.",
+                "Hay entradas con el mismo identificador de documento pero con tipos o fechas diferentes: "
+                "{conflict_text}. No pudimos leerlas.",
+                (
+                    f"{w['send_en']}, dated on or after {{dated_on_or_after}}, each document listed once",
+                    f"{w['send_es']}, con fecha del {{dated_on_or_after}} en adelante, cada documento una sola vez",
+                ),
+                _DOC_TYPES[prefix],
+                (
+                    f"{ASK_EN} {w['short_en']} dated on or after {{dated_on_or_after}}, each document listed once.",
+                    f"{ASK_ES} {w['short_es']} con fecha del {{dated_on_or_after}} en adelante, cada documento "
+                    "una sola vez.",
+                ),
+                cite=(policy[0] + _CURRENCY[0], policy[1] + _CURRENCY[1]),
+            )
+        )
     return out
 
 
@@ -887,6 +928,7 @@ ENTRIES: Final[tuple[Entry, ...]] = (
         ),
     ),
     *_before_start_entries(),
+    *_id_conflict_entries(),
     _e(
         "diagnosis_code_contradicts_status",
         "A.i",
@@ -1141,6 +1183,16 @@ def _value(key: str, value: FactValue, facts: Facts, lang: Lang) -> str:
     return str(value)
 
 
+def _entry_text(kind: str, iso: str, lang: Lang) -> str:
+    """A document entry, ``oncology_note`` and ``2026-07-20``, as ``an oncology note dated July 20, 2026``
+    / ``una nota de oncología con fecha del 20 de julio de 2026``."""
+    words = _word("document", kind, lang) if kind in WORDS["document"] else kind
+    if not _ISO_DATE.match(iso):
+        return words
+    when = format_date(iso, lang)
+    return f"{words} dated {when}" if lang == "en" else f"{words} con fecha del {when}"
+
+
 def _derived(code: str, facts: Facts, lang: Lang) -> dict[str, str]:
     out: dict[str, str] = {}
     if code == "out_of_scope":
@@ -1193,6 +1245,15 @@ def _derived(code: str, facts: Facts, lang: Lang) -> dict[str, str]:
             if isinstance(lines, list) and lines:
                 parts.append((en if lang == "en" else es).format(lines=_lines_text(lines, lang)))
         out["contradiction_text"] = join(parts, lang)
+    if code.endswith("_id_conflict"):
+        kinds, dates = facts.get("conflicting_types"), facts.get("conflicting_dates")
+        pairs = list(zip(kinds, dates, strict=False)) if isinstance(kinds, list) and isinstance(dates, list) else []
+        more = facts.get("conflicting_not_named")
+        shown = len(pairs) - more if isinstance(more, int) and not isinstance(more, bool) and more > 0 else len(pairs)
+        named = [_entry_text(str(k), str(d), lang) for k, d in pairs[:shown]]  # the evidence lists every entry
+        if shown < len(pairs):
+            named.append(f"{more} more" if lang == "en" else f"{more} más")
+        out["conflict_text"] = join(named, lang)
     if code == "prior_lines_not_read":
         out["uncertain_text"] = _uncertain_text(facts, lang)
     if code == "prior_lines_structure_unclear":
@@ -1577,6 +1638,7 @@ _RENDERED: defaultdict[str, dict[tuple[object, ...], tuple[str, str]]] = default
 period's dates and seldom repeat, never evict the documents' and the ECOG's, which do."""
 _READS: dict[str, tuple[str, ...]] = {}
 _DERIVED_INPUTS: Final[dict[str, tuple[str, ...]]] = {
+    **{f"{p}_id_conflict": ("conflicting_types", "conflicting_dates", "conflicting_not_named") for p in _DOCS},
     "out_of_scope": ("plan_in_scope", "hcpcs_in_scope"),
     "therapy_not_started": ("after_period", "valid_through"),
     "too_few_prior_lines": (

@@ -35,7 +35,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError, create_model
 from policy.evidence import local_date
 from policy.settings import DEFAULT_SETTINGS, PolicySettings, zone
 
-ENGINE_VERSION: Final = "2026-12-05.1"
+ENGINE_VERSION: Final = "2026-12-05.2"
 """The engine code's version: ``<date of the change>.<revision>``, raised with every change of
 ``policy/`` code that can change an output for the same request and settings (a new reading, a
 new finding, a text). The settings' own ``version`` names the parameters."""

@@ -2,7 +2,7 @@
 by readers of the policy, the label and ``shared/domain.md`` only (never the code), each with the outcome
 those sources fix. Round 5 (issue #25, whose engine remembers more between requests) is written in
 families of requests that differ in one fact, evaluated one after the other with the memo tables warm.
-Every case whose outcome is fixed must come out as written, except the two where the team's reading
+Every case whose outcome is fixed must come out as written, except those where the team's reading
 differs, each recorded in ``policy/INTERPRETATION.md`` (round of 2026-12-05) with its reason.
 """
 
@@ -30,9 +30,6 @@ DIFFERENT_READING = {
     # round 3, unfixed: R32 (numbers and dates in opposite orders pend), R11 (same regimen after a gap: new line)
     "line-numbers-reversed-against-dates": ("pended", "clinical_review"),
     "same-regimen-after-treatment-free-gap": ("approved", None),
-    # round 5, unfixed: one document id on a note and an imaging study of different dates; entries are read as
-    # the documents they describe (policy/INTERPRETATION.md, round of issue #25)
-    "same-id-on-note-and-imaging": ("approved", None),
 }
 
 

@@ -67,7 +67,11 @@ def oracle(data: dict[str, Any], now: datetime) -> dict[str, str | None]:
     if born > received or not 18 <= age <= 120:
         out["A.i"] = "not_met"  # the label is for adults; a birth date after receipt cannot be right
 
-    docs = [(d["type"], date.fromisoformat(d["date"])) for d in data["documents"]]
+    # one id given with two types or two dates: none of its entries is read (INTERPRETATION.md R55)
+    told: dict[str, set[tuple[str, str]]] = {}
+    for d in data["documents"]:
+        told.setdefault(d["id"], set()).add((d["type"], d["date"]))
+    docs = [(d["type"], date.fromisoformat(d["date"])) for d in data["documents"] if len(told[d["id"]]) == 1]
     if cont is None:
         ecog = data.get("ecog")
         if ecog is None or not current(date.fromisoformat(ecog["assessed_on"]), received, 30):
@@ -194,7 +198,15 @@ def test_the_generator_is_biased_toward_approvals_and_quantities() -> None:
     requests with requested units; and the maximum sizes are drawn."""
     counts: Counter[str] = Counter()
 
-    @settings(max_examples=400, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
+    # derandomized: a measure of the generator, the same 400 draws every run (a random run once drew 159
+    # examples, 31 approvals, and failed while the generator was unchanged)
+    @settings(
+        max_examples=400,
+        deadline=None,
+        database=None,
+        derandomize=True,
+        suppress_health_check=[HealthCheck.too_slow],
+    )
     @given(biased_request_dicts())
     def collect(data: dict[str, Any]) -> None:
         det, _ = _evaluate(data)

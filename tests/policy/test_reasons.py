@@ -198,6 +198,10 @@ SOURCES: dict[str, str] = {
     "objective_measures_current": "policy+plan", "objective_measures_not_current": "policy+plan",
     "objective_measures_future_dated": "policy+plan", "objective_measures_missing": "policy",
     "objective_measures_before_therapy_start": "policy",
+    # "documentation ... supporting the patient's diagnosis" / "a current oncology note": one document, one
+    # type and date (R55)
+    "supporting_documents_id_conflict": "policy+plan", "oncology_note_id_conflict": "policy+plan",
+    "objective_measures_id_conflict": "policy+plan",
     "continuation_details_missing": "policy", "therapy_not_started": "policy",
     "response_before_therapy_start": "policy", "response_date_after_receipt": "policy",
     "progression_or_toxicity": "policy", "no_progression_or_toxicity": "policy",
