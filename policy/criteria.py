@@ -647,7 +647,7 @@ def _document_shape(
     if not current and not_read:
         # each group's distinct types and dates (an entry given twice alike is named once); ids: the evidence
         named = [e for g in groups if any(k in types for k, _ in g) for e in dict.fromkeys(g)][:20]
-        facts["conflicting_types"] = [kind for kind, _ in named]
+        facts["conflicting_types"] = [str(kind) for kind, _ in named]
         facts["conflicting_dates"] = [on.isoformat() for _, on in named]
         if len(named) > _CONFLICTS_NAMED:
             facts["conflicting_not_named"] = len(named) - _CONFLICTS_NAMED
