@@ -17,6 +17,7 @@ and the test that pins it are listed in ``policy/INTERPRETATION.md``.
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections import defaultdict
 from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -203,7 +204,7 @@ class Criterion:
             values["document_ids"] = [documents[i].id for i in shape.ids]
         if automated:
             values["automated"] = True
-        evidence = [before + documents[i].id + after for before, i, after in shape.evidence]
+        evidence = [before + shown_id(documents[i].id) + after for before, i, after in shape.evidence]
         return _result(self.id, shape.outcome, shape.code, values, reason, reason_es, evidence), shape.code
 
 
@@ -552,7 +553,10 @@ class DocShape(NamedTuple):
         if self.ids is not None:
             facts["document_ids"] = [documents[i].id for i in self.ids]
         return Finding(
-            self.outcome, self.code, facts, [before + documents[i].id + after for before, i, after in self.evidence]
+            self.outcome,
+            self.code,
+            facts,
+            [before + shown_id(documents[i].id) + after for before, i, after in self.evidence],
         )
 
 
@@ -572,19 +576,40 @@ _CONFLICTS_NAMED: Final = 2
 _NOT_READ: Final = " (its id is also on an entry with another type or date: not read)"
 
 
+@lru_cache(maxsize=8192)
+def same_id(document_id: str) -> str:
+    """The id two entries share when they name one document (R55): compatibility forms folded
+    (NFKC: a no-break space is a space, a full-width letter a letter), invisible format characters
+    (zero-width spaces and joiners, Unicode category Cf) dropped, runs of whitespace made one space
+    and the ends trimmed, and letter case folded. ``DOC-1``, ``doc-1``, ``DOC-1 `` and ``DOC\u200b-1``
+    are one id; the engine never tells documents apart by what a reader cannot see."""
+    folded = unicodedata.normalize("NFKC", document_id)
+    visible = "".join([c for c in folded if unicodedata.category(c) != "Cf"])
+    return " ".join(visible.split()).casefold()
+
+
+def shown_id(document_id: str) -> str:
+    """A document id as evidence prints it: itself, or, when it holds a character a reader cannot
+    see (a space at either end, a control or format character), its escaped form in quotes
+    (``'DOC-1\u200b'``), so two ids that look alike are told apart."""
+    if document_id.isprintable() and document_id == document_id.strip():
+        return document_id
+    return repr(document_id)
+
+
 def id_conflicts(documents: Sequence[Document]) -> tuple[tuple[Document, ...], ...]:
-    """R55: the entries that share a document id but not its type and date, one group per id, in
-    the order the ids first appear. One document has one type and one date: the engine cannot tell
-    which entry of such a group is right, so none of them completes a criterion. The same entry
-    given twice (same id, type and date) is not a conflict."""
+    """R55: the entries that share a document id (:func:`same_id`) but not its type and date, one
+    group per id, in the order the ids first appear. One document has one type and one date: the
+    engine cannot tell which entry of such a group is right, so none of them completes a criterion.
+    The same entry given twice (same id, type and date) is not a conflict."""
     if len(documents) < 2:
         return ()
-    ids = [d.id for d in documents]
+    ids = [same_id(d.id) for d in documents]
     if len(set(ids)) == len(ids):
         return ()
     groups: dict[str, list[Document]] = {}
-    for d in documents:
-        groups.setdefault(d.id, []).append(d)
+    for key, d in zip(ids, documents, strict=True):
+        groups.setdefault(key, []).append(d)
     return tuple(tuple(g) for g in groups.values() if len({(d.type, d.date) for d in g}) > 1)
 
 
@@ -597,8 +622,8 @@ def _read(f: Facts, types: frozenset[str]) -> tuple[DatedTypes, list[Document], 
     groups = id_conflicts(everything)
     if not groups:
         return docs, documents, _NO_CONFLICTS
-    shared = {d.id for g in groups for d in g}
-    unread = frozenset([i for i, d in enumerate(documents) if d.id in shared])
+    shared = {id(d) for g in groups for d in g}
+    unread = frozenset([i for i, d in enumerate(documents) if id(d) in shared])
     return docs, documents, (unread, tuple([tuple([(d.type, d.date) for d in g]) for g in groups]))
 
 
@@ -645,8 +670,10 @@ def _document_shape(
         (future if age < 0 else current if age <= window else stale).append(item)
     unread_evidence = tuple([(x[3], x[1], x[4]) for x in not_read])
     if not current and not_read:
-        # each group's distinct types and dates (an entry given twice alike is named once); ids: the evidence
-        named = [e for g in groups if any(k in types for k, _ in g) for e in dict.fromkeys(g)][:20]
+        # each group's distinct types and dates (an entry given twice alike is named once), the check's own
+        # types first (the sentence names the first two); the ids are in the evidence
+        named = [e for g in groups if any(k in types for k, _ in g) for e in dict.fromkeys(g)]
+        named = sorted(named, key=lambda e: e[0] not in types)[:20]
         facts["conflicting_types"] = [str(kind) for kind, _ in named]
         facts["conflicting_dates"] = [on.isoformat() for _, on in named]
         if len(named) > _CONFLICTS_NAMED:

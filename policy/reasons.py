@@ -139,7 +139,7 @@ WORDS: Final[dict[str, dict[str, tuple[str, str]]]] = {
         "pathology_report": ("a pathology report", "un informe de patología"),
         "imaging": ("an imaging study", "un estudio de imagen"),
         "oncology_note": ("an oncology note", "una nota de oncología"),
-        "other": ("a document of no stated type", "un documento sin tipo indicado"),
+        "other": ("a document of type other", "un documento de tipo otro"),
     },
 }
 
@@ -416,19 +416,20 @@ def _id_conflict_entries() -> list[Entry]:
                 cid,
                 "missing",
                 "documents of this kind sent under an id another entry gives with a different type or date",
-                "Entries that share one document ID give different types or dates: {conflict_text}. We could not "
-                "read them.",
-                "Hay entradas con el mismo identificador de documento pero con tipos o fechas diferentes: "
-                "{conflict_text}. No pudimos leerlas.",
+                "Entries that share one document ID give different types or dates: {conflict_text}. We cannot "
+                "tell which is right, so we did not use them.",
+                "Hay entradas con igual identificador y distinto tipo o fecha: {conflict_text}. No sabemos cuál "
+                "es la correcta y no las usamos.",
                 (
-                    f"{w['send_en']}, dated on or after {{dated_on_or_after}}, each document listed once",
-                    f"{w['send_es']}, con fecha del {{dated_on_or_after}} en adelante, cada documento una sola vez",
+                    f"{w['send_en']}, dated on or after {{dated_on_or_after}}, each document with its own ID",
+                    f"{w['send_es']}, con fecha del {{dated_on_or_after}} en adelante, cada documento con su propio "
+                    "identificador",
                 ),
                 _DOC_TYPES[prefix],
                 (
-                    f"{ASK_EN} {w['short_en']} dated on or after {{dated_on_or_after}}, each document listed once.",
-                    f"{ASK_ES} {w['short_es']} con fecha del {{dated_on_or_after}} en adelante, cada documento "
-                    "una sola vez.",
+                    f"{ASK_EN} {w['short_en']} dated on or after {{dated_on_or_after}}, each document with its own ID.",
+                    f"{ASK_ES} {w['short_es']} con fecha del {{dated_on_or_after}} en adelante, cada documento con su "
+                    "propio identificador.",
                 ),
                 cite=(policy[0] + _CURRENCY[0], policy[1] + _CURRENCY[1]),
             )
@@ -1252,7 +1253,10 @@ def _derived(code: str, facts: Facts, lang: Lang) -> dict[str, str]:
         shown = len(pairs) - more if isinstance(more, int) and not isinstance(more, bool) and more > 0 else len(pairs)
         named = [_entry_text(str(k), str(d), lang) for k, d in pairs[:shown]]  # the evidence lists every entry
         if shown < len(pairs):
-            named.append(f"{more} more" if lang == "en" else f"{more} más")
+            if lang == "en":
+                named.append(f"{more} more entry" if more == 1 else f"{more} more entries")
+            else:
+                named.append(f"{more} entrada más" if more == 1 else f"{more} entradas más")
         out["conflict_text"] = join(named, lang)
     if code == "prior_lines_not_read":
         out["uncertain_text"] = _uncertain_text(facts, lang)

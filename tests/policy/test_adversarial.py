@@ -1,9 +1,10 @@
-"""The adversarial rounds of issues #22, #23 and #25 (DEVELOPERS.md rule 3): 84, 68 and 58 requests written
-by readers of the policy, the label and ``shared/domain.md`` only (never the code), each with the outcome
-those sources fix. Round 5 (issue #25, whose engine remembers more between requests) is written in
-families of requests that differ in one fact, evaluated one after the other with the memo tables warm.
-Every case whose outcome is fixed must come out as written, except those where the team's reading
-differs, each recorded in ``policy/INTERPRETATION.md`` (round of 2026-12-05) with its reason.
+"""The adversarial rounds of issues #22, #23 and #25 and of R55 (DEVELOPERS.md rule 3): 84, 68, 58 and 60
+requests written by readers of the policy, the label and ``shared/domain.md`` only (never the code), each
+with the outcome those sources fix. Round 5 (issue #25, whose engine remembers more between requests) is
+written in families of requests that differ in one fact, evaluated one after the other with the memo
+tables warm; round 6 (R55, document ids) mostly about the request's documents. Every case whose outcome
+is fixed must come out as written, except those where the team's reading differs, each recorded in
+``policy/INTERPRETATION.md`` (rounds of 2026-12-05) with its reason.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from policy import evaluate
 
 ROUNDS = {
     n: [json.loads(line) for line in (Path(__file__).parent / "adversarial" / f"round{n}_cases.jsonl").open()]
-    for n in (3, 4, 5)
+    for n in (3, 4, 5, 6)
 }
 CASES = [c for cases in ROUNDS.values() for c in cases]
 DIFFERENT_READING = {
@@ -30,6 +31,13 @@ DIFFERENT_READING = {
     # round 3, unfixed: R32 (numbers and dates in opposite orders pend), R11 (same regimen after a gap: new line)
     "line-numbers-reversed-against-dates": ("pended", "clinical_review"),
     "same-regimen-after-treatment-free-gap": ("approved", None),
+    # round 6, unfixed (policy/INTERPRETATION.md, round of R55): a blank document id does not contradict the entry's
+    # type and date; a plasma cell leukemia code beside a relapsed myeloma code leaves the myeloma code covered; a
+    # renewal's history is not re-counted (section B); the authorization is for J1323 whatever the optional NDC says
+    "init-sole-document-whitespace-only-id": ("approved", None),
+    "icd-myeloma-with-plasma-cell-leukemia": ("approved", None),
+    "cont-history-shows-only-two-lines": ("approved", None),
+    "ndc-is-tecvayli-with-j1323": ("approved", None),
 }
 
 

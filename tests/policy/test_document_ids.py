@@ -45,14 +45,14 @@ def test_a_renewal_whose_note_and_imaging_share_an_id_is_pended_for_both_documen
     assert note.facts["document_ids"] == ["D1"]
     assert note.reason == (
         "Entries that share one document ID give different types or dates: an oncology note dated July 20, 2026 "
-        "and an imaging study dated June 30, 2026. We could not read them. Please send an oncology note dated on "
-        "or after September 28, 2026, each document listed once."
+        "and an imaging study dated June 30, 2026. We cannot tell which is right, so we did not use them. Please "
+        "send an oncology note dated on or after September 28, 2026, each document with its own ID."
     )
     assert note.reason_es == (
-        "Hay entradas con el mismo identificador de documento pero con tipos o fechas diferentes: una nota de "
-        "oncología con fecha del 20 de julio de 2026 y un estudio de imagen con fecha del 30 de junio de 2026. No "
-        "pudimos leerlas. Favor de enviar una nota de oncología con fecha del 28 de septiembre de 2026 en "
-        "adelante, cada documento una sola vez."
+        "Hay entradas con igual identificador y distinto tipo o fecha: una nota de oncología con fecha del 20 "
+        "de julio de 2026 y un estudio de imagen con fecha del 30 de junio de 2026. No sabemos cuál es la correcta "
+        "y no las usamos. Favor de enviar una nota de oncología con fecha del 28 de septiembre de 2026 en "
+        "adelante, cada documento con su propio identificador."
     )
     asked = {r.criterion: r for r in det.information_requests}
     assert set(asked) == {"B.docs.A", "B.docs.B"}
@@ -125,12 +125,13 @@ def test_a_sentence_names_two_entries_and_counts_the_rest_and_the_evidence_names
     assert docs.facts["conflicting_not_named"] == 1
     assert docs.reason.startswith(
         "Entries that share one document ID give different types or dates: office notes dated November 20, 2026, "
-        "a pathology report dated November 2, 2026 and 1 more. We could not read them."
+        "a pathology report dated November 2, 2026 and 1 more entry. We cannot tell which is right, so we did not "
+        "use them."
     )
     assert docs.reason_es is not None and docs.reason_es.startswith(
-        "Hay entradas con el mismo identificador de documento pero con tipos o fechas diferentes: notas de "
-        "consulta con fecha del 20 de noviembre de 2026, un informe de patología con fecha del 2 de noviembre de "
-        "2026 y 1 más. No pudimos leerlas."
+        "Hay entradas con igual identificador y distinto tipo o fecha: notas de consulta con fecha del 20 de "
+        "noviembre de 2026, un informe de patología con fecha del 2 de noviembre de 2026 y 1 entrada más. No "
+        "sabemos cuál es la correcta y no las usamos."
     )
     assert len(docs.evidence or []) == 3  # the supporting entries; the "other" entry is no supporting document
 
@@ -144,3 +145,55 @@ def test_what_the_engine_remembers_never_lends_a_reading_across_ids() -> None:
     for order in ((one, two), (two, one), (one, two, one, two)):
         clear_memo()
         assert [run(r).decision for r in order] == [want[id(r)] for r in order]
+
+
+def test_ids_a_reader_cannot_tell_apart_are_one_id() -> None:
+    """Letter case, a space at either end, a no-break space, a zero-width character: the same id to a
+    reader, so the same id to the engine (``policy.criteria.same_id``)."""
+    for other in ("d1", "D1 ", " D1", "D\u200b1", "D1\u00a0", "Ｄ１"):
+        det = run(
+            change(continuation(), documents(("oncology_note", "2026-11-10", "D1"), ("imaging", "2026-10-28", other)))
+        )
+        assert (det.decision, det.pend_reason) == ("pended", "missing_information"), repr(other)
+        assert criterion(det, "B.docs.B").code == "objective_measures_id_conflict", repr(other)
+    spaced = run(
+        change(
+            continuation(),
+            documents(("oncology_note", "2026-11-10", "DOC 1"), ("imaging", "2026-10-28", "DOC\u00a01")),
+        )
+    )
+    assert criterion(spaced, "B.docs.A").code == "oncology_note_id_conflict"
+    apart = run(
+        change(continuation(), documents(("oncology_note", "2026-11-10", "D1"), ("imaging", "2026-10-28", "D-1")))
+    )
+    assert apart.decision == "approved"  # a hyphen is seen: two ids
+
+
+def test_evidence_shows_an_id_with_an_invisible_character_escaped() -> None:
+    det = run(
+        change(continuation(), documents(("oncology_note", "2026-11-10", "D1"), ("imaging", "2026-10-28", "D1\u200b")))
+    )
+    assert criterion(det, "B.docs.B").evidence == [f"imaging study 'D1\\u200b' dated 2026-10-28{NOT_READ}"]
+    assert criterion(det, "B.docs.A").evidence == [f"oncology note D1 dated 2026-11-10{NOT_READ}"]
+
+
+def test_a_sentence_names_the_criterion_s_own_entries_first() -> None:
+    det = run(
+        change(
+            continuation(),
+            documents(
+                ("oncology_note", "2026-11-10", "D1"),
+                ("imaging", "2026-10-28", "D1"),
+                ("lab_results", "2026-11-01", "D1"),
+            ),
+        )
+    )
+    measures = criterion(det, "B.docs.B")
+    assert measures.facts is not None
+    assert measures.facts["conflicting_types"] == ["imaging", "lab_results", "oncology_note"]
+    assert measures.reason.startswith(
+        "Entries that share one document ID give different types or dates: an imaging study dated October 28, "
+        "2026, lab results dated November 1, 2026 and 1 more entry."
+    )
+    note = criterion(det, "B.docs.A")
+    assert note.facts is not None and note.facts["conflicting_types"] == ["oncology_note", "imaging", "lab_results"]
