@@ -576,13 +576,19 @@ _CONFLICTS_NAMED: Final = 2
 _NOT_READ: Final = " (its id is also on an entry with another type or date: not read)"
 
 
-@lru_cache(maxsize=8192)
 def same_id(document_id: str) -> str:
     """The id two entries share when they name one document (R55): compatibility forms folded
     (NFKC: a no-break space is a space, a full-width letter a letter), invisible format characters
     (zero-width spaces and joiners, Unicode category Cf) dropped, runs of whitespace made one space
     and the ends trimmed, and letter case folded. ``DOC-1``, ``doc-1``, ``DOC-1 `` and ``DOC\u200b-1``
     are one id; the engine never tells documents apart by what a reader cannot see."""
+    if document_id.isascii() and document_id.isprintable() and " " not in document_id:
+        return document_id.lower()  # the common id: NFKC leaves ASCII alone, and ASCII has no format character
+    return _same_id(document_id)
+
+
+@lru_cache(maxsize=1024)
+def _same_id(document_id: str) -> str:
     folded = unicodedata.normalize("NFKC", document_id)
     visible = "".join([c for c in folded if unicodedata.category(c) != "Cf"])
     return " ".join(visible.split()).casefold()

@@ -18,6 +18,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from hypothesis import given
+from hypothesis import strategies as st
+
 from policy.criteria import clear_memo
 from tests.policy.factory import change, continuation, criterion, initial, run, set_, strictly_valid
 
@@ -197,3 +200,10 @@ def test_a_sentence_names_the_criterion_s_own_entries_first() -> None:
     )
     note = criterion(det, "B.docs.A")
     assert note.facts is not None and note.facts["conflicting_types"] == ["oncology_note", "imaging", "lab_results"]
+
+
+@given(st.text(alphabet=st.characters(min_codepoint=33, max_codepoint=126), min_size=1, max_size=40))
+def test_the_fast_reading_of_a_plain_id_is_the_full_one(document_id: str) -> None:
+    from policy.criteria import _same_id, same_id
+
+    assert same_id(document_id) == _same_id(document_id)
