@@ -126,6 +126,22 @@ async def test_partitions_commit_independently_a_slow_commit_holds_only_its_own_
         assert {t.tid for t in r.cluster.transactions} == {r.tid(0), r.tid(1)}  # one producer per partition
 
 
+async def test_a_batch_s_records_are_released_once_sent_while_its_commit_waits() -> None:
+    """The producer's batches hold a batch's bytes once they are sent: the context lets go of its
+    records then, not after the commit (issue #25: a slow commit no longer keeps a batch's records
+    alive twice). An abort starts the batch over from its input (the test above)."""
+    async with rig(Copy(), batch=2) as r:
+        gate = r.cluster.gate(r.tid(0))
+        r.send(0, b"a0", b"a1")
+        await r.until(lambda: gate.waiting == 1)  # sent, the commit held
+        ctx = r.proc.tasks[r.tp(0)].ctx
+        assert ctx.emitted == []
+        assert [v for *_, v in r.producers[-1].pending] == [b"a0", b"a1"]  # the producer holds them
+        gate.open()
+        await r.until(lambda: r.committed(0) == 2)
+        assert r.out(0) == [b"a0", b"a1"]
+
+
 async def test_a_lane_with_two_batches_queued_is_paused_and_resumed_below_one() -> None:
     async with rig(Copy(), batch=2) as r:
         tp = r.tp(0)
