@@ -564,16 +564,16 @@ DatedTypes = tuple[tuple[DocumentType, date], ...]
 """Each document's type and date, in request order: all a document check reads besides the ids."""
 
 Conflicts = tuple[frozenset[int], tuple[DatedTypes, ...]]
-"""What a document check may not read (R55): the positions, among the documents it reads, of the
+"""What a document check may not use (R55): the positions, among the documents it reads, of the
 entries whose id another entry gives with a different type or date; and every such group of entries
 (types and dates, in request order), to name them."""
 
 _NO_CONFLICTS: Final[Conflicts] = (frozenset(), ())
 
 _CONFLICTS_NAMED: Final = 2
-"""How many of the entries not read (R55) a sentence names; the rest it counts (the evidence lists every one)."""
+"""How many of the entries not used (R55) a sentence names; the rest it counts (the evidence lists every one)."""
 
-_NOT_READ: Final = " (its id is also on an entry with another type or date: not read)"
+_NOT_USED: Final = " (its id is also on an entry with another type or date: not used)"
 
 
 def same_id(document_id: str) -> str:
@@ -644,9 +644,9 @@ def _document_shape(
 ) -> DocShape:
     """``<prefix>_current`` when a document of ``types`` is current (the most recent is named),
     else ``_id_conflict`` (a document of ``types`` was sent, but its id is also on an entry with
-    another type or date: not read, R55), ``_before_therapy_start`` (current, but older than
+    another type or date: not used, R55), ``_before_therapy_start`` (current, but older than
     ``not_before``: a continuation's note or imaging from before Elrexfio began cannot show the
-    response to it), ``_not_current`` (stale), ``_future_dated`` or ``_missing``. Entries not read
+    response to it), ``_not_current`` (stale), ``_future_dated`` or ``_missing``. Entries not used
     never complete the check; a current finding lists them after the documents it rests on."""
     unread, groups = conflicts
     floor = _floor(received_on, window)
@@ -667,7 +667,7 @@ def _document_shape(
             continue
         age = (received_on - on).days  # policy.evidence.currency, inline: future < 0, current <= window
         if i in unread:
-            not_read.append((on, i, age, _DOC_PREFIX[kind], f" dated {on.isoformat()}{_NOT_READ}"))
+            not_read.append((on, i, age, _DOC_PREFIX[kind], f" dated {on.isoformat()}{_NOT_USED}"))
             continue
         item = (on, i, age, _DOC_PREFIX[kind], f" dated {on.isoformat()}")
         if 0 <= age <= window and not_before is not None and on < not_before:

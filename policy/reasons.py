@@ -405,7 +405,7 @@ def _document_entries() -> list[Entry]:
 
 
 def _id_conflict_entries() -> list[Entry]:
-    """Documents whose id another entry gives with a different type or date (R55): not read."""
+    """Documents whose id another entry gives with a different type or date (R55): not used."""
     out: list[Entry] = []
     for prefix, w in _DOCS.items():
         cid: CriterionId = w["cid"]  # type: ignore[assignment]

@@ -1,4 +1,4 @@
-"""R55: one document id given with two types or two dates is not read (DEVELOPERS.md rule 3).
+"""R55: one document id given with two types or two dates is not used (DEVELOPERS.md rule 3).
 
 The policy asks for documentation (section A) and, for a renewal, "a current oncology note" and
 "current imaging studies and other objective measures" (section B). A document has one type and one
@@ -7,7 +7,7 @@ engine cannot tell which is right. Such entries never complete a document criter
 another current document the criterion is ``missing`` (an information request), with a reason that
 names the entries by type and date and evidence that names each one by id. An entry given twice
 alike (same id, type and date) is no contradiction. Found by the adversarial round of issue #25
-(``same-id-on-note-and-imaging``), approved until engine 2026-12-05.2.
+(``same-id-on-note-and-imaging``), approved by engine 2026-12-05.1.
 
 Expected values come from that reading: the request's own dates, the plan's windows (oncology
 note 60 days, imaging or labs 90, supporting documents 90: INTERPRETATION.md) and the receipt date
@@ -24,7 +24,7 @@ from hypothesis import strategies as st
 from policy.criteria import clear_memo
 from tests.policy.factory import change, continuation, criterion, initial, run, set_, strictly_valid
 
-NOT_READ = " (its id is also on an entry with another type or date: not read)"
+NOT_USED = " (its id is also on an entry with another type or date: not used)"
 
 
 def documents(*items: tuple[str, str, str]) -> Any:
@@ -40,8 +40,8 @@ def test_a_renewal_whose_note_and_imaging_share_an_id_is_pended_for_both_documen
     note, imaging = criterion(det, "B.docs.A"), criterion(det, "B.docs.B")
     assert (note.result, note.code) == ("missing", "oncology_note_id_conflict")
     assert (imaging.result, imaging.code) == ("missing", "objective_measures_id_conflict")
-    assert note.evidence == [f"oncology note D1 dated 2026-07-20{NOT_READ}"]
-    assert imaging.evidence == [f"imaging study D1 dated 2026-06-30{NOT_READ}"]
+    assert note.evidence == [f"oncology note D1 dated 2026-07-20{NOT_USED}"]
+    assert imaging.evidence == [f"imaging study D1 dated 2026-06-30{NOT_USED}"]
     assert note.facts is not None
     assert note.facts["conflicting_types"] == ["oncology_note", "imaging"]
     assert note.facts["conflicting_dates"] == ["2026-07-20", "2026-06-30"]
@@ -74,8 +74,8 @@ def test_an_initial_request_whose_only_records_share_an_id_with_two_dates_is_pen
     assert (det.decision, det.pend_reason) == ("pended", "missing_information")
     assert (docs.result, docs.code) == ("missing", "supporting_documents_id_conflict")
     assert docs.evidence == [
-        f"chart notes D1 dated 2026-11-20{NOT_READ}",
-        f"chart notes D1 dated 2026-10-01{NOT_READ}",
+        f"chart notes D1 dated 2026-11-20{NOT_USED}",
+        f"chart notes D1 dated 2026-10-01{NOT_USED}",
     ]
 
 
@@ -93,11 +93,11 @@ def test_a_separate_current_record_still_meets_the_criterion_and_the_evidence_na
     docs = criterion(det, "A.docs")
     assert (docs.result, docs.code) == ("met", "supporting_documents_current")
     assert docs.facts is not None and docs.facts["document_ids"] == ["D2"]
-    assert docs.facts["dated"] == "2026-11-15"  # the note of 2026-11-20 is not read: not the most recent
+    assert docs.facts["dated"] == "2026-11-15"  # the note of 2026-11-20 is not used: not the most recent
     assert docs.evidence == [
         "lab results D2 dated 2026-11-15",
-        f"oncology note D1 dated 2026-11-20{NOT_READ}",
-        f"imaging study D1 dated 2026-11-01{NOT_READ}",
+        f"oncology note D1 dated 2026-11-20{NOT_USED}",
+        f"imaging study D1 dated 2026-11-01{NOT_USED}",
     ]
     assert det.decision == "approved"
 
@@ -176,8 +176,8 @@ def test_evidence_shows_an_id_with_an_invisible_character_escaped() -> None:
     det = run(
         change(continuation(), documents(("oncology_note", "2026-11-10", "D1"), ("imaging", "2026-10-28", "D1\u200b")))
     )
-    assert criterion(det, "B.docs.B").evidence == [f"imaging study 'D1\\u200b' dated 2026-10-28{NOT_READ}"]
-    assert criterion(det, "B.docs.A").evidence == [f"oncology note D1 dated 2026-11-10{NOT_READ}"]
+    assert criterion(det, "B.docs.B").evidence == [f"imaging study 'D1\\u200b' dated 2026-10-28{NOT_USED}"]
+    assert criterion(det, "B.docs.A").evidence == [f"oncology note D1 dated 2026-11-10{NOT_USED}"]
 
 
 def test_a_sentence_names_the_criterion_s_own_entries_first() -> None:
