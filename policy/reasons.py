@@ -357,8 +357,8 @@ def _document_entries() -> list[Entry]:
                 cid,
                 "met",
                 f"a current document ({', '.join(types)})",
-                f"The most recent {w['one_en']} is from {{dated}}, {{age_days}} before the request. It is current.",
-                f"{the_es} más reciente es del {{dated}}, {{age_days}} antes de la solicitud. Está al día.",
+                f"The most recent {w['one_en']} is from {{dated}}, {{age_before_request}}. It is current.",
+                f"{the_es} más reciente es del {{dated}}, {{age_before_request}}. Está al día.",
                 cite=window,
             ),
             _e(
@@ -692,8 +692,8 @@ ENTRIES: Final[tuple[Entry, ...]] = (
         "A.iii",
         "met",
         "current ECOG within the policy's range",
-        f"The {ECOG_EN} is {{score}}, from {{assessed_on}}, {{age_days}} before the request. {ECOG_NOTE_EN}",
-        f"El {ECOG_ES} es {{score}}, del {{assessed_on}}, {{age_days}} antes de la solicitud. {ECOG_NOTE_ES}",
+        f"The {ECOG_EN} is {{score}}, from {{assessed_on}}, {{age_before_request}}. {ECOG_NOTE_EN}",
+        f"El {ECOG_ES} es {{score}}, del {{assessed_on}}, {{age_before_request}}. {ECOG_NOTE_ES}",
         cite=(CITES["A.iii"][0] + _CURRENCY[0], CITES["A.iii"][1] + _CURRENCY[1]),
     ),
     # --- documents (A.docs, B.docs.A, B.docs.B) -----------------------------------------------------
@@ -1184,6 +1184,11 @@ def _value(key: str, value: FactValue, facts: Facts, lang: Lang) -> str:
     return str(value)
 
 
+_AGE_BEFORE_REQUEST: Final = frozenset([*(f"{p}_current" for p in _DOCS), "ecog_met"])
+"""Findings whose sentence says how long before the request a current record is dated: "10 days before the
+request", or, dated on the receipt day, "the day of the request" (not "0 days before the request")."""
+
+
 def _entry_text(kind: str, iso: str, lang: Lang) -> str:
     """A document entry, ``oncology_note`` and ``2026-07-20``, as ``an oncology note dated July 20, 2026``
     / ``una nota de oncología con fecha del 20 de julio de 2026``."""
@@ -1246,6 +1251,15 @@ def _derived(code: str, facts: Facts, lang: Lang) -> dict[str, str]:
             if isinstance(lines, list) and lines:
                 parts.append((en if lang == "en" else es).format(lines=_lines_text(lines, lang)))
         out["contradiction_text"] = join(parts, lang)
+    if code in _AGE_BEFORE_REQUEST:
+        age = facts.get("age_days")
+        if age == 0:
+            out["age_before_request"] = "the day of the request" if lang == "en" else "el mismo día de la solicitud"
+        else:
+            days = _value("age_days", age, facts, lang)
+            out["age_before_request"] = (
+                f"{days} before the request" if lang == "en" else f"{days} antes de la solicitud"
+            )
     if code.endswith("_id_conflict"):
         kinds, dates = facts.get("conflicting_types"), facts.get("conflicting_dates")
         pairs = list(zip(kinds, dates, strict=False)) if isinstance(kinds, list) and isinstance(dates, list) else []
@@ -1643,6 +1657,7 @@ period's dates and seldom repeat, never evict the documents' and the ECOG's, whi
 _READS: dict[str, tuple[str, ...]] = {}
 _DERIVED_INPUTS: Final[dict[str, tuple[str, ...]]] = {
     **{f"{p}_id_conflict": ("conflicting_types", "conflicting_dates", "conflicting_not_named") for p in _DOCS},
+    **{code: ("age_days",) for code in _AGE_BEFORE_REQUEST},
     "out_of_scope": ("plan_in_scope", "hcpcs_in_scope"),
     "therapy_not_started": ("after_period", "valid_through"),
     "too_few_prior_lines": (

@@ -400,3 +400,37 @@ def main() -> int:
 
 if __name__ == "__main__":
     raise SystemExit(main())
+
+
+def test_a_record_of_the_receipt_day_is_from_the_day_of_the_request_not_0_days_before_it() -> None:
+    """Rule 4: a letter says "the day of the request" / "el mismo día de la solicitud" for a record dated on
+    the (local) receipt day, and "N days before the request" otherwise; the examples are received on
+    2026-11-27 (San Juan)."""
+    from tests.policy.factory import change, criterion, initial
+    from tests.policy.factory import run as run_request
+    from tests.policy.factory import set_ as set_field
+
+    same_day = run_request(
+        change(
+            initial(),
+            set_field("documents", [{"type": "oncology_note", "date": "2026-11-27", "id": "D1"}]),
+            set_field("ecog.assessed_on", "2026-11-27"),
+        )
+    )
+    docs, ecog = criterion(same_day, "A.docs"), criterion(same_day, "A.iii")
+    assert (
+        docs.reason
+        == "The most recent medical record is from November 27, 2026, the day of the request. It is current."
+    )
+    assert docs.reason_es == (
+        "El documento del expediente médico más reciente es del 27 de noviembre de 2026, el mismo día de la "
+        "solicitud. Está al día."
+    )
+    assert ", the day of the request." in ecog.reason and ", el mismo día de la solicitud." in (ecog.reason_es or "")
+    day_before = run_request(
+        change(initial(), set_field("documents", [{"type": "oncology_note", "date": "2026-11-26", "id": "D1"}]))
+    )
+    assert "from November 26, 2026, 1 day before the request." in criterion(day_before, "A.docs").reason
+    assert "del 26 de noviembre de 2026, 1 día antes de la solicitud." in (
+        criterion(day_before, "A.docs").reason_es or ""
+    )
