@@ -67,11 +67,13 @@ def oracle(data: dict[str, Any], now: datetime) -> dict[str, str | None]:
     if born > received or not 18 <= age <= 120:
         out["A.i"] = "not_met"  # the label is for adults; a birth date after receipt cannot be right
 
-    # one id given with two types or two dates: none of its entries is read (INTERPRETATION.md R55)
+    # one id given with two types or two dates: none of its entries is used (INTERPRETATION.md R55). Ids are
+    # compared as a reader sees them; the generated ids are ASCII letters, digits and . _ : - (no space), so
+    # "DOC-a" and "DOC-A" are one id and case is all there is to fold
     told: dict[str, set[tuple[str, str]]] = {}
     for d in data["documents"]:
-        told.setdefault(d["id"], set()).add((d["type"], d["date"]))
-    docs = [(d["type"], date.fromisoformat(d["date"])) for d in data["documents"] if len(told[d["id"]]) == 1]
+        told.setdefault(d["id"].lower(), set()).add((d["type"], d["date"]))
+    docs = [(d["type"], date.fromisoformat(d["date"])) for d in data["documents"] if len(told[d["id"].lower()]) == 1]
     if cont is None:
         ecog = data.get("ecog")
         if ecog is None or not current(date.fromisoformat(ecog["assessed_on"]), received, 30):
