@@ -105,6 +105,9 @@ class Facts:
     automated: bool = field(default=False)
     """An unmet criterion is denied without a person (never on a Medicare Advantage line):
     ``settings.denies_automatically(request.line_of_business)``, computed once by ``facts_for``."""
+    document_conflicts: tuple[tuple[Document, ...], ...] = field(default=())
+    """The request's documents that share an id but not its type and date (R55, :func:`id_conflicts`),
+    computed once by ``facts_for`` for every document check."""
 
 
 class Restart(NamedTuple):
@@ -621,11 +624,10 @@ def id_conflicts(documents: Sequence[Document]) -> tuple[tuple[Document, ...], .
 
 def _read(f: Facts, types: frozenset[str]) -> tuple[DatedTypes, list[Document], Conflicts]:
     """The documents of ``types``, in request order, their types and dates, and what of them
-    may not be read (:func:`id_conflicts`)."""
-    everything = f.request.documents
-    documents = [d for d in everything if d.type in types]
+    may not be used (``Facts.document_conflicts``)."""
+    documents = [d for d in f.request.documents if d.type in types]
     docs = tuple([(d.type, d.date) for d in documents])
-    groups = id_conflicts(everything)
+    groups = f.document_conflicts
     if not groups:
         return docs, documents, _NO_CONFLICTS
     shared = {id(d) for g in groups for d in g}
@@ -674,8 +676,19 @@ def _document_shape(
             early.append(item)
             continue
         (future if age < 0 else current if age <= window else stale).append(item)
-    unread_evidence = tuple([(x[3], x[1], x[4]) for x in not_read])
-    if not current and not_read:
+    unread_evidence = [(x[3], x[1], x[4]) for x in not_read]
+    if current:
+        latest = max(current, key=lambda x: x[0])
+        facts.update(dated=_iso(latest[0]), age_days=latest[2])
+        ids = tuple([c[1] for c in current][:20])
+        return DocShape(
+            "met", f"{prefix}_current", facts, ids, (*[(c[3], c[1], c[4]) for c in current], *unread_evidence)
+        )
+    noted = [(x[3], x[1], f"{x[4]} (before therapy start)") for x in early]
+    evidence = [(x[3], x[1], f"{x[4]} (stale)") for x in stale] + [
+        (x[3], x[1], f"{x[4]} (future-dated)") for x in future
+    ]
+    if not_read:
         # each group's distinct types and dates (an entry given twice alike is named once), the check's own
         # types first (the sentence names the first two); the ids are in the evidence
         named = [e for g in groups if any(k in types for k, _ in g) for e in dict.fromkeys(g)]
@@ -685,28 +698,13 @@ def _document_shape(
         if len(named) > _CONFLICTS_NAMED:
             facts["conflicting_not_named"] = len(named) - _CONFLICTS_NAMED
         ids = tuple([x[1] for x in not_read][:20])
-        later = [(x[3], x[1], f"{x[4]} (before therapy start)") for x in early]
-        later += [(x[3], x[1], f"{x[4]} (stale)") for x in stale] + [
-            (x[3], x[1], f"{x[4]} (future-dated)") for x in future
-        ]
-        return DocShape("missing", f"{prefix}_id_conflict", facts, ids, (*unread_evidence, *later))
-    if not current and early:
+        return DocShape("missing", f"{prefix}_id_conflict", facts, ids, (*unread_evidence, *noted, *evidence))
+    if early:
         latest = max(early, key=lambda x: x[0])
         assert not_before is not None
         facts.update(dated=_iso(latest[0]), therapy_start=_iso(not_before))
         ids = tuple([x[1] for x in early][:20])
-        noted = tuple([(x[3], x[1], f"{x[4]} (before therapy start)") for x in early])
-        return DocShape("missing", f"{prefix}_before_therapy_start", facts, ids, noted)
-    if current:
-        latest = max(current, key=lambda x: x[0])
-        facts.update(dated=_iso(latest[0]), age_days=latest[2])
-        ids = tuple([c[1] for c in current][:20])
-        return DocShape(
-            "met", f"{prefix}_current", facts, ids, (*[(c[3], c[1], c[4]) for c in current], *unread_evidence)
-        )
-    evidence = [(x[3], x[1], f"{x[4]} (stale)") for x in stale] + [
-        (x[3], x[1], f"{x[4]} (future-dated)") for x in future
-    ]
+        return DocShape("missing", f"{prefix}_before_therapy_start", facts, ids, tuple(noted))
     if stale:
         latest = max(stale, key=lambda x: x[0])
         facts.update(dated=_iso(latest[0]), age_days=latest[2])

@@ -47,7 +47,7 @@ from contracts import (
 from contracts._build import build
 from contracts.models import DecidedBy, Decision, PendReason
 from policy import label
-from policy.criteria import CONTINUATION_CRITERIA, INITIAL_CRITERIA, Facts, Restart, q2w_from
+from policy.criteria import CONTINUATION_CRITERIA, INITIAL_CRITERIA, Facts, Restart, id_conflicts, q2w_from
 from policy.evidence import local_date
 from policy.ids import authorization_id, determination_id
 from policy.reasons import CATALOGUE, local_moment_both, request_text_both, send_both
@@ -132,7 +132,10 @@ def facts_for(request: PARequest, now: datetime, settings: PolicySettings = DEFA
         None if continuation is None else continuation.last_dose_date,
     )
     automated = settings.denies_automatically(request.line_of_business)
-    return Facts(request, settings, received_on, decided_on, plan, requested, _restart(plan, settings), automated)
+    conflicts = id_conflicts(request.documents)
+    return Facts(
+        request, settings, received_on, decided_on, plan, requested, _restart(plan, settings), automated, conflicts
+    )
 
 
 _ONE_DAY: Final = timedelta(days=1)
